@@ -1,0 +1,317 @@
+"""Communication credits, call rates, call usage, rating and billing months.
+
+Money is ``Decimal`` and never mutated in place: a credit balance is the sum of its ledger.
+A call is rated at most once (unique per usage record); re-rating a draft month replaces its
+lines, a finalized month never changes (SPEC §8).
+"""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q, Sum
+from django.utils.translation import gettext_lazy as _
+
+from overage.models import AzureSubscription
+from portal.models import Customer, Partner
+
+
+def _visible_customers(partner):
+    return Customer.objects.for_partner(partner)
+
+
+class CreditAccountQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(customer__in=_visible_customers(partner))
+
+
+class CreditAccount(models.Model):
+    """A customer's prepaid communication-credits balance. While auto-recharge is on, the
+    balance is refilled whenever it falls below ``threshold``, so post-paid overage never starts."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="credit_account")
+    currency = models.CharField(_("currency"), max_length=3)
+    auto_recharge = models.BooleanField(_("auto-recharge"), default=False)
+    threshold = models.DecimalField(_("recharge below"), max_digits=12, decimal_places=2, default=0)
+    recharge_amount = models.DecimalField(_("recharge amount"), max_digits=12, decimal_places=2, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CreditAccountQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("communication-credit account")
+        verbose_name_plural = _("communication-credit accounts")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0) & Q(recharge_amount__gte=0), name="credit_account_amounts_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_recharge=False) | Q(recharge_amount__gt=0), name="credit_auto_recharge_needs_amount"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Credits of {self.customer} ({self.currency})"
+
+    def balance(self):
+        return self.entries.aggregate(total=Sum("amount"))["total"] or 0
+
+
+class CreditEntryKind(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    RECHARGE = "recharge", _("Auto-recharge")
+    USAGE_DRAW = "usage_draw", _("Usage draw")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+
+
+class CreditLedgerEntryQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(account__customer__in=_visible_customers(partner))
+
+
+class CreditLedgerEntry(models.Model):
+    """Append-only: purchases and recharges are positive, usage draws negative."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=12, choices=CreditEntryKind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    occurred_at = models.DateTimeField(_("when"), db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    rated_call = models.ForeignKey(
+        "RatedCall", on_delete=models.CASCADE, null=True, blank=True, related_name="credit_entries"
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    objects = CreditLedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account", "occurred_at", "id"]
+        verbose_name = _("credit ledger entry")
+        verbose_name_plural = _("credit ledger")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind__in=["purchase", "recharge"], amount__gt=0) | Q(kind="usage_draw", amount__lt=0) | Q(kind="adjustment")),
+                name="credit_entry_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class NumberType(models.TextChoices):
+    LANDLINE = "landline", _("Landline")
+    MOBILE = "mobile", _("Mobile")
+    TOLLFREE = "tollfree", _("Toll-free")
+
+
+class CallType(models.TextChoices):
+    DOMESTIC = "domestic", _("Domestic")
+    INTERNATIONAL = "international", _("International")
+    TOLLFREE_INBOUND = "tollfree_inbound", _("Toll-free inbound")
+    CONFERENCE_DIALOUT = "conference_dialout", _("Conference dial-out")
+
+
+class Rate(models.Model):
+    """Per-minute list price for calls to a destination country and number type. Overage is
+    charged at list price: no CSP discount, no margin, no partner-earned credit."""
+
+    destination_country = models.CharField(_("destination country"), max_length=2)
+    number_type = models.CharField(_("number type"), max_length=10, choices=NumberType.choices)
+    currency = models.CharField(_("currency"), max_length=3)
+    unit_price = models.DecimalField(_("price per minute"), max_digits=12, decimal_places=6)
+    erp_price = models.DecimalField(_("ERP price per minute"), max_digits=12, decimal_places=6)
+    effective_from = models.DateField(_("effective from"))
+    effective_to = models.DateField(_("effective until"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["destination_country", "number_type", "currency", "-effective_from"]
+        verbose_name = _("call rate")
+        verbose_name_plural = _("call rates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destination_country", "number_type", "currency", "effective_from"], name="rate_unique"
+            ),
+            models.CheckConstraint(condition=Q(unit_price__gte=0) & Q(erp_price__gte=0), name="rate_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.destination_country} {self.number_type} {self.unit_price} {self.currency}/min"
+
+
+class UsageImportStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class UsageImport(models.Model):
+    """One CSV (or API batch) of call records, with its line-numbered errors."""
+
+    file_name = models.CharField(_("file"), max_length=255)
+    source = models.CharField(_("source"), max_length=20, default="upload")
+    status = models.CharField(
+        _("status"), max_length=10, choices=UsageImportStatus.choices, default=UsageImportStatus.PENDING
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    imported_rows = models.PositiveIntegerField(default=0)
+    duplicate_rows = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="usage_imports")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("usage import")
+        verbose_name_plural = _("usage imports")
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_status_display()})"
+
+
+class UsageRecordQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(customer__in=_visible_customers(partner))
+
+
+class UsageRecord(models.Model):
+    """One call. Re-sending a record with the same ``record_id`` is a no-op."""
+
+    record_id = models.CharField(_("record id"), max_length=100, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="usage_records")
+    user = models.CharField(_("user"), max_length=254)
+    started_at = models.DateTimeField(_("start (UTC)"), db_index=True)
+    duration_seconds = models.PositiveIntegerField(_("duration (s)"))
+    call_type = models.CharField(_("call type"), max_length=20, choices=CallType.choices)
+    destination_country = models.CharField(_("destination country"), max_length=2)
+    number_type = models.CharField(_("number type"), max_length=10, choices=NumberType.choices)
+    usage_import = models.ForeignKey(UsageImport, on_delete=models.SET_NULL, null=True, blank=True, related_name="records")
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    objects = UsageRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["started_at"]
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_seconds__gte=0), name="usage_duration_not_negative"),
+        ]
+        indexes = [models.Index(fields=["customer", "started_at"])]
+
+    def __str__(self):
+        return self.record_id
+
+
+class BillingMonthStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    FINALIZED = "finalized", _("Finalized")
+
+
+class BillingMonth(models.Model):
+    """A calendar month of billing (``month`` is its first day). A finalized month never changes."""
+
+    month = models.DateField(_("month"), unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=BillingMonthStatus.choices, default=BillingMonthStatus.OPEN
+    )
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    finalized_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-month"]
+        verbose_name = _("billing month")
+        verbose_name_plural = _("billing months")
+        constraints = [
+            models.CheckConstraint(condition=Q(month__day=1), name="billing_month_first_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m}"
+
+
+class RatingRunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class RatingRun(models.Model):
+    """One run of rating for a month, with its progress for the progress bar."""
+
+    billing_month = models.ForeignKey(BillingMonth, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(_("status"), max_length=10, choices=RatingRunStatus.choices, default=RatingRunStatus.QUEUED)
+    total_records = models.PositiveIntegerField(default=0)
+    processed_records = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("rating run")
+        verbose_name_plural = _("rating runs")
+
+    def __str__(self):
+        return f"Rating {self.billing_month} ({self.get_status_display()})"
+
+
+class RatedCallStatus(models.TextChoices):
+    INCLUDED = "included", _("Within included minutes")
+    CREDITS = "credits", _("Paid from credits")
+    POSTPAID = "postpaid", _("Post-paid overage")
+    MIXED = "mixed", _("Credits and post-paid")
+    BLOCKED = "blocked", _("Blocked")
+
+
+class RatedCallQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(Q(partner=partner) | Q(reseller=partner))
+
+
+class RatedCall(models.Model):
+    """The rating of one call: pool minutes, billable minutes, and how the charge was paid.
+    Unique per usage record, so a call can never be billed twice."""
+
+    usage_record = models.OneToOneField(UsageRecord, on_delete=models.PROTECT, related_name="rating")
+    billing_month = models.ForeignKey(BillingMonth, on_delete=models.PROTECT, related_name="rated_calls")
+    is_adjustment = models.BooleanField(_("late adjustment"), default=False)
+    minutes = models.PositiveIntegerField(_("minutes"))
+    pool_minutes = models.PositiveIntegerField(_("from included minutes"))
+    billable_minutes = models.PositiveIntegerField(_("billable minutes"))
+    rate = models.ForeignKey(Rate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    unit_price = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    amount = models.DecimalField(_("charge"), max_digits=12, decimal_places=6, default=0)
+    credit_amount = models.DecimalField(_("paid from credits"), max_digits=12, decimal_places=6, default=0)
+    postpaid_amount = models.DecimalField(_("post-paid"), max_digits=12, decimal_places=6, default=0)
+    currency = models.CharField(max_length=3)
+    azure_subscription = models.ForeignKey(
+        AzureSubscription, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls")
+    reseller = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=RatedCallStatus.choices)
+
+    objects = RatedCallQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("rated call")
+        verbose_name_plural = _("rated calls")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(minutes=models.F("pool_minutes") + models.F("billable_minutes")), name="rated_call_minutes_add_up"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="blocked") | Q(amount=models.F("credit_amount") + models.F("postpaid_amount")),
+                name="rated_call_amount_paid",
+            ),
+        ]
+        indexes = [models.Index(fields=["billing_month", "partner"])]
+
+    def __str__(self):
+        return f"{self.usage_record_id}: {self.billable_minutes} billable min"

@@ -1,0 +1,193 @@
+"""The portal's shell: dashboard, customers list and customer page, error pages.
+
+``portal`` is the lowest app, so it reaches subscriptions, licenses, the Azure plan and
+credits only through reverse relations (whose managers keep their ``for_partner``).
+"""
+
+from datetime import timedelta
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import DetailView, ListView
+
+from portal import permissions
+from portal.models import AuditEvent, Customer
+
+NO_MEMBERSHIP_MESSAGE = _(
+    "Your account is not a member of any partner organisation yet. Ask your partner's global admin "
+    "to add you, or the operator's staff if you think this is a mistake."
+)
+
+
+def partner_required(view):
+    """Logged in and a member of a partner; otherwise the login page or the no-access page."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if request.partner is None:
+            return redirect("portal:no_membership")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class PartnerRequiredMixin(LoginRequiredMixin):
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and request.partner is None:
+            return redirect("portal:no_membership")
+        return super().dispatch(request, *args, **kwargs)
+
+
+def require_permission(request, action):
+    """Raise 403 with the reason when the member may not do ``action`` (SPEC §2)."""
+    if not permissions.can(request.membership, action):
+        raise PermissionDenied(permissions.denial_reason(request.membership, action))
+
+
+def htmx_template(request, template, partial):
+    """One view, two renderings: the partial for a non-boosted HTMX request, else the page."""
+    if request.htmx and not request.htmx.boosted:
+        return f"{template}#{partial}"
+    return template
+
+
+@login_required
+def no_membership(request):
+    if request.partner is not None:
+        return redirect("portal:dashboard")
+    return render(request, "portal/no_membership.html", {"message": NO_MEMBERSHIP_MESSAGE}, status=403)
+
+
+@partner_required
+def dashboard(request):
+    partner = request.partner
+    today = timezone.localdate()
+    subscriptions = partner.subscriptions.all() if partner.transacts else partner.reseller_subscriptions.all()
+    live = subscriptions.live()
+    stats = live.aggregate(
+        count=Count("pk"),
+        renewing_soon=Count("pk", filter=Q(commitment_end_date__lte=today + timedelta(days=30))),
+        expiring_soon=Count(
+            "pk", filter=Q(commitment_end_date__lte=today + timedelta(days=30), auto_renew_enabled=False)
+        ),
+        in_window=Count(
+            "pk",
+            filter=Q(term_started_at__gte=timezone.now() - timedelta(hours=168)),
+        ),
+    )
+    context = {
+        "customer_count": Customer.objects.for_partner(partner).count(),
+        "stats": stats,
+        "upcoming": live.select_related("customer", "sku").filter(
+            commitment_end_date__lte=today + timedelta(days=30)
+        ).order_by("commitment_end_date")[:8],
+        "recent_events": AuditEvent.objects.for_partner(partner).select_related("customer")[:8],
+    }
+    return render(request, "portal/dashboard.html", context)
+
+
+class CustomerListView(PartnerRequiredMixin, ListView):
+    """The partner's customers, searchable by name, domain or tenant id."""
+
+    template_name = "portal/customer_list.html"
+    paginate_by = 25
+    context_object_name = "customers"
+
+    def get_queryset(self):
+        partner = self.request.partner
+        qs = Customer.objects.for_partner(partner).annotate(
+            subscription_count=Count(
+                "subscriptions",
+                filter=(Q(subscriptions__partner=partner) | Q(subscriptions__reseller=partner))
+                & Q(subscriptions__status__in=["active", "suspended"]),
+            )
+        )
+        self.query = self.request.GET.get("q", "").strip()
+        if self.query:
+            qs = qs.filter(
+                Q(name__icontains=self.query) | Q(domain__icontains=self.query) | Q(tenant_id__icontains=self.query)
+            )
+        return qs.order_by("name", "pk")
+
+    def get_template_names(self):
+        return [htmx_template(self.request, self.template_name, "results")]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["query"] = self.query
+        return context
+
+
+class CustomerDetailView(PartnerRequiredMixin, DetailView):
+    """One customer: tenant licenses by channel, the partner's subscriptions, the Azure
+    plan, the overage state and the communication-credit balance."""
+
+    template_name = "portal/customer_detail.html"
+    context_object_name = "customer"
+
+    def get_object(self, queryset=None):
+        return get_object_or_404(Customer.objects.for_partner(self.request.partner), tenant_id=self.kwargs["tenant_id"])
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        customer = self.object
+        partner = self.request.partner
+        licenses = list(customer.tenant_licenses.select_related("sku", "source_partner").order_by("channel", "sku__title"))
+        by_channel = {}
+        related_ids = {partner.pk} | set(partner.providers.values_list("pk", flat=True)) | set(
+            partner.resellers.values_list("pk", flat=True)
+        )
+        for lic in licenses:
+            # Another partner's name is that partner's business: say only that it is another one.
+            if lic.source_partner_id is None:
+                lic.source_label = ""
+            elif lic.source_partner_id in related_ids:
+                lic.source_label = lic.source_partner.name
+            else:
+                lic.source_label = _("Another partner")
+            by_channel.setdefault(lic.get_channel_display(), []).append(lic)
+        subscriptions = list(
+            customer.subscriptions.for_partner(partner).select_related("sku", "sku__product", "reseller").order_by(
+                "status", "commitment_end_date"
+            )
+        )
+        relationship = customer.relationships.for_partner(partner).select_related("partner", "reseller").first()
+        azure_plan = getattr(customer, "azure_plan", None)
+        overage = customer.overage_settings.select_related("owner", "azure_subscription").first()
+        credit_account = getattr(customer, "credit_account", None)
+        context.update(
+            {
+                "licenses_by_channel": by_channel,
+                "subscriptions": subscriptions,
+                "relationship": relationship,
+                "azure_plan": azure_plan,
+                "azure_subscriptions": list(azure_plan.azure_subscriptions.all()) if azure_plan else [],
+                "overage": overage,
+                "overage_capable": any(s.consumption_type == "overage" and s.status == "active" for s in subscriptions),
+                "credit_account": credit_account,
+                "credit_balance": credit_account.balance() if credit_account else None,
+            }
+        )
+        return context
+
+
+def permission_denied(request, exception=None):
+    reason = str(exception) if exception and str(exception) else _("You are not allowed to do this.")
+    if request.path.startswith("/v1/"):
+        return JsonResponse({"code": 403, "description": reason, "data": []}, status=403)
+    return render(request, "403.html", {"reason": reason}, status=403)
+
+
+def page_not_found(request, exception=None):
+    if request.path.startswith("/v1/"):
+        return JsonResponse({"code": 404, "description": "Not found.", "data": []}, status=404)
+    return render(request, "404.html", status=404)
+

@@ -1,0 +1,355 @@
+"""Carts, orders, subscriptions, their seat history and charge events.
+
+Each cart line checked out becomes one new, independent subscription: an add-on is never
+attached to its base (SPEC §3). Seat changes and charge events are append-only; a
+subscription's ``quantity`` is the running total kept in step by the services.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import Availability, BillingCycle, Sku, TenantLicense, TermDuration
+from portal.models import Customer, Partner
+
+
+def _transacting_or_reseller(partner):
+    return Q(partner=partner) | Q(reseller=partner)
+
+
+class CartStatus(models.TextChoices):
+    ACTIVE = "Active", _("Active")
+    ORDERED = "Ordered", _("Ordered")
+
+
+class CartQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(partner=partner)
+
+
+class Cart(models.Model):
+    """A partner's cart for one customer. Expires 7 days after creation; checked out once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="carts", verbose_name=_("partner"))
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="carts", verbose_name=_("customer"))
+    reseller = models.ForeignKey(
+        Partner,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reseller_carts",
+        verbose_name=_("transaction reseller"),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=CartStatus.choices, default=CartStatus.ACTIVE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("last modified"), auto_now=True)
+    expires_at = models.DateTimeField(_("expires"))
+
+    objects = CartQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("cart")
+        verbose_name_plural = _("carts")
+
+    def __str__(self):
+        return f"Cart {self.id} ({self.customer})"
+
+
+class CartLine(models.Model):
+    """A cart line. ``error_code``/``error_description`` carry Partner Center's line error."""
+
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveIntegerField(_("line"))
+    availability = models.ForeignKey(Availability, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    term_duration = models.CharField(_("term"), max_length=3, choices=TermDuration.choices)
+    billing_cycle = models.CharField(_("billing cycle"), max_length=10, choices=BillingCycle.choices)
+    custom_term_end_date = models.DateField(_("custom term end date"), null=True, blank=True)
+    friendly_name = models.CharField(_("friendly name"), max_length=200, blank=True)
+    error_code = models.IntegerField(_("error code"), null=True, blank=True)
+    error_description = models.CharField(_("error"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["cart", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "line_number"], name="cart_line_unique_number"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="cart_line_quantity_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.availability} ×{self.quantity}"
+
+
+class OrderQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(_transacting_or_reseller(partner))
+
+
+class Order(models.Model):
+    """The result of one checkout. One order per cart (the database says so), which is what
+    makes checkout idempotent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    cart = models.OneToOneField(Cart, on_delete=models.PROTECT, related_name="order")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="orders")
+    reseller = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="reseller_orders")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+
+    def __str__(self):
+        return f"Order {self.id}"
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    DELETED = "deleted", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+    PENDING = "pending", _("Pending")
+
+
+# The declared table of allowed status changes. Anything else raises a domain exception.
+SUBSCRIPTION_TRANSITIONS = {
+    SubscriptionStatus.PENDING: {SubscriptionStatus.ACTIVE, SubscriptionStatus.DELETED},
+    SubscriptionStatus.ACTIVE: {SubscriptionStatus.SUSPENDED, SubscriptionStatus.DELETED, SubscriptionStatus.EXPIRED},
+    SubscriptionStatus.SUSPENDED: {SubscriptionStatus.ACTIVE, SubscriptionStatus.DELETED, SubscriptionStatus.EXPIRED},
+    SubscriptionStatus.DELETED: set(),
+    SubscriptionStatus.EXPIRED: set(),
+}
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        """Subscriptions the partner transacts, or is the reseller of record of."""
+        return self.filter(_transacting_or_reseller(partner))
+
+    def live(self):
+        return self.filter(status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED])
+
+
+class Subscription(models.Model):
+    """A license subscription: one per checked-out cart line, with its own term, end date
+    and renewal. ``term_started_at`` is the purchase or the latest renewal, from which the
+    168-hour cancellation window runs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subscriptions")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("transacting partner")
+    )
+    reseller = models.ForeignKey(
+        Partner,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reseller_subscriptions",
+        verbose_name=_("reseller of record"),
+    )
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("SKU"))
+    availability = models.ForeignKey(Availability, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="subscriptions")
+    license = models.OneToOneField(
+        TenantLicense, on_delete=models.PROTECT, null=True, blank=True, related_name="subscription"
+    )
+    friendly_name = models.CharField(_("friendly name"), max_length=200, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    status = models.CharField(
+        _("status"), max_length=10, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE, db_index=True
+    )
+    term_duration = models.CharField(_("term"), max_length=3, choices=TermDuration.choices)
+    billing_cycle = models.CharField(_("billing cycle"), max_length=10, choices=BillingCycle.choices)
+    start_date = models.DateField(_("start date"))
+    commitment_end_date = models.DateField(_("term end date"), db_index=True)
+    auto_renew_enabled = models.BooleanField(_("auto-renew"), default=True)
+    consumption_type = models.CharField(_("consumption type"), max_length=20, null=True, blank=True)
+    unit_price = models.DecimalField(_("unit price"), max_digits=18, decimal_places=6, default=0)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    purchased_at = models.DateTimeField(_("purchased"))
+    term_started_at = models.DateTimeField(_("current term started"))
+    # Next-term changes; they need auto-renew, and any mid-term change drops them.
+    next_term_quantity = models.PositiveIntegerField(_("next-term quantity"), null=True, blank=True)
+    next_term_duration = models.CharField(
+        _("next-term term"), max_length=3, choices=TermDuration.choices, null=True, blank=True
+    )
+    next_term_billing_cycle = models.CharField(
+        _("next-term billing cycle"), max_length=10, choices=BillingCycle.choices, null=True, blank=True
+    )
+    upgraded_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="upgraded_to"
+    )
+    redundant_since = models.DateTimeField(
+        _("redundant since"),
+        null=True,
+        blank=True,
+        help_text=_("Set when an upgrade of a base subscription made this add-on's services redundant."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["customer__name", "commitment_end_date"]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="subscription_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(commitment_end_date__gte=models.F("start_date")), name="subscription_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(next_term_quantity__isnull=True) | Q(next_term_quantity__gte=1),
+                name="subscription_next_term_quantity_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SubscriptionStatus.values), name="subscription_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "status"]),
+            models.Index(fields=["reseller", "status"]),
+            models.Index(fields=["customer", "status"]),
+        ]
+
+    def __str__(self):
+        return f"{self.friendly_name or self.sku.title} ×{self.quantity} ({self.customer})"
+
+    @property
+    def offer_id(self):
+        if self.availability_id:
+            return self.availability.catalog_item_id
+        return self.sku.code
+
+
+class SeatChangeKind(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    ADD = "add", _("Seats added")
+    REDUCE = "reduce", _("Seats reduced")
+    RENEW = "renew", _("Renewal")
+    CANCEL = "cancel", _("Cancellation")
+    CONVERT = "convert", _("Upgrade")
+
+
+class SeatChangeQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(subscription__in=Subscription.objects.for_partner(partner))
+
+
+class SeatChange(models.Model):
+    """Append-only seat history. A positive batch can be reduced until ``refundable_until``
+    (168 hours after it was added); ``refundableQuantity`` is derived from these rows."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="seat_changes")
+    kind = models.CharField(_("kind"), max_length=10, choices=SeatChangeKind.choices)
+    delta = models.IntegerField(_("change"))
+    quantity_after = models.PositiveIntegerField(_("quantity after"))
+    occurred_at = models.DateTimeField(_("when"))
+    refundable_until = models.DateTimeField(_("reducible until"), null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    objects = SeatChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["subscription", "occurred_at", "id"]
+        verbose_name = _("seat change")
+        verbose_name_plural = _("seat history")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.delta:+d} → {self.quantity_after}"
+
+
+class ChargeType(models.TextChoices):
+    NEW = "new", "new"
+    ADD_QUANTITY = "addQuantity", "addQuantity"
+    REMOVE_QUANTITY = "removeQuantity", "removeQuantity"
+    CANCEL_IMMEDIATE = "cancelImmediate", "cancelImmediate"
+    RENEW = "renew", "renew"
+    CONVERT = "convert", "convert"
+    CYCLE_CHARGE = "cycleCharge", "cycleCharge"
+
+
+class ChargeEventQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(subscription__in=Subscription.objects.for_partner(partner))
+
+
+class ChargeEvent(models.Model):
+    """One commercial event of a license subscription, priced in ``Decimal``: the input of
+    the reconciliation file's license lines. Append-only; a credit is a negative amount."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="charge_events")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="charge_events")
+    charge_type = models.CharField(_("charge type"), max_length=20, choices=ChargeType.choices)
+    quantity = models.IntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=18, decimal_places=6)
+    effective_unit_price = models.DecimalField(_("effective unit price"), max_digits=18, decimal_places=6)
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    charge_start = models.DateField(_("charge start"))
+    charge_end = models.DateField(_("charge end"))
+    occurred_at = models.DateTimeField(_("when"), db_index=True)
+
+    objects = ChargeEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("charge event")
+        verbose_name_plural = _("charge events")
+        constraints = [
+            models.CheckConstraint(condition=Q(charge_end__gte=models.F("charge_start")), name="charge_end_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.charge_type} {self.amount} {self.currency}"
+
+
+class RemovalRequestStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    COMPLETED = "completed", _("Completed")
+    REJECTED = "rejected", _("Rejected")
+
+
+class AddonRemovalRequestQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(subscription__in=Subscription.objects.for_partner(partner))
+
+
+class AddonRemovalRequest(models.Model):
+    """A support request to remove an add-on made redundant by an upgrade, with a refund.
+    Accepted only within two billing cycles of the upgraded license's first billing."""
+
+    subscription = models.OneToOneField(Subscription, on_delete=models.PROTECT, related_name="removal_request")
+    upgraded_subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="+")
+    deadline = models.DateField(_("deadline"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=RemovalRequestStatus.choices, default=RemovalRequestStatus.OPEN
+    )
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    raised_at = models.DateTimeField(_("raised"), auto_now_add=True)
+
+    objects = AddonRemovalRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("add-on removal request")
+        verbose_name_plural = _("add-on removal requests")
+
+    def __str__(self):
+        return f"Remove {self.subscription}"
