@@ -91,6 +91,7 @@ TEMPLATES = [
 ]
 
 (BASE_DIR / "var").mkdir(exist_ok=True)
+(BASE_DIR / "staticfiles").mkdir(exist_ok=True)  # whitenoise warns on every request without it
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'var' / 'portal.sqlite3'}",

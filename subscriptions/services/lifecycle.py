@@ -1,0 +1,538 @@
+"""Changes to a live subscription (SPEC §5): seats, cancellation, auto-renew, next-term
+changes, status, and renewal.
+
+The 168-hour rule: a subscription can be cancelled only within 168 hours of its purchase or
+latest renewal; each batch of seats (the purchase, each addition, each renewal) can be
+reduced only within 168 hours of being added. Callers are permitted users of the
+transacting partner (views and the API check ``permissions.BUY`` first).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import TenantLicense
+from portal.services import audit_record
+from subscriptions.models import (
+    SUBSCRIPTION_TRANSITIONS,
+    ChargeEvent,
+    ChargeType,
+    SeatChange,
+    SeatChangeKind,
+    Subscription,
+    SubscriptionStatus,
+)
+from subscriptions.periods import billing_period, days_inclusive, prorate, term_end, trunc2
+
+# Partner Center codes and the texts users see; tests import them.
+CODE_CANNOT_DECREASE = 800090
+CANNOT_DECREASE = _("Subscription quantity cannot be decreased.")
+CODE_INVALID_INPUT = 800002
+CODE_QUANTITY_RANGE = 2002
+CODE_DELETED = 2011
+CODE_TRANSITION = 800002
+CANCEL_WINDOW_CLOSED = _(
+    "This subscription can no longer be cancelled: cancellation is allowed only within 168 hours of its "
+    "purchase or latest renewal (the window closed on %(deadline)s UTC)."
+)
+QUANTITY_BELOW_MIN = _("The quantity must be at least %(min)s for this offer.")
+QUANTITY_ABOVE_MAX = _("The quantity cannot exceed %(max)s for this offer.")
+QUANTITY_NOT_INTEGER = _("The quantity must be a whole number.")
+NOT_CHANGEABLE = _("A %(status)s subscription cannot be changed.")
+TRANSITION_NOT_ALLOWED = _("A subscription cannot go from %(from)s to %(to)s.")
+SCHEDULE_NEEDS_AUTO_RENEW = _("Next-term changes need auto-renew to be on.")
+UNSUPPORTED_TERM = _("The offer does not support %(term)s with %(cycle)s billing.")
+
+
+class SubscriptionError(Exception):
+    """A refused change, with Partner Center's code, its description and the HTTP status."""
+
+    def __init__(self, code, description, status=400):
+        super().__init__(str(description))
+        self.code = code
+        self.description = str(description)
+        self.status = status
+
+
+def window():
+    return timedelta(hours=settings.PORTAL_CANCELLATION_WINDOW_HOURS)
+
+
+def cancellation_deadline(subscription):
+    return subscription.term_started_at + window()
+
+
+def can_cancel(subscription, now=None):
+    now = now or timezone.now()
+    return subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED) and now <= cancellation_deadline(
+        subscription
+    )
+
+
+@dataclass
+class SeatBatch:
+    """Seats added together, still reducible until ``allowed_until``."""
+
+    quantity: int
+    allowed_until: datetime
+    added_at: datetime
+
+
+def seat_batches(seat_changes):
+    """Replays the seat history of the current term into batches with what is left of each.
+
+    A purchase or renewal starts the term with one batch; each addition is its own batch;
+    a reduction takes seats from the newest batches that were still inside their window."""
+    batches = []
+    for change in seat_changes:
+        if change.kind in (SeatChangeKind.PURCHASE, SeatChangeKind.RENEW):
+            batches = [SeatBatch(change.quantity_after, change.refundable_until or change.occurred_at, change.occurred_at)]
+        elif change.kind == SeatChangeKind.ADD:
+            batches.append(SeatBatch(change.delta, change.refundable_until or change.occurred_at, change.occurred_at))
+        elif change.kind == SeatChangeKind.REDUCE:
+            remaining = -change.delta
+            for batch in sorted(batches, key=lambda b: b.added_at, reverse=True):
+                if remaining == 0:
+                    break
+                if batch.allowed_until >= change.occurred_at and batch.quantity > 0:
+                    taken = min(batch.quantity, remaining)
+                    batch.quantity -= taken
+                    remaining -= taken
+        elif change.kind == SeatChangeKind.CANCEL:
+            batches = []
+    return [b for b in batches if b.quantity > 0]
+
+
+def refundable_batches(subscription, now=None, seat_changes=None):
+    """The batches that can still be reduced now, oldest deadline first."""
+    now = now or timezone.now()
+    if seat_changes is None:
+        seat_changes = subscription.seat_changes.order_by("occurred_at", "id")
+    open_batches = [b for b in seat_batches(seat_changes) if b.allowed_until >= now]
+    return sorted(open_batches, key=lambda b: b.allowed_until)
+
+
+def refundable_quantity(subscription, now=None, seat_changes=None):
+    return sum(b.quantity for b in refundable_batches(subscription, now, seat_changes))
+
+
+def _lock(subscription):
+    """Re-read the subscription under a row lock: two requests never change it at once."""
+    return Subscription.objects.select_for_update().select_related("sku", "customer", "partner").get(pk=subscription.pk)
+
+
+def _require_live(subscription):
+    if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
+        raise SubscriptionError(
+            CODE_DELETED, NOT_CHANGEABLE % {"status": subscription.get_status_display().lower()}, status=400
+        )
+
+
+def _validate_quantity(subscription, quantity):
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise SubscriptionError(CODE_INVALID_INPUT, QUANTITY_NOT_INTEGER)
+    sku = subscription.sku
+    if quantity < max(sku.min_quantity, 1):
+        raise SubscriptionError(CODE_QUANTITY_RANGE, QUANTITY_BELOW_MIN % {"min": max(sku.min_quantity, 1)})
+    if quantity > sku.max_quantity:
+        raise SubscriptionError(CODE_QUANTITY_RANGE, QUANTITY_ABOVE_MAX % {"max": sku.max_quantity})
+
+
+def _snapshot(subscription):
+    return {
+        "quantity": subscription.quantity,
+        "status": subscription.status,
+        "autoRenewEnabled": subscription.auto_renew_enabled,
+        "commitmentEndDate": subscription.commitment_end_date,
+        "nextTerm": _next_term(subscription),
+    }
+
+
+def _next_term(subscription):
+    if not any([subscription.next_term_quantity, subscription.next_term_duration, subscription.next_term_billing_cycle]):
+        return None
+    return {
+        "quantity": subscription.next_term_quantity,
+        "termDuration": subscription.next_term_duration,
+        "billingCycle": subscription.next_term_billing_cycle,
+    }
+
+
+def _drop_scheduled_changes(subscription):
+    """Any mid-term change drops the changes scheduled for the next term (Partner Center)."""
+    subscription.next_term_quantity = None
+    subscription.next_term_duration = None
+    subscription.next_term_billing_cycle = None
+
+
+def _current_period(subscription, today):
+    return billing_period(subscription.start_date, subscription.billing_cycle, today, subscription.commitment_end_date)
+
+
+def _charge(subscription, *, charge_type, quantity, amount, first, last, now):
+    return ChargeEvent.objects.create(
+        subscription=subscription,
+        charge_type=charge_type,
+        quantity=quantity,
+        unit_price=subscription.unit_price,
+        effective_unit_price=subscription.unit_price,
+        amount=amount,
+        currency=subscription.currency,
+        charge_start=first,
+        charge_end=last,
+        occurred_at=now,
+    )
+
+
+@transaction.atomic
+def subscription_set_quantity(*, subscription, quantity, acting_user, request_id=""):
+    """Add seats (any time in the term) or reduce them (only seats still inside their own
+    168-hour window). Charges or refunds the rest of the current billing period by day."""
+    subscription = _lock(subscription)
+    _require_live(subscription)
+    _validate_quantity(subscription, quantity)
+    delta = quantity - subscription.quantity
+    if delta == 0:
+        return subscription
+    now = timezone.now()
+    today = timezone.localdate()
+    before = _snapshot(subscription)
+    first, last = _current_period(subscription, today)
+    period_days = days_inclusive(first, last)
+    remaining_days = days_inclusive(today, last) if today <= last else 0
+    if delta < 0 and -delta > refundable_quantity(subscription, now):
+        raise SubscriptionError(CODE_CANNOT_DECREASE, CANNOT_DECREASE)
+    subscription.quantity = quantity
+    _drop_scheduled_changes(subscription)
+    subscription.save()
+    if delta > 0:
+        SeatChange.objects.create(
+            subscription=subscription,
+            kind=SeatChangeKind.ADD,
+            delta=delta,
+            quantity_after=quantity,
+            occurred_at=now,
+            refundable_until=now + window(),
+            actor=acting_user,
+        )
+        amount = prorate(subscription.unit_price * delta, remaining_days, period_days)
+        _charge(subscription, charge_type=ChargeType.ADD_QUANTITY, quantity=delta, amount=amount, first=today, last=last, now=now)
+    else:
+        SeatChange.objects.create(
+            subscription=subscription,
+            kind=SeatChangeKind.REDUCE,
+            delta=delta,
+            quantity_after=quantity,
+            occurred_at=now,
+            actor=acting_user,
+        )
+        amount = -prorate(subscription.unit_price * -delta, remaining_days, period_days)
+        _charge(
+            subscription, charge_type=ChargeType.REMOVE_QUANTITY, quantity=delta, amount=amount, first=today, last=last, now=now
+        )
+    if subscription.license_id:
+        subscription.license.quantity = quantity
+        subscription.license.save(update_fields=["quantity"])
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.quantity",
+        obj=subscription,
+        before=before,
+        after=_snapshot(subscription),
+        request_id=request_id,
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_cancel(*, subscription, acting_user, request_id=""):
+    """Cancel within 168 hours of purchase or latest renewal, refunding the unused part of
+    what was charged for the current billing period, by day (the cancel day is refunded too)."""
+    subscription = _lock(subscription)
+    _require_live(subscription)
+    now = timezone.now()
+    if not can_cancel(subscription, now):
+        deadline = timezone.localtime(cancellation_deadline(subscription))
+        raise SubscriptionError(CODE_INVALID_INPUT, CANCEL_WINDOW_CLOSED % {"deadline": f"{deadline:%Y-%m-%d %H:%M}"})
+    today = timezone.localdate()
+    before = _snapshot(subscription)
+    first, last = _current_period(subscription, today)
+    refund = Decimal("0.00")
+    charged = subscription.charge_events.filter(charge_start__lte=last, charge_end__gte=first).exclude(
+        charge_type=ChargeType.CANCEL_IMMEDIATE
+    )
+    for event in charged:
+        event_days = days_inclusive(event.charge_start, event.charge_end)
+        used_days = max(0, (today - event.charge_start).days)
+        refund += prorate(event.amount, event_days - used_days, event_days)
+    _charge(
+        subscription,
+        charge_type=ChargeType.CANCEL_IMMEDIATE,
+        quantity=-subscription.quantity,
+        amount=-trunc2(refund),
+        first=today,
+        last=last,
+        now=now,
+    )
+    SeatChange.objects.create(
+        subscription=subscription,
+        kind=SeatChangeKind.CANCEL,
+        delta=-subscription.quantity,
+        quantity_after=subscription.quantity,
+        occurred_at=now,
+        actor=acting_user,
+    )
+    _transition(subscription, SubscriptionStatus.DELETED)
+    subscription.auto_renew_enabled = False
+    _drop_scheduled_changes(subscription)
+    subscription.save()
+    if subscription.license_id:
+        subscription.license.is_active = False
+        subscription.license.save(update_fields=["is_active"])
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.cancel",
+        obj=subscription,
+        before=before,
+        after=_snapshot(subscription) | {"refund": -trunc2(refund)},
+        request_id=request_id,
+    )
+    return subscription
+
+
+def _transition(subscription, to_status):
+    allowed = SUBSCRIPTION_TRANSITIONS.get(SubscriptionStatus(subscription.status), set())
+    if to_status not in allowed:
+        raise SubscriptionError(
+            CODE_TRANSITION,
+            TRANSITION_NOT_ALLOWED
+            % {"from": subscription.get_status_display().lower(), "to": SubscriptionStatus(to_status).label.lower()},
+        )
+    subscription.status = to_status
+
+
+@transaction.atomic
+def subscription_set_status(*, subscription, status, acting_user, request_id=""):
+    """Suspend or reactivate (any time; billing continues while suspended). Cancelling goes
+    through ``subscription_cancel``; other changes follow the transition table or are refused."""
+    if status == SubscriptionStatus.DELETED:
+        return subscription_cancel(subscription=subscription, acting_user=acting_user, request_id=request_id)
+    subscription = _lock(subscription)
+    if status == subscription.status:
+        return subscription
+    if status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
+        raise SubscriptionError(
+            CODE_TRANSITION,
+            TRANSITION_NOT_ALLOWED
+            % {"from": subscription.get_status_display().lower(), "to": str(status)},
+        )
+    before = _snapshot(subscription)
+    _transition(subscription, status)
+    subscription.save()
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.status",
+        obj=subscription,
+        before=before,
+        after=_snapshot(subscription),
+        request_id=request_id,
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_set_auto_renew(*, subscription, enabled, acting_user, request_id=""):
+    """Turn auto-renew on or off. Off drops the next-term changes, which need it."""
+    subscription = _lock(subscription)
+    _require_live(subscription)
+    if subscription.auto_renew_enabled == enabled:
+        return subscription
+    before = _snapshot(subscription)
+    subscription.auto_renew_enabled = enabled
+    if not enabled:
+        _drop_scheduled_changes(subscription)
+    subscription.save()
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.auto_renew",
+        obj=subscription,
+        before=before,
+        after=_snapshot(subscription),
+        request_id=request_id,
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, request_id=""):
+    subscription = _lock(subscription)
+    _require_live(subscription)
+    friendly_name = (friendly_name or "").strip()[:200]
+    if friendly_name == subscription.friendly_name:
+        return subscription
+    before = {"friendlyName": subscription.friendly_name}
+    subscription.friendly_name = friendly_name
+    subscription.save(update_fields=["friendly_name", "updated_at"])
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.friendly_name",
+        obj=subscription,
+        before=before,
+        after={"friendlyName": friendly_name},
+        request_id=request_id,
+    )
+    return subscription
+
+
+@transaction.atomic
+def subscription_schedule_next_term(
+    *, subscription, acting_user, quantity=None, term_duration=None, billing_cycle=None, request_id=""
+):
+    """Schedule changes that apply at renewal. They need auto-renew; passing nothing clears them."""
+    subscription = _lock(subscription)
+    _require_live(subscription)
+    if not subscription.auto_renew_enabled:
+        raise SubscriptionError(CODE_INVALID_INPUT, SCHEDULE_NEEDS_AUTO_RENEW)
+    if quantity is not None:
+        _validate_quantity(subscription, quantity)
+    term = term_duration or subscription.term_duration
+    cycle = billing_cycle or subscription.billing_cycle
+    if (term_duration or billing_cycle) and not _availability_supports(subscription, term, cycle):
+        raise SubscriptionError(CODE_INVALID_INPUT, UNSUPPORTED_TERM % {"term": term, "cycle": cycle})
+    before = _snapshot(subscription)
+    subscription.next_term_quantity = quantity
+    subscription.next_term_duration = term_duration
+    subscription.next_term_billing_cycle = billing_cycle
+    subscription.save()
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.schedule_next_term",
+        obj=subscription,
+        before=before,
+        after=_snapshot(subscription),
+        request_id=request_id,
+    )
+    return subscription
+
+
+def _availability_supports(subscription, term, cycle):
+    if subscription.availability_id:
+        return subscription.availability.supports(term, cycle)
+    return term in subscription.sku.supported_terms and cycle in subscription.sku.supported_billing_cycles
+
+
+def renewal_start(subscription):
+    """A term that ends on day D renews into a term starting D + 1."""
+    return subscription.commitment_end_date + timedelta(days=1)
+
+
+def renew_or_expire(subscription, *, now, actor=None):
+    """Apply the end of ``subscription``'s term in memory and return the rows to write:
+    ``(seat_change, charge_event)`` for a renewal, ``(None, None)`` for an expiry.
+    ``renew_subscriptions`` writes them in bulk; ``subscription_renew`` one at a time."""
+    if not subscription.auto_renew_enabled:
+        subscription.status = SubscriptionStatus.EXPIRED
+        return None, None
+    start = renewal_start(subscription)
+    previous = subscription.quantity
+    if subscription.next_term_quantity:
+        subscription.quantity = subscription.next_term_quantity
+    if subscription.next_term_duration:
+        subscription.term_duration = subscription.next_term_duration
+    if subscription.next_term_billing_cycle:
+        subscription.billing_cycle = subscription.next_term_billing_cycle
+    _drop_scheduled_changes(subscription)
+    subscription.start_date = start
+    subscription.commitment_end_date = term_end(start, subscription.term_duration)
+    # The new 168-hour window opens when the new term starts.
+    subscription.term_started_at = max(now, timezone.make_aware(datetime.combine(start, time.min)))
+    seat_change = SeatChange(
+        subscription=subscription,
+        kind=SeatChangeKind.RENEW,
+        delta=subscription.quantity - previous,
+        quantity_after=subscription.quantity,
+        occurred_at=subscription.term_started_at,
+        refundable_until=subscription.term_started_at + window(),
+        actor=actor,
+    )
+    first, last = billing_period(start, subscription.billing_cycle, start, subscription.commitment_end_date)
+    charge = ChargeEvent(
+        subscription=subscription,
+        charge_type=ChargeType.RENEW,
+        quantity=subscription.quantity,
+        unit_price=subscription.unit_price,
+        effective_unit_price=subscription.unit_price,
+        amount=trunc2(subscription.unit_price * subscription.quantity),
+        currency=subscription.currency,
+        charge_start=first,
+        charge_end=last,
+        occurred_at=subscription.term_started_at,
+    )
+    return seat_change, charge
+
+
+RENEWAL_FIELDS = [
+    "status",
+    "quantity",
+    "term_duration",
+    "billing_cycle",
+    "start_date",
+    "commitment_end_date",
+    "term_started_at",
+    "next_term_quantity",
+    "next_term_duration",
+    "next_term_billing_cycle",
+    "updated_at",
+]
+
+
+def due_for_renewal(on_date):
+    """Live subscriptions whose term ended before ``on_date``."""
+    return Subscription.objects.live().filter(commitment_end_date__lt=on_date)
+
+
+def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
+    """Renew (auto-renew on) or expire (off) every live subscription whose term ended before
+    ``on_date``. Base subscriptions and add-ons renew separately, each on its own date.
+    Each batch is one transaction of bulk writes; running it again finds nothing due, so
+    it is safe to repeat. Returns ``(renewed, expired)``."""
+    renewed = expired = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                due_for_renewal(on_date).select_for_update(skip_locked=True).order_by("pk")[:batch_size]
+            )
+            if not batch:
+                break
+            now = timezone.now()
+            seat_changes, charges, expired_licenses = [], [], []
+            for subscription in batch:
+                seat_change, charge = renew_or_expire(subscription, now=now)
+                subscription.updated_at = now
+                if seat_change is None:
+                    expired += 1
+                    if subscription.license_id:
+                        expired_licenses.append(subscription.license_id)
+                else:
+                    renewed += 1
+                    seat_changes.append(seat_change)
+                    charges.append(charge)
+            Subscription.objects.bulk_update(batch, RENEWAL_FIELDS)
+            SeatChange.objects.bulk_create(seat_changes)
+            ChargeEvent.objects.bulk_create(charges)
+            if expired_licenses:
+                TenantLicense.objects.filter(pk__in=expired_licenses).update(is_active=False)
+        if progress:
+            progress(renewed, expired)
+    return renewed, expired
