@@ -193,8 +193,23 @@ class Subscription(models.Model):
     next_term_billing_cycle = models.CharField(
         _("next-term billing cycle"), max_length=10, choices=BillingCycle.choices, null=True, blank=True
     )
+    next_term_end_date = models.DateField(
+        _("next-term end date"),
+        null=True,
+        blank=True,
+        help_text=_("Coterminosity: the next term ends on this allowed date, its first term prorated."),
+    )
     upgraded_from = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="upgraded_to"
+    )
+    made_redundant_by = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="made_redundant",
+        verbose_name=_("made redundant by"),
+        help_text=_("The upgraded base subscription whose new SKU already includes this add-on's services."),
     )
     redundant_since = models.DateTimeField(
         _("redundant since"),

@@ -154,13 +154,13 @@ def _snapshot(subscription):
 
 
 def _next_term(subscription):
-    if not any([subscription.next_term_quantity, subscription.next_term_duration, subscription.next_term_billing_cycle]):
-        return None
-    return {
+    values = {
         "quantity": subscription.next_term_quantity,
         "termDuration": subscription.next_term_duration,
         "billingCycle": subscription.next_term_billing_cycle,
+        "customTermEndDate": subscription.next_term_end_date,
     }
+    return values if any(values.values()) else None
 
 
 def _drop_scheduled_changes(subscription):
@@ -168,6 +168,7 @@ def _drop_scheduled_changes(subscription):
     subscription.next_term_quantity = None
     subscription.next_term_duration = None
     subscription.next_term_billing_cycle = None
+    subscription.next_term_end_date = None
 
 
 def _current_period(subscription, today):
@@ -452,9 +453,12 @@ def renew_or_expire(subscription, *, now, actor=None):
         subscription.term_duration = subscription.next_term_duration
     if subscription.next_term_billing_cycle:
         subscription.billing_cycle = subscription.next_term_billing_cycle
+    natural_end = term_end(start, subscription.term_duration)
+    aligned_end = subscription.next_term_end_date
     _drop_scheduled_changes(subscription)
     subscription.start_date = start
-    subscription.commitment_end_date = term_end(start, subscription.term_duration)
+    # Coterminosity: an aligned next term ends on the agreed date; its first period is prorated.
+    subscription.commitment_end_date = aligned_end if aligned_end and start <= aligned_end <= natural_end else natural_end
     # The new 168-hour window opens when the new term starts.
     subscription.term_started_at = max(now, timezone.make_aware(datetime.combine(start, time.min)))
     seat_change = SeatChange(
@@ -467,13 +471,17 @@ def renew_or_expire(subscription, *, now, actor=None):
         actor=actor,
     )
     first, last = billing_period(start, subscription.billing_cycle, start, subscription.commitment_end_date)
+    full_last = billing_period(start, subscription.billing_cycle, start, natural_end)[1]
+    amount = prorate(
+        subscription.unit_price * subscription.quantity, days_inclusive(first, last), days_inclusive(first, full_last)
+    )
     charge = ChargeEvent(
         subscription=subscription,
         charge_type=ChargeType.RENEW,
         quantity=subscription.quantity,
         unit_price=subscription.unit_price,
         effective_unit_price=subscription.unit_price,
-        amount=trunc2(subscription.unit_price * subscription.quantity),
+        amount=amount,
         currency=subscription.currency,
         charge_start=first,
         charge_end=last,
@@ -493,6 +501,7 @@ RENEWAL_FIELDS = [
     "next_term_quantity",
     "next_term_duration",
     "next_term_billing_cycle",
+    "next_term_end_date",
     "updated_at",
 ]
 

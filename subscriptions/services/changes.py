@@ -1,0 +1,213 @@
+"""Term alignment (coterminosity) of existing subscriptions, upgrades, and the removal of
+add-ons an upgrade made redundant (SPEC §5). Callers are permitted users of the
+transacting partner (``permissions.BUY``)."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.services import audit_record
+from subscriptions.models import (
+    AddonRemovalRequest,
+    ChargeType,
+    SeatChange,
+    SeatChangeKind,
+    Subscription,
+    SubscriptionStatus,
+)
+from subscriptions.periods import billing_period, days_inclusive, prorate
+from subscriptions.selectors import allowed_custom_term_end_dates
+from subscriptions.services.lifecycle import (
+    CODE_INVALID_INPUT,
+    SubscriptionError,
+    _charge,
+    _drop_scheduled_changes,
+    _lock,
+    _require_live,
+    _snapshot,
+    renewal_start,
+)
+from subscriptions.services.pricing import prices_in_force
+
+CODE_INVALID_END_DATE = 10017
+END_DATE_NOT_ALLOWED = _("%(date)s is not an allowed end date for this subscription. Choose one from the list.")
+ALIGN_NEEDS_AUTO_RENEW = _("Aligning the end date applies from the next term, so it needs auto-renew to be on.")
+NOT_AN_UPGRADE_TARGET = _("%(target)s is not an upgrade of %(source)s.")
+NO_PRICE_FOR_TARGET = _("There is no price for %(target)s in the %(market)s market for this term and billing cycle.")
+NOT_REDUNDANT = _("Only an add-on made redundant by an upgrade can be removed through a support request.")
+REMOVAL_DEADLINE_PASSED = _(
+    "The removal request had to be raised by %(deadline)s: within the first two billing cycles after the "
+    "upgraded license was first billed."
+)
+REMOVAL_ALREADY_RAISED = _("A removal request was already raised for this add-on.")
+
+
+def allowed_alignment_dates(subscription):
+    """The end dates the subscription's next term may be aligned to: month ends, or the end
+    dates of the customer's other active subscriptions sold by the same partner (never a
+    monthly one for an annual or triennial term)."""
+    items = allowed_custom_term_end_dates(
+        customer=subscription.customer,
+        partner=subscription.partner,
+        term_duration=subscription.next_term_duration or subscription.term_duration,
+        start_date=renewal_start(subscription),
+    )
+    for item in items:
+        item["cotermSubscriptionIds"] = [i for i in item.get("cotermSubscriptionIds", []) if str(i) != str(subscription.pk)]
+    return [i for i in items if i["allowedCustomTermEndDateType"] != "subscriptionAligned" or i["cotermSubscriptionIds"]]
+
+
+@transaction.atomic
+def subscription_align_end_date(*, subscription, end_date, acting_user, request_id=""):
+    """Align the subscription's end date from its next term onwards (Partner Center's
+    ``scheduledNextTermInstructions.customTermEndDate``): the renewal then runs to
+    ``end_date`` with a prorated first period. ``end_date=None`` removes the alignment."""
+    subscription = _lock(subscription)
+    _require_live(subscription)
+    if not subscription.auto_renew_enabled:
+        raise SubscriptionError(CODE_INVALID_INPUT, ALIGN_NEEDS_AUTO_RENEW)
+    if end_date is not None:
+        allowed = {item["allowedCustomTermEndDate"] for item in allowed_alignment_dates(subscription)}
+        if end_date not in allowed:
+            raise SubscriptionError(CODE_INVALID_END_DATE, END_DATE_NOT_ALLOWED % {"date": end_date})
+    before = _snapshot(subscription)
+    subscription.next_term_end_date = end_date
+    subscription.save()
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.align",
+        obj=subscription,
+        before=before,
+        after=_snapshot(subscription),
+        request_id=request_id,
+    )
+    return subscription
+
+
+def redundant_addons(*, upgraded):
+    """The customer's live add-on subscriptions of the same partner whose services the
+    upgraded SKU already includes (e.g. Teams Phone Standard once the base is an E5)."""
+    included = set(upgraded.sku.included_services)
+    candidates = (
+        Subscription.objects.live()
+        .filter(customer=upgraded.customer, partner=upgraded.partner, sku__is_addon=True, redundant_since__isnull=True)
+        .exclude(pk=upgraded.pk)
+        .select_related("sku")
+    )
+    return [s for s in candidates if s.sku.included_services and set(s.sku.included_services) <= included]
+
+
+@transaction.atomic
+def subscription_upgrade(*, subscription, target_sku, acting_user, request_id=""):
+    """Move a base subscription to one of its SKU's ``upgradeTargetOffers`` now. The price
+    difference for the rest of the current billing period is charged by day (``convert``);
+    the window of the source is kept. Add-ons whose services the new SKU includes are
+    flagged redundant. Returns ``(subscription, redundant add-ons)``."""
+    subscription = _lock(subscription)
+    _require_live(subscription)
+    if subscription.status != SubscriptionStatus.ACTIVE:
+        raise SubscriptionError(CODE_INVALID_INPUT, _("Only an active subscription can be upgraded."))
+    source_sku = subscription.sku
+    if not source_sku.upgrade_targets.filter(pk=target_sku.pk).exists():
+        raise SubscriptionError(
+            CODE_INVALID_INPUT, NOT_AN_UPGRADE_TARGET % {"target": target_sku.title, "source": source_sku.title}
+        )
+    today = timezone.localdate()
+    now = timezone.now()
+    market = subscription.customer.country
+    key = (target_sku.pk, subscription.term_duration, subscription.billing_cycle)
+    price = prices_in_force(keys=[key], market=market, on_date=today).get(key)
+    if price is None:
+        raise SubscriptionError(CODE_INVALID_INPUT, NO_PRICE_FOR_TARGET % {"target": target_sku.title, "market": market})
+    before = _snapshot(subscription) | {"sku": source_sku.code, "unitPrice": subscription.unit_price}
+    target_availability = next(
+        (a for a in target_sku.availabilities.all() if a.supports(subscription.term_duration, subscription.billing_cycle)),
+        None,
+    )
+    first, last = billing_period(subscription.start_date, subscription.billing_cycle, today, subscription.commitment_end_date)
+    difference = (price.unit_price - subscription.unit_price) * subscription.quantity
+    amount = prorate(difference, days_inclusive(today, last), days_inclusive(first, last))
+    subscription.sku = target_sku
+    subscription.availability = target_availability
+    subscription.unit_price = price.unit_price
+    subscription.currency = price.currency
+    subscription.consumption_type = target_sku.consumption_type
+    _drop_scheduled_changes(subscription)
+    subscription.save()
+    _charge(subscription, charge_type=ChargeType.CONVERT, quantity=subscription.quantity, amount=amount, first=today, last=last, now=now)
+    SeatChange.objects.create(
+        subscription=subscription,
+        kind=SeatChangeKind.CONVERT,
+        delta=0,
+        quantity_after=subscription.quantity,
+        occurred_at=now,
+        actor=acting_user,
+    )
+    if subscription.license_id:
+        subscription.license.sku = target_sku
+        subscription.license.save(update_fields=["sku"])
+    made_redundant = redundant_addons(upgraded=subscription)
+    for addon in made_redundant:
+        addon.redundant_since = now
+        addon.made_redundant_by = subscription
+        addon.save(update_fields=["redundant_since", "made_redundant_by", "updated_at"])
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.upgrade",
+        obj=subscription,
+        before=before,
+        after=_snapshot(subscription)
+        | {"sku": target_sku.code, "unitPrice": subscription.unit_price, "redundantAddons": [a.pk for a in made_redundant]},
+        request_id=request_id,
+    )
+    return subscription, made_redundant
+
+
+def removal_request_deadline(addon):
+    """The last day to ask for a redundant add-on's removal: the end of the second billing
+    cycle of the upgraded subscription, counting the cycle in which the upgrade was first billed."""
+    upgraded = addon.made_redundant_by
+    if upgraded is None or addon.redundant_since is None:
+        return None
+    first_billed = (
+        upgraded.charge_events.filter(charge_type=ChargeType.CONVERT).order_by("occurred_at").values_list("charge_start", flat=True).first()
+        or timezone.localdate(addon.redundant_since)
+    )
+    end = upgraded.commitment_end_date + timedelta(days=366 * 3)  # let the cycles run past the term end
+    _, first_cycle_end = billing_period(upgraded.start_date, upgraded.billing_cycle, first_billed, end)
+    _, second_cycle_end = billing_period(upgraded.start_date, upgraded.billing_cycle, first_cycle_end + timedelta(days=1), end)
+    return second_cycle_end
+
+
+@transaction.atomic
+def addon_removal_request_raise(*, subscription, acting_user, request_id=""):
+    """Raise the support request to remove a redundant add-on with a refund. Accepted only
+    until ``removal_request_deadline``."""
+    subscription = _lock(subscription)
+    if subscription.redundant_since is None or subscription.made_redundant_by_id is None:
+        raise SubscriptionError(CODE_INVALID_INPUT, NOT_REDUNDANT)
+    if AddonRemovalRequest.objects.filter(subscription=subscription).exists():
+        raise SubscriptionError(CODE_INVALID_INPUT, REMOVAL_ALREADY_RAISED, status=409)
+    deadline = removal_request_deadline(subscription)
+    if timezone.localdate() > deadline:
+        raise SubscriptionError(CODE_INVALID_INPUT, REMOVAL_DEADLINE_PASSED % {"deadline": deadline})
+    request = AddonRemovalRequest.objects.create(
+        subscription=subscription,
+        upgraded_subscription=subscription.made_redundant_by,
+        deadline=deadline,
+        raised_by=acting_user,
+    )
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action="subscription.removal_request",
+        obj=subscription,
+        after={"deadline": deadline, "upgradedSubscription": subscription.made_redundant_by_id},
+        request_id=request_id,
+    )
+    return request
+
