@@ -174,7 +174,7 @@ class OverageAssignment(models.Model):
                 name="overage_one_open_assignment",
             ),
             models.CheckConstraint(
-                condition=Q(ended_at__isnull=True) | Q(ended_at__gt=models.F("started_at")),
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
                 name="overage_assignment_end_after_start",
             ),
         ]

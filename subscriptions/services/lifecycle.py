@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import TenantLicense
+from catalog.models import AZURE_PLAN_PRODUCT_ID, TenantLicense
 from portal.services import audit_record
 from subscriptions.models import (
     SUBSCRIPTION_TRANSITIONS,
@@ -507,8 +507,13 @@ RENEWAL_FIELDS = [
 
 
 def due_for_renewal(on_date):
-    """Live subscriptions whose term ended before ``on_date``."""
-    return Subscription.objects.live().filter(commitment_end_date__lt=on_date)
+    """Live license subscriptions whose term ended before ``on_date``. The Azure plan has no
+    term: it is never renewed or expired."""
+    return (
+        Subscription.objects.live()
+        .filter(commitment_end_date__lt=on_date)
+        .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
+    )
 
 
 def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
