@@ -284,6 +284,12 @@ class RatedCall(models.Model):
     minutes = models.PositiveIntegerField(_("minutes"))
     pool_minutes = models.PositiveIntegerField(_("from included minutes"))
     billable_minutes = models.PositiveIntegerField(_("billable minutes"))
+    # How the billable minutes were paid: credits pay whole minutes while the balance
+    # covers them, the rest accrues post-paid to the Azure subscription holding overage,
+    # and minutes with neither are blocked (not billed).
+    credit_minutes = models.PositiveIntegerField(_("minutes paid from credits"), default=0)
+    postpaid_minutes = models.PositiveIntegerField(_("post-paid minutes"), default=0)
+    blocked_minutes = models.PositiveIntegerField(_("blocked minutes"), default=0)
     rate = models.ForeignKey(Rate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     unit_price = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     amount = models.DecimalField(_("charge"), max_digits=12, decimal_places=6, default=0)
@@ -307,7 +313,13 @@ class RatedCall(models.Model):
                 condition=Q(minutes=models.F("pool_minutes") + models.F("billable_minutes")), name="rated_call_minutes_add_up"
             ),
             models.CheckConstraint(
-                condition=Q(status="blocked") | Q(amount=models.F("credit_amount") + models.F("postpaid_amount")),
+                condition=Q(
+                    billable_minutes=models.F("credit_minutes") + models.F("postpaid_minutes") + models.F("blocked_minutes")
+                ),
+                name="rated_call_billable_minutes_split",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount=models.F("credit_amount") + models.F("postpaid_amount")),
                 name="rated_call_amount_paid",
             ),
         ]

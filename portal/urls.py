@@ -3,12 +3,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal import views
+from portal.api import mounted_api
 from portal.forms import LoginForm
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("v1/", mounted_api().urls),
+    path("catalog/", include("catalog.urls")),
+    path("billing/", include("billing.urls")),
+    path("overage/", include("overage.urls")),
+    path("", include("subscriptions.urls")),
     path("", include("portal.portal_urls")),
 ]
 

@@ -1,0 +1,3 @@
+"""Routes of the billing app's rating pages (merged into ``billing.urls``)."""
+
+urlpatterns = []

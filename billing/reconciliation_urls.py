@@ -1,0 +1,3 @@
+"""Routes of the billing app's reconciliation pages (merged into ``billing.urls``)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Routes of the billing app's usage pages (merged into ``billing.urls``)."""
+
+urlpatterns = []
