@@ -327,3 +327,40 @@ class RatedCall(models.Model):
 
     def __str__(self):
         return f"{self.usage_record_id}: {self.billable_minutes} billable min"
+
+
+class ReconciliationLineQuerySet(models.QuerySet):
+    def for_partner(self, partner):
+        return self.filter(partner=partner)
+
+
+class ReconciliationLine(models.Model):
+    """One line of a finalized month's reconciliation file, frozen when the month is
+    finalized so that the file is byte-for-byte the same on every download (SPEC §9).
+
+    ``values`` holds every column as the exact text written to the CSV; the other fields
+    copy a few of them for filtering and totals. Written only by
+    ``billing.services.reconciliation.reconciliation_snapshot``; never edited."""
+
+    billing_month = models.ForeignKey(BillingMonth, on_delete=models.PROTECT, related_name="reconciliation_lines")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="reconciliation_lines")
+    sequence = models.PositiveIntegerField(_("line"))
+    charge_type = models.CharField(_("charge type"), max_length=20)
+    customer_name = models.CharField(_("customer"), max_length=200)
+    product_id = models.CharField(_("product id"), max_length=12)
+    currency = models.CharField(_("currency"), max_length=3)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=18, decimal_places=2)
+    values = models.JSONField(_("columns"))
+
+    objects = ReconciliationLineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["billing_month", "partner", "sequence"]
+        verbose_name = _("reconciliation line")
+        verbose_name_plural = _("reconciliation lines")
+        constraints = [
+            models.UniqueConstraint(fields=["billing_month", "partner", "sequence"], name="reconciliation_line_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.billing_month} {self.partner_id} #{self.sequence} {self.charge_type}"

@@ -102,7 +102,10 @@ class AvailabilityAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(PriceListEntry)
 class PriceListEntryAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """The whole price list; ``?sku__id__exact=<pk>`` (linked from a SKU) narrows it to one SKU."""
+    """The whole price list; ``?sku__id__exact=<pk>`` (linked from a SKU) narrows it to one SKU.
+    Its changelist links to the CSV import (preview, line-numbered errors) and export."""
+
+    change_list_template = "admin/catalog/pricelistentry/change_list.html"
 
     list_display = [
         "sku",

@@ -16,8 +16,9 @@ from django.db import models, transaction
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import AuditEvent, Customer, CustomerRelationship, Membership, Partner, Role
+from portal.models import ApiToken, AuditEvent, Customer, CustomerRelationship, Membership, Partner, Role
 from portal.services import audit_record
+from portal.tokens import api_token_revoke
 
 User = get_user_model()
 
@@ -310,3 +311,27 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("after"))
     def after_display(self, obj):
         return _pretty_json(obj.after)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: staff can see who holds which token and revoke it; the secret is never
+    stored, so it cannot be shown or created here (users create their own on /tokens/)."""
+
+    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "user__email"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"))
+    def revoke(self, request, queryset):
+        count = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            api_token_revoke(token=token, acting_user=request.user)
+            count += 1
+        self.message_user(request, _("%(count)s token(s) revoked.") % {"count": count})

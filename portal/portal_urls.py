@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import views
+from portal import token_views, views
 
 app_name = "portal"
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("customers/", views.CustomerListView.as_view(), name="customer_list"),
     path("customers/<uuid:tenant_id>/", views.CustomerDetailView.as_view(), name="customer_detail"),
     path("no-access/", views.no_membership, name="no_membership"),
+    path("tokens/", token_views.token_list, name="token_list"),
+    path("tokens/<int:pk>/revoke/", token_views.token_revoke, name="token_revoke"),
 ]

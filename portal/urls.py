@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from portal import views
 from portal.api import mounted_api
@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("v1/", mounted_api().urls),
+    # Any other /v1/ address answers Partner Center's error body, in DEBUG too.
+    re_path(r"^v1/", views.page_not_found),
     path("catalog/", include("catalog.urls")),
     path("billing/", include("billing.urls")),
     path("overage/", include("overage.urls")),

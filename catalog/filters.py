@@ -1,0 +1,156 @@
+"""The catalog page's filters: one row per SKU, priced for a market, term and billing plan.
+
+Scoping: the ``customer`` choice list is built from the request's partner (a callable
+queryset), so another partner's tenant id is neither listed nor accepted.
+"""
+
+import django_filters
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import Availability, BillingCycle, ProductType, Segment, Sku, TermDuration
+from catalog.selectors import DEFAULT_MARKET, price_list_markets, with_current_price
+from portal.models import Customer
+
+ADDONS = "addons"
+PRODUCT_TYPE_CHOICES = [*ProductType.choices, (ADDONS, _("New-commerce add-ons"))]
+# The price column needs a term and a billing plan even when the user filters on neither.
+DEFAULT_TERM = TermDuration.P1Y
+DEFAULT_BILLING_PLAN = BillingCycle.MONTHLY
+DEFAULT_SEGMENT = Segment.COMMERCIAL
+BILLING_PLAN_CHOICES = [c for c in BillingCycle.choices if c[0] != BillingCycle.NONE]
+
+
+def partner_customers(request):
+    """The customers the request's partner may pick; none for a request without a partner."""
+    partner = getattr(request, "partner", None) if request is not None else None
+    if partner is None:
+        return Customer.objects.none()
+    return Customer.objects.for_partner(partner).order_by("name", "pk")
+
+
+def market_choices():
+    return [(market, market) for market in price_list_markets()]
+
+
+def json_list_has(field, value):
+    """``Q`` for "the JSON list in ``field`` holds ``value``". SQLite has no JSON containment,
+    so there the list's text is searched for the quoted value (values are plain codes)."""
+    if connection.features.supports_json_field_contains:
+        return Q(**{f"{field}__contains": [value]})
+    return Q(**{f"{field}__icontains": f'"{value}"'})
+
+
+class SkuFilter(django_filters.FilterSet):
+    """Filters of the catalog page. ``market``, ``term``, ``billing_plan`` and ``segment``
+    also choose the price shown; ``customer`` chooses who the buy links and the
+    prerequisite check are for (it never narrows the catalog)."""
+
+    q = django_filters.CharFilter(method="filter_search", label=_("Search"))
+    product_type = django_filters.ChoiceFilter(
+        choices=PRODUCT_TYPE_CHOICES, method="filter_product_type", label=_("Product type"),
+        empty_label=_("All product types"),
+    )
+    segment = django_filters.ChoiceFilter(
+        choices=Segment.choices, method="filter_segment", label=_("Segment"), empty_label=_("All segments")
+    )
+    term = django_filters.ChoiceFilter(
+        choices=TermDuration.choices, method="filter_term", label=_("Term"), empty_label=_("All terms")
+    )
+    billing_plan = django_filters.ChoiceFilter(
+        choices=BILLING_PLAN_CHOICES, method="filter_billing_plan", label=_("Billing plan"),
+        empty_label=_("All billing plans"),
+    )
+    market = django_filters.ChoiceFilter(
+        choices=market_choices, method="filter_nothing", label=_("Market"), empty_label=None
+    )
+    customer = django_filters.ModelChoiceFilter(
+        queryset=partner_customers,
+        to_field_name="tenant_id",
+        method="filter_nothing",
+        label=_("Customer"),
+        empty_label=_("No customer selected"),
+    )
+
+    class Meta:
+        model = Sku
+        fields = []
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and not data.get("market"):
+            data = data.copy()
+            data["market"] = DEFAULT_MARKET
+        super().__init__(data, *args, **kwargs)
+        for name, field in self.form.fields.items():
+            css = "form-control" if name == "q" else "form-select"
+            field.widget.attrs.setdefault("class", css)
+        self.form.fields["q"].widget.attrs.update(
+            {"placeholder": _("Title, description, product id or SKU"), "type": "search"}
+        )
+
+    # Filters
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        match = (
+            Q(title__icontains=value)
+            | Q(description__icontains=value)
+            | Q(product__title__icontains=value)
+            | Q(product__description__icontains=value)
+            | Q(product__id__icontains=value)
+        )
+        if ":" in value:
+            # A Partner Center code: productId:skuId (maybe with an availability id after it).
+            product_id, _sep, rest = value.partition(":")
+            match |= Q(product__id__iexact=product_id.strip(), sku_id__istartswith=rest.split(":")[0].strip())
+        return queryset.filter(match)
+
+    def filter_product_type(self, queryset, name, value):
+        if value == ADDONS:
+            return queryset.filter(is_addon=True)
+        return queryset.filter(product__product_type=value)
+
+    def filter_segment(self, queryset, name, value):
+        # A SKU is in a segment when an availability is offered in it or its product lists it.
+        offered = Availability.objects.filter(sku=OuterRef("pk"), segment=value)
+        return queryset.filter(Exists(offered) | json_list_has("product__segments", value))
+
+    def filter_term(self, queryset, name, value):
+        return queryset.filter(json_list_has("supported_terms", value))
+
+    def filter_billing_plan(self, queryset, name, value):
+        return queryset.filter(json_list_has("supported_billing_cycles", value))
+
+    def filter_nothing(self, queryset, name, value):
+        return queryset
+
+    # Pricing
+
+    def _cleaned(self, name):
+        if not self.is_bound:
+            return None
+        self.errors  # noqa: B018 -- validates the form so that cleaned_data exists
+        return self.form.cleaned_data.get(name)
+
+    @property
+    def chosen_customer(self):
+        """The chosen customer, already scoped to the partner (None when invalid or unset)."""
+        return self._cleaned("customer")
+
+    @property
+    def price_context(self):
+        """Which price-list rows the price column shows."""
+        return {
+            "market": self._cleaned("market") or DEFAULT_MARKET,
+            "term_duration": self._cleaned("term") or DEFAULT_TERM.value,
+            "billing_plan": self._cleaned("billing_plan") or DEFAULT_BILLING_PLAN.value,
+            "segment": self._cleaned("segment") or DEFAULT_SEGMENT.value,
+        }
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        return with_current_price(queryset, **self.price_context, on=timezone.localdate())

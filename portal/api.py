@@ -1,0 +1,266 @@
+"""The JSON API under ``/v1/`` (SPEC §10): the NinjaAPI instance, bearer-token auth, Partner
+Center's error body for every failure, and the helpers the apps' routers share.
+
+Rules enforced here, for every router:
+
+- a request carries ``Authorization: Bearer <token>``; the token acts as its user, with that
+  user's partner and roles (``request.user``, ``request.membership``, ``request.partner``);
+  a missing, unknown or revoked token is 401, a user without a membership 403;
+- every error answers ``{"code", "description", "data"}`` with a fitting status, never a 500
+  for bad input: routers raise ``ApiError`` (or a subclass) for their domain failures;
+- a partner-owned object outside the caller's scope is 404, exactly like an unknown one.
+
+Each app's router is mounted in ``mounted_api()``, which the root URLconf calls: the routers
+import this module's helpers, so this module imports them only then.
+"""
+
+import json
+import logging
+import uuid
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.responses import codes_4xx
+from ninja.security import HttpBearer
+
+from portal import permissions
+from portal.models import Customer
+from portal.tokens import api_token_authenticate
+
+logger = logging.getLogger(__name__)
+
+# Partner Center's generic codes (PARTNER-CENTER.md §4.6) and ours where PC has none.
+INVALID_INPUT_CODE = 800002
+UNAUTHORIZED_CODE = "Unauthorized"
+FORBIDDEN_CODE = "Forbidden"
+NOT_FOUND_CODE = "NotFound"
+CUSTOMER_NOT_FOUND_CODE = "CustomerNotFound"
+INTERNAL_ERROR_CODE = "InternalServerError"
+
+UNAUTHORIZED_MESSAGE = _("Send a valid API token: Authorization: Bearer <token>. The token is missing, unknown or revoked.")
+NOT_FOUND_MESSAGE = _("Not found.")
+CUSTOMER_NOT_FOUND_MESSAGE = _("No customer with tenant id %(tenant_id)s.")
+INVALID_JSON_MESSAGE = _("The request body is not valid JSON: %(error)s.")
+UNPARSABLE_BODY_MESSAGE = _("The request body could not be read as JSON.")
+INVALID_INPUT_MESSAGE = _("Invalid request input: %(fields)s.")
+INTERNAL_ERROR_MESSAGE = _("Something went wrong on our side. Quote request id %(request_id)s to the operator.")
+
+
+class ApiError(Exception):
+    """A failure to answer with Partner Center's error body. Routers raise it (or a subclass
+    with a fixed code/status) for domain failures; ``data`` holds details such as line errors."""
+
+    status = 400
+    code = INVALID_INPUT_CODE
+
+    def __init__(self, code=None, description="", status=None, data=None):
+        self.code = self.code if code is None else code
+        self.status = self.status if status is None else status
+        self.description = str(description)
+        self.data = list(data) if data else []
+        super().__init__(self.description)
+
+
+class ApiNotFound(ApiError):
+    status = 404
+    code = NOT_FOUND_CODE
+
+
+class ApiForbidden(ApiError):
+    status = 403
+    code = FORBIDDEN_CODE
+
+
+class ApiUnauthorized(ApiError):
+    status = 401
+    code = UNAUTHORIZED_CODE
+
+
+# --- Schemas shared by routers ------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    code: int | str
+    description: str
+    data: list = []
+
+
+class LinkOut(Schema):
+    uri: str
+    method: str = "GET"
+    headers: list = []
+
+
+class AttributesOut(Schema):
+    objectType: str
+
+
+def responses(schema, status=200):
+    """An operation's ``response=``: ``schema`` on success, Partner Center's error body on any
+    4xx, so the OpenAPI schema documents both."""
+    return {status: schema, codes_4xx: ErrorOut}
+
+
+def error_body(code, description, data=None):
+    return {"code": code, "description": str(description), "data": list(data or [])}
+
+
+def collection(items):
+    """Partner Center's collection envelope around ``items`` (a list, already serialised)."""
+    items = list(items)
+    return {"totalCount": len(items), "items": items, "attributes": {"objectType": "Collection"}}
+
+
+def collection_schema(item_schema):
+    """The OpenAPI shape of ``collection(items of item_schema)``."""
+    return type(
+        f"{item_schema.__name__}Collection",
+        (Schema,),
+        {"__annotations__": {"totalCount": int, "items": list[item_schema], "attributes": AttributesOut}},
+    )
+
+
+def link(uri, method="GET"):
+    return {"uri": uri, "method": method, "headers": []}
+
+
+def attributes(object_type):
+    return {"objectType": object_type}
+
+
+# --- Auth ---------------------------------------------------------------------------------
+
+
+class ApiTokenAuth(HttpBearer):
+    """Bearer token → the token's user, membership and partner on the request, as the session
+    middleware does for the pages; a user without a membership is refused (403)."""
+
+    def authenticate(self, request, token):
+        api_token = api_token_authenticate(token.strip())
+        if api_token is None:
+            return None
+        user = api_token.user
+        membership = getattr(user, "membership", None)
+        request.user = user
+        request.membership = membership
+        request.partner = membership.partner if membership else None
+        if membership is None:
+            raise ApiForbidden(description=permissions.denial_reason(None, permissions.VIEW))
+        return api_token
+
+
+def require(request, action):
+    """403 with the reason from the role table when the caller may not do ``action``."""
+    if not permissions.can(request.membership, action):
+        raise ApiForbidden(description=permissions.denial_reason(request.membership, action))
+
+
+def customer_or_404(request, tenant_id):
+    """The caller's customer with ``tenant_id``; a malformed, unknown or another partner's
+    tenant id is the same 404 (ids must not leak)."""
+    not_found = ApiNotFound(
+        code=CUSTOMER_NOT_FOUND_CODE, description=CUSTOMER_NOT_FOUND_MESSAGE % {"tenant_id": tenant_id}
+    )
+    try:
+        tenant_uuid = uuid.UUID(str(tenant_id))
+    except ValueError:
+        raise not_found from None
+    customer = Customer.objects.for_partner(request.partner).filter(tenant_id=tenant_uuid).first()
+    if customer is None:
+        raise not_found
+    return customer
+
+
+# --- The API and its error handlers --------------------------------------------------------
+
+api = NinjaAPI(
+    title="Partner portal API",
+    version="1.0",
+    description="Partner Center shaped JSON API. Authenticate with `Authorization: Bearer <token>`.",
+    auth=ApiTokenAuth(),
+    urls_namespace="v1",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+def _field_name(loc):
+    # ninja's loc is (source, field, ...): ("query", "country") → "country (query)"
+    source, *path = [str(part) for part in loc] or ["body"]
+    return f"{'.'.join(path) or source} ({source})" if path else source
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc):
+    response = api.create_response(request, error_body(exc.code, exc.description, exc.data), status=exc.status)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request, exc):
+    return _api_error(request, ApiUnauthorized(description=UNAUTHORIZED_MESSAGE))
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc):
+    details = [{"field": _field_name(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors]
+    fields = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return _api_error(
+        request, ApiError(INVALID_INPUT_CODE, INVALID_INPUT_MESSAGE % {"fields": fields}, 400, details)
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc):
+    # ninja raises HttpError(400) for a body it cannot parse; say what is wrong with it.
+    if exc.status_code == 400 and isinstance(exc.__cause__, json.JSONDecodeError):
+        description = INVALID_JSON_MESSAGE % {"error": exc.__cause__}
+    elif exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
+        description = UNPARSABLE_BODY_MESSAGE
+    else:
+        description = str(exc)
+    code = INVALID_INPUT_CODE if exc.status_code == 400 else exc.status_code
+    return _api_error(request, ApiError(code, description, exc.status_code))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return _api_error(request, ApiNotFound(description=NOT_FOUND_MESSAGE))
+
+
+@api.exception_handler(PermissionDenied)
+def _permission_denied(request, exc):
+    reason = str(exc) or permissions.denial_reason(getattr(request, "membership", None), permissions.VIEW)
+    return _api_error(request, ApiForbidden(description=reason))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request, exc):
+    # A bug, not bad input: log it with the request id the caller got, answer PC's body.
+    request_id = getattr(request, "request_id", "")
+    logger.exception("Unhandled API error (request id %s)", request_id)
+    return _api_error(
+        request, ApiError(INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE % {"request_id": request_id}, 500)
+    )
+
+
+_mounted = False
+
+
+def mounted_api():
+    """The API with every app's router mounted; the root URLconf serves ``mounted_api().urls``
+    at ``v1/``. Add an app's router here (explicit, so "find usages" finds every endpoint)."""
+    global _mounted
+    if not _mounted:
+        from catalog.api import router as catalog_router
+        from portal.api_customers import router as customers_router
+
+        api.add_router("/products", catalog_router)
+        api.add_router("/customers", customers_router)
+        _mounted = True
+    return api

@@ -1,0 +1,113 @@
+"""Forms of the subscription row actions (the flyout and the actions page).
+
+They only parse input; every rule (SKU range, the 168-hour windows, the transition table,
+auto-renew for next-term changes) is the lifecycle service's, so the API and the UI refuse
+the same things with the same words.
+"""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import BillingCycle, TermDuration
+from subscriptions.models import SubscriptionStatus
+from subscriptions.services.lifecycle import QUANTITY_NOT_INTEGER
+
+FROM_CHOICES = [("list", "list"), ("detail", "detail")]
+
+
+def _parse_quantity(raw, *, required):
+    raw = (raw or "").strip() if isinstance(raw, str) else raw
+    if raw in (None, ""):
+        if required:
+            raise forms.ValidationError(QUANTITY_NOT_INTEGER, code="invalid")
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise forms.ValidationError(QUANTITY_NOT_INTEGER, code="invalid") from None
+
+
+class _ActionForm(forms.Form):
+    # Where the flyout was opened from: the list swaps the row, the subscription page reloads.
+    origin = forms.ChoiceField(choices=FROM_CHOICES, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, subscription, **kwargs):
+        self.subscription = subscription
+        super().__init__(*args, **kwargs)
+
+
+class QuantityForm(_ActionForm):
+    """The new total number of seats. Range checks stay with the service (one message)."""
+
+    # Not ``required``: an empty value gets the same "whole number" message as "abc".
+    quantity = forms.CharField(label=_("Total seats"), required=False, widget=forms.NumberInput(attrs={"step": 1}))
+
+    def __init__(self, *args, subscription, **kwargs):
+        super().__init__(*args, subscription=subscription, **kwargs)
+        sku = subscription.sku
+        self.fields["quantity"].widget.attrs.update({"min": max(sku.min_quantity, 1), "max": sku.max_quantity})
+        self.fields["quantity"].initial = subscription.quantity
+
+    def clean_quantity(self):
+        return _parse_quantity(self.cleaned_data.get("quantity"), required=True)
+
+
+class CancelForm(_ActionForm):
+    pass
+
+
+class AutoRenewForm(_ActionForm):
+    enabled = forms.TypedChoiceField(
+        label=_("Auto-renew"),
+        choices=[("true", _("On")), ("false", _("Off"))],
+        coerce=lambda value: value == "true",
+    )
+
+
+class NextTermForm(_ActionForm):
+    """Changes applied at renewal. Empty fields mean "keep as is"; all empty clears them."""
+
+    quantity = forms.CharField(label=_("Seats"), required=False, widget=forms.NumberInput(attrs={"step": 1}))
+    term_duration = forms.ChoiceField(label=_("Term"), required=False)
+    billing_cycle = forms.ChoiceField(label=_("Billing cycle"), required=False)
+
+    def __init__(self, *args, subscription, terms=(), cycles=(), **kwargs):
+        super().__init__(*args, subscription=subscription, **kwargs)
+        sku = subscription.sku
+        self.fields["quantity"].widget.attrs.update({"min": max(sku.min_quantity, 1), "max": sku.max_quantity})
+        keep = [("", _("No change"))]
+        self.fields["term_duration"].choices = keep + [(t, TermDuration(t).label) for t in terms if t in TermDuration.values]
+        self.fields["billing_cycle"].choices = keep + [
+            (c, BillingCycle(c).label) for c in cycles if c in BillingCycle.values
+        ]
+        if not self.is_bound:
+            self.initial.update(
+                {
+                    "quantity": subscription.next_term_quantity or "",
+                    "term_duration": subscription.next_term_duration or "",
+                    "billing_cycle": subscription.next_term_billing_cycle or "",
+                }
+            )
+
+    def clean_quantity(self):
+        return _parse_quantity(self.cleaned_data.get("quantity"), required=False)
+
+    def clean_term_duration(self):
+        return self.cleaned_data.get("term_duration") or None
+
+    def clean_billing_cycle(self):
+        return self.cleaned_data.get("billing_cycle") or None
+
+
+class StatusForm(_ActionForm):
+    """Any known status is accepted here; the transition table decides (and explains)."""
+
+    status = forms.ChoiceField(label=_("Status"), choices=SubscriptionStatus.choices)
+
+
+def first_error(form):
+    """The first error of a form, as one sentence for the flyout's alert."""
+    for errors in form.errors.values():
+        if errors:
+            return str(errors[0])
+    return str(_("The request is not valid."))

@@ -1,0 +1,95 @@
+"""Error codes and messages of carts and checkout, as Partner Center returns them.
+
+Two kinds of failure (SPEC §4, PARTNER-CENTER.md §4.4–4.6):
+
+* request-level bad input raises ``CartInputError`` before anything is written (the API
+  answers with ``status`` and ``{"code", "description", "data"}``);
+* a line that cannot be bought is a *line error*: the cart is still created and the line
+  carries ``error_code``/``error_description``.
+
+Messages are module constants (translatable templates) so tests and the API import them.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+try:  # Another module of the catalog owns the canonical text; fall back until it lands.
+    from catalog.selectors import ADDON_NOT_PURCHASABLE
+except ImportError:  # pragma: no cover - depends on the order other changes land in
+    ADDON_NOT_PURCHASABLE = _("The addon is not purchasable without a compatible base product.")
+
+
+class CartInputError(Exception):
+    """Request-level bad input: nothing was written. ``code`` is Partner Center's error
+    code, ``status`` the HTTP status the API answers with."""
+
+    def __init__(self, code, description, status=400, data=None):
+        super().__init__(str(description))
+        self.code = code
+        self.description = str(description)
+        self.status = status
+        self.data = data if data is not None else []
+
+    def as_dict(self):
+        return {"code": self.code, "description": self.description, "data": self.data}
+
+
+# --- Request-level codes (PARTNER-CENTER.md §4.6) -------------------------------------------
+INVALID_INPUT = 800002  # 400: malformed catalog item id, quantity, term or billing cycle; no lines
+INVALID_OFFER = 800004  # 400: the catalog item does not exist
+CART_NOT_ACTIVE = 800008  # 400 (PC uses it for "unable to retrieve cart"): ordered or expired
+CART_ITEM_ERRORS = 800009  # 400: checkout refused because line items carry errors
+INVALID_RESELLER = 800016  # 400: not an indirect reseller linked to the provider
+NO_RELATIONSHIP = 20002  # 403: no commerce relationship between partner and customer
+CANNOT_TRANSACT = 403  # 403: indirect resellers do not transact (same code as the portal's 403 JSON)
+IDEMPOTENCY_KEY_REUSED = 409  # 409: the idempotency key was used for another cart
+
+MALFORMED_CATALOG_ITEM = _("Catalog item id '%(id)s' is malformed: expected productId:skuId:availabilityId.")
+CATALOG_ITEM_NOT_FOUND = _("Catalog item %(id)s was not found.")
+INVALID_QUANTITY = _("The quantity of line item %(n)s must be a whole number of at least 1.")
+INVALID_TERM = _("'%(term)s' is not a term duration. Use P1M, P1Y or P3Y.")
+INVALID_BILLING_CYCLE = _("'%(cycle)s' is not a billing cycle. Use monthly, annual or triennial.")
+NO_LINES = _("A cart needs at least one line item.")
+CART_ORDERED = _("Cart %(id)s has already been checked out.")
+CART_EXPIRED = _("Cart %(id)s expired on %(when)s. Create a new cart.")
+RESELLER_NOT_LINKED = _("%(mpn)s is not a valid indirect reseller of this indirect provider.")
+RESELLER_NOT_ALLOWED = _("Only an indirect provider can name a transaction reseller.")
+NO_COMMERCE_RELATIONSHIP = _("There is no commerce relationship between the partner and this customer.")
+RESELLER_CANNOT_TRANSACT = _("Indirect resellers cannot transact. Ask your indirect provider to buy for you.")
+IDEMPOTENCY_KEY_CONFLICT = _("This idempotency key was already used to check out another cart.")
+CART_HAS_ERRORS = _("The cart has errors in its line items. Fix or remove them, then check out again.")
+
+# --- Line error codes (PARTNER-CENTER.md §4.4, SPEC §4) --------------------------------------
+ADDON_PREREQUISITE_MISSING = 400041
+TERM_NOT_SUPPORTED = 400039
+SEATS_OUT_OF_RANGE = 10015
+PER_CUSTOMER_LIMIT = 800089
+INVALID_CUSTOM_TERM_END_DATE = 10017
+SANDBOX_LIMIT = 800018
+NOT_PURCHASABLE = 800020
+PRICE_NOT_AVAILABLE = 10006  # SDK UnableToProcessCartLineItem: no price row in force
+
+TERM_NOT_SUPPORTED_MESSAGE = _("Availability %(id)s referenced by line item %(n)s does not support term '%(term)s'.")
+BILLING_CYCLE_NOT_SUPPORTED_MESSAGE = _(
+    "Availability %(id)s referenced by line item %(n)s does not support term '%(term)s' with billing cycle '%(cycle)s'."
+)
+SEATS_OVER_MAXIMUM = _("The quantity %(quantity)s exceeds the maximum of %(max)s seats per subscription of %(sku)s.")
+SEATS_UNDER_MINIMUM = _("The quantity %(quantity)s is below the minimum of %(min)s seats per subscription of %(sku)s.")
+PER_CUSTOMER_LIMIT_MESSAGE = _(
+    "For the current term, the requested number of %(quantity)s asset(s) exceeded the remaining limit of "
+    "%(remaining)s assets allowed per customer."
+)
+CUSTOM_TERM_END_DATE_INVALID = _(
+    "The custom term end date %(date)s is not one of the allowed end dates for term '%(term)s'."
+)
+SANDBOX_CUSTOMERS = _("Sandbox limit reached: a sandbox partner can have at most %(limit)s customers.")
+SANDBOX_SUBSCRIPTIONS = _("Sandbox limit reached: at most %(limit)s subscriptions per customer.")
+SANDBOX_LICENSES = _("Sandbox limit reached: at most %(limit)s licenses per subscription.")
+NOT_PURCHASABLE_MESSAGE = _("Catalog item %(id)s is not eligible for purchase.")
+PRICE_NOT_AVAILABLE_MESSAGE = _(
+    "No price is published for %(sku)s (%(term)s, %(cycle)s) in market %(market)s today."
+)
+
+SANDBOX_MAX_CUSTOMERS = 75
+SANDBOX_MAX_SUBSCRIPTIONS_PER_CUSTOMER = 5
+SANDBOX_MAX_LICENSES_PER_SUBSCRIPTION = 25
+INVALID_INPUT_DATE = _("The custom term end date must be a date (YYYY-MM-DD).")

@@ -1,0 +1,141 @@
+"""Forms of the cart pages. Every choice list is scoped where the field is built: customers
+are those the partner sells to, end dates those allowed for this customer and partner."""
+
+import datetime
+
+from django import forms
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import Availability, BillingCycle, TermDuration
+from portal.models import Customer
+from subscriptions.selectors import CALENDAR_MONTH_ALIGNED, allowed_custom_term_end_dates
+from subscriptions.services.cart import LineInput
+
+TERM_SEPARATOR = ":"
+
+
+def term_label(term_duration, billing_cycle):
+    return f"{TermDuration(term_duration).label} · {BillingCycle(billing_cycle).label}"
+
+
+class CartLineForm(forms.Form):
+    """One cart line: catalog item, quantity, term + billing cycle (from the availability's
+    terms), optional custom term end date (from the allowed list only), friendly name."""
+
+    catalog_item = forms.ChoiceField(label=_("Catalog item"))
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
+    term = forms.ChoiceField(label=_("Term and billing cycle"))
+    custom_term_end_date = forms.ChoiceField(
+        label=_("Term end date"), required=False,
+        help_text=_("Align the end of the first term with a month end or with one of your active subscriptions; "
+                    "the first term is prorated."),
+    )
+    friendly_name = forms.CharField(label=_("Friendly name"), max_length=200, required=False)
+
+    def __init__(self, *args, partner, customer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.partner = partner
+        self.customer = customer
+        options_url = reverse("subscriptions:line_options")
+        htmx = {"hx-get": options_url, "hx-trigger": "change", "hx-target": "#line-options",
+                "hx-include": "closest form", "hx-swap": "outerHTML"}
+        self.availabilities = {
+            a.catalog_item_id: a
+            for a in Availability.objects.filter(is_purchasable=True)
+            .select_related("sku__product")
+            .order_by("sku__product__title", "sku__sku_id", "availability_id")
+        }
+        self.fields["catalog_item"].choices = [("", _("Choose a product SKU…"))] + [
+            (key, f"{a.sku.title}{' (add-on)' if a.sku.is_addon else ''} — {key}")
+            for key, a in self.availabilities.items()
+        ]
+        self.fields["catalog_item"].widget.attrs.update(htmx)
+        self.fields["term"].widget.attrs.update(htmx)
+        self.availability = self.availabilities.get(self._value("catalog_item") or "")
+        terms = self.availability.terms if self.availability else []
+        self.fields["term"].choices = [
+            (
+                f"{t['termDuration']}{TERM_SEPARATOR}{t['billingCycle']}",
+                term_label(t["termDuration"], t["billingCycle"]),
+            )
+            for t in terms
+            if t.get("termDuration") in TermDuration.values and t.get("billingCycle") in BillingCycle.values
+        ]
+        self.end_date_items = []
+        term = self._value("term") or (self.fields["term"].choices[0][0] if self.fields["term"].choices else "")
+        term_duration = term.split(TERM_SEPARATOR)[0] if term else ""
+        if self.customer is not None and term_duration in TermDuration.values:
+            self.end_date_items = allowed_custom_term_end_dates(
+                customer=self.customer, partner=partner, term_duration=term_duration, start_date=timezone.localdate()
+            )
+        choices = [("", _("No alignment (natural end of the term)"))]
+        for item in self.end_date_items:
+            day = item["allowedCustomTermEndDate"]
+            if item["allowedCustomTermEndDateType"] == CALENDAR_MONTH_ALIGNED:
+                label = _("%(date)s — end of the month") % {"date": formats.date_format(day)}
+            else:
+                label = _("%(date)s — aligned with %(count)s active subscription(s)") % {
+                    "date": formats.date_format(day), "count": len(item["cotermSubscriptionIds"])}
+            choices.append((day.isoformat(), label))
+        self.fields["custom_term_end_date"].choices = choices
+
+    def _value(self, name):
+        if self.is_bound:
+            return self.data.get(self.add_prefix(name))
+        value = self.initial.get(name, self.fields[name].initial)
+        return value
+
+    def clean_term(self):
+        term = self.cleaned_data["term"]
+        term_duration, _sep, billing_cycle = term.partition(TERM_SEPARATOR)
+        return term_duration, billing_cycle
+
+    def clean_custom_term_end_date(self):
+        value = self.cleaned_data.get("custom_term_end_date")
+        return datetime.date.fromisoformat(value) if value else None
+
+    def line_input(self):
+        term_duration, billing_cycle = self.cleaned_data["term"]
+        return LineInput(
+            catalog_item_id=self.cleaned_data["catalog_item"],
+            quantity=self.cleaned_data["quantity"],
+            term_duration=term_duration,
+            billing_cycle=billing_cycle,
+            custom_term_end_date=self.cleaned_data["custom_term_end_date"],
+            friendly_name=self.cleaned_data.get("friendly_name", ""),
+        )
+
+
+def sellable_customers(partner):
+    """The customers ``partner`` transacts for (it holds the relationship), by name."""
+    return Customer.objects.filter(relationships__partner=partner).order_by("name", "pk").distinct()
+
+
+class CartNewForm(CartLineForm):
+    """A new cart: the customer (only those the partner sells to) and its first line."""
+
+    customer = forms.ModelChoiceField(
+        label=_("Customer"), queryset=Customer.objects.none(), to_field_name="tenant_id",
+        empty_label=_("Choose a customer…"),
+    )
+    field_order = ["customer", "catalog_item", "quantity", "term", "custom_term_end_date", "friendly_name"]
+
+    def __init__(self, *args, partner, **kwargs):
+        data = args[0] if args else kwargs.get("data")
+        initial = kwargs.get("initial") or {}
+        queryset = sellable_customers(partner)
+        tenant = (data or {}).get("customer") if data is not None else initial.get("customer")
+        customer = None
+        if tenant:
+            try:
+                customer = queryset.filter(tenant_id=tenant).first()
+            except (ValueError, forms.ValidationError):
+                customer = None
+        super().__init__(*args, partner=partner, customer=customer, **kwargs)
+        self.fields["customer"].queryset = queryset
+        self.fields["customer"].widget.attrs.update(
+            {"hx-get": reverse("subscriptions:line_options"), "hx-trigger": "change", "hx-target": "#line-options",
+             "hx-include": "closest form", "hx-swap": "outerHTML"}
+        )

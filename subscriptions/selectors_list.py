@@ -1,0 +1,147 @@
+"""Reads behind the Subscriptions list, the subscription page and its action flyout.
+
+Every function starts from a queryset scoped with ``Subscription.objects.for_partner`` (the
+caller passes it in or the function builds it): nothing here widens what a partner sees.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import BooleanField, Case, F, Max, OuterRef, Q, Subquery, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal import permissions
+from portal.models import AuditEvent
+from subscriptions.models import Subscription, SubscriptionStatus
+from subscriptions.services.lifecycle import can_cancel, cancellation_deadline, seat_batches
+
+LIVE_STATUSES = [SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
+
+NOT_TRANSACTING_PARTNER = _(
+    "%(partner)s transacts this subscription; you are its reseller of record and can only look at it."
+)
+
+
+def list_queryset(partner):
+    """The partner's subscriptions (transacted or as reseller of record) with what a list row
+    shows joined in, and the row flags annotated: a page of rows costs one query."""
+    scoped = Subscription.objects.for_partner(partner).select_related(
+        "customer", "partner", "reseller", "sku", "sku__product", "availability", "availability__sku"
+    )
+    return annotate_list_flags(scoped)
+
+
+def annotate_list_flags(queryset):
+    """Annotate ``base_end_date`` and ``outlives_base`` on each subscription, in SQL.
+
+    ``base_end_date`` is the latest end date among the live subscriptions of the same customer
+    *sold by the same partner* whose SKU is one of this SKU's prerequisites
+    (``sku__addons=OuterRef("sku")``). An active add-on that ends after it ``outlives_base``:
+    the customer would keep paying for an add-on whose base is gone (SPEC §5). When the
+    partner sold no such base, nothing is flagged: the base may come from another channel.
+    """
+    base_end = (
+        Subscription.objects.filter(
+            customer=OuterRef("customer"),
+            partner=OuterRef("partner"),
+            status__in=LIVE_STATUSES,
+            sku__addons=OuterRef("sku"),
+        )
+        .order_by()
+        .values("customer")
+        .annotate(latest=Max("commitment_end_date"))
+        .values("latest")[:1]
+    )
+    return queryset.annotate(base_end_date=Subquery(base_end)).annotate(
+        outlives_base=Case(
+            When(
+                Q(sku__is_addon=True, status=SubscriptionStatus.ACTIVE, base_end_date__isnull=False)
+                & Q(commitment_end_date__gt=F("base_end_date")),
+                then=Value(True),
+            ),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def subscription_for_request(request, subscription_id):
+    """One subscription of the request's partner, annotated like a list row, or ``None``.
+    The caller turns ``None`` into a 404 (another partner's id must not leak)."""
+    return list_queryset(request.partner).filter(pk=subscription_id).first()
+
+
+def action_denial(request, subscription):
+    """Why the request's user may not change ``subscription`` ('' when they may).
+
+    Changing needs ``permissions.BUY`` (an indirect reseller's user is told to ask the
+    provider by name) and being the transacting partner: a reseller of record only looks."""
+    membership = request.membership
+    if not permissions.can(membership, permissions.BUY):
+        return str(permissions.denial_reason(membership, permissions.BUY))
+    if subscription.partner_id != request.partner.pk:
+        return str(NOT_TRANSACTING_PARTNER % {"partner": subscription.partner.name})
+    return ""
+
+
+@dataclass
+class SeatWindows:
+    """What the seat history says about reductions right now."""
+
+    open_batches: list = field(default_factory=list)  # still reducible, soonest deadline first
+    closed_batches: list = field(default_factory=list)  # seats whose 168 hours have passed
+    refundable: int = 0
+
+    @property
+    def closed_deadlines(self):
+        return sorted({b.allowed_until for b in self.closed_batches})
+
+
+def seat_windows(subscription, seat_changes, now=None):
+    """Split the current term's seat batches into still-reducible and closed ones, from an
+    already fetched seat history (oldest first), so callers spend no extra query."""
+    now = now or timezone.now()
+    batches = seat_batches(seat_changes)
+    open_batches = sorted((b for b in batches if b.allowed_until >= now), key=lambda b: b.allowed_until)
+    closed = sorted((b for b in batches if b.allowed_until < now), key=lambda b: b.allowed_until)
+    return SeatWindows(open_batches, closed, sum(b.quantity for b in open_batches))
+
+
+def lowest_allowed_quantity(subscription, windows):
+    """The smallest total the seats may be set to now: the SKU minimum, or what stays once
+    every still-reducible seat is removed, whichever is higher."""
+    return max(subscription.sku.min_quantity, 1, subscription.quantity - windows.refundable)
+
+
+def cancellation_state(subscription, now=None):
+    """``(allowed, deadline)``: whether cancelling is possible now, and until when it was or is."""
+    now = now or timezone.now()
+    return can_cancel(subscription, now), cancellation_deadline(subscription)
+
+
+def next_term_choices(subscription):
+    """The terms and billing cycles the subscription's availability sells (or, without one,
+    the SKU's), as choice lists for the next-term form."""
+    if subscription.availability_id and subscription.availability.terms:
+        pairs = [(t.get("termDuration"), t.get("billingCycle")) for t in subscription.availability.terms]
+    else:
+        pairs = [(t, c) for t in subscription.sku.supported_terms for c in subscription.sku.supported_billing_cycles]
+    terms = sorted({t for t, _c in pairs if t})
+    cycles = sorted({c for _t, c in pairs if c})
+    return terms, cycles, pairs
+
+
+def audit_trail(partner, subscription, limit=50):
+    """The partner's audit events about this subscription, newest first, each with
+    ``changes``: the ``(field, before, after)`` that differ (the rest is noise on a page)."""
+    events = list(
+        AuditEvent.objects.for_partner(partner)
+        .filter(object_type=Subscription._meta.label, object_id=str(subscription.pk))[:limit]
+    )
+    for event in events:
+        before = event.before if isinstance(event.before, dict) else {}
+        after = event.after if isinstance(event.after, dict) else {}
+        event.changes = [
+            (key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)
+        ]
+    return events

@@ -1,0 +1,416 @@
+"""The Subscriptions list, its CSV export, the subscription page and the row actions.
+
+Every view starts from ``Subscription.objects.for_partner(request.partner)``: another
+partner's subscription is a 404, HTMX or not. Changing one needs ``permissions.BUY`` and
+being its transacting partner (403 with the reason otherwise); the rules themselves are the
+lifecycle service's, whose refusals come back as a 400 with its message and nothing changed.
+"""
+
+import csv
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+from django.views.generic import DetailView, ListView
+
+from portal.views import PartnerRequiredMixin, htmx_template, partner_required
+from subscriptions import action_forms
+from subscriptions.filters import ORDERING_FIELDS, SubscriptionFilter
+from subscriptions.models import SubscriptionStatus
+from subscriptions.selectors_list import (
+    action_denial,
+    audit_trail,
+    cancellation_state,
+    list_queryset,
+    lowest_allowed_quantity,
+    next_term_choices,
+    seat_windows,
+    subscription_for_request,
+)
+from subscriptions.services.lifecycle import (
+    SCHEDULE_NEEDS_AUTO_RENEW,
+    SubscriptionError,
+    subscription_cancel,
+    subscription_schedule_next_term,
+    subscription_set_auto_renew,
+    subscription_set_quantity,
+    subscription_set_status,
+)
+
+LIST_TEMPLATE = "subscriptions/subscription_list.html"
+DETAIL_TEMPLATE = "subscriptions/subscription_detail.html"
+ACTIONS_TEMPLATE = "subscriptions/subscription_actions.html"
+ROW_RESPONSE_TEMPLATE = "subscriptions/subscription_row_response.html"
+
+ALIGN_URL = "/subscriptions/{id}/align/"  # built by another part of the portal
+
+QUANTITY_CHANGED = _("Seats of %(name)s set to %(quantity)s.")
+CANCELLED = _("%(name)s was cancelled; the unused part is refunded pro rata.")
+AUTO_RENEW_ON = _("Auto-renew turned on for %(name)s.")
+AUTO_RENEW_OFF = _("Auto-renew turned off for %(name)s; it will expire at the end of its term.")
+NEXT_TERM_SAVED = _("Next-term changes saved for %(name)s.")
+NEXT_TERM_CLEARED = _("Next-term changes cleared for %(name)s.")
+STATUS_CHANGED = _("%(name)s is now %(status)s.")
+
+CSV_COLUMNS = [
+    "SubscriptionId",
+    "CustomerName",
+    "CustomerTenantId",
+    "OfferId",
+    "OfferName",
+    "FriendlyName",
+    "Quantity",
+    "Status",
+    "TermDuration",
+    "BillingCycle",
+    "StartDate",
+    "CommitmentEndDate",
+    "AutoRenewEnabled",
+    "IsAddOn",
+    "ConsumptionType",
+    "ResellerMpnId",
+]
+
+
+def _display_name(subscription):
+    return subscription.friendly_name or subscription.sku.title
+
+
+def _filtered(request):
+    """The filter set and its rows. Invalid input (e.g. another partner's tenant id as
+    ``customer``) gives no rows rather than silently ignoring the filter."""
+    filterset = SubscriptionFilter(request.GET or None, queryset=list_queryset(request.partner), request=request)
+    if filterset.is_bound and not filterset.is_valid():
+        return filterset, filterset.queryset.none()
+    return filterset, filterset.qs
+
+
+def _sort_links(request):
+    """For each sortable column: the URL that sorts by it (toggling the direction when it
+    already sorts by it), and the current direction. Filters are kept, the page is not."""
+    current = request.GET.get("o", "")
+    links = {}
+    for _field, key in ORDERING_FIELDS:
+        direction = "asc" if current == key else "desc" if current == f"-{key}" else ""
+        params = request.GET.copy()
+        params.pop("page", None)
+        params["o"] = f"-{key}" if direction == "asc" else key
+        links[key] = {"url": f"?{params.urlencode()}", "direction": direction}
+    return links
+
+
+class SubscriptionListView(PartnerRequiredMixin, ListView):
+    """The partner's subscriptions, filtered, sorted and paginated. HTMX (not boosted) gets
+    only the results partial; the filter form pushes its URL so the page is shareable."""
+
+    template_name = LIST_TEMPLATE
+    paginate_by = 25
+    context_object_name = "subscriptions"
+
+    def get_queryset(self):
+        self.filterset, queryset = _filtered(self.request)
+        return queryset
+
+    def get_template_names(self):
+        return [htmx_template(self.request, self.template_name, "results")]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        form = self.filterset.form
+        customer = form.cleaned_data.get("customer") if form.is_bound and form.is_valid() else None
+        context.update(
+            {
+                "filter": self.filterset,
+                "filter_form": form,
+                "filter_customer": customer,
+                "sort": _sort_links(self.request),
+                "export_query": params.urlencode(),
+                "ordering": self.request.GET.get("o", ""),
+            }
+        )
+        return context
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_rows(queryset):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for s in queryset.iterator(chunk_size=500):
+        yield writer.writerow(
+            [
+                str(s.pk),
+                s.customer.name,
+                str(s.customer.tenant_id),
+                s.offer_id,
+                s.sku.title,
+                s.friendly_name,
+                s.quantity,
+                s.status,
+                s.term_duration,
+                s.billing_cycle,
+                s.start_date.isoformat(),
+                s.commitment_end_date.isoformat(),
+                "true" if s.auto_renew_enabled else "false",
+                "true" if s.sku.is_addon else "false",
+                s.consumption_type or "",
+                s.reseller.mpn_id if s.reseller_id else "",
+            ]
+        )
+
+
+@require_GET
+@partner_required
+def subscription_export(request):
+    """The filtered list as CSV, streamed (the same filters and scoping as the page)."""
+    _filterset, queryset = _filtered(request)
+    response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="subscriptions-{stamp}.csv"'
+    return response
+
+
+class SubscriptionDetailView(PartnerRequiredMixin, DetailView):
+    """One subscription: facts, seat history and open reduction windows, charge events,
+    next-term changes and the audit trail."""
+
+    template_name = DETAIL_TEMPLATE
+    context_object_name = "subscription"
+
+    def get_object(self, queryset=None):
+        subscription = subscription_for_request(self.request, self.kwargs["subscription_id"])
+        if subscription is None:
+            raise Http404
+        return subscription
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        subscription = self.object
+        now = timezone.now()
+        seat_changes = list(subscription.seat_changes.select_related("actor").order_by("occurred_at", "id"))
+        windows = seat_windows(subscription, seat_changes, now)
+        cancel_allowed, cancel_deadline = cancellation_state(subscription, now)
+        context.update(
+            {
+                "now": now,
+                "seat_changes": seat_changes,
+                "windows": windows,
+                "charge_events": list(subscription.charge_events.order_by("-occurred_at", "-id")),
+                "audit_events": audit_trail(self.request.partner, subscription),
+                "cancel_allowed": cancel_allowed,
+                "cancel_deadline": cancel_deadline,
+                "is_live": subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED),
+                "denial": action_denial(self.request, subscription),
+                "align_url": ALIGN_URL.format(id=subscription.pk),
+                "has_next_term": any(
+                    [
+                        subscription.next_term_quantity,
+                        subscription.next_term_duration,
+                        subscription.next_term_billing_cycle,
+                    ]
+                ),
+            }
+        )
+        return context
+
+
+# --- Row actions -------------------------------------------------------------------------
+
+
+def _get_subscription(request, subscription_id):
+    subscription = subscription_for_request(request, subscription_id)
+    if subscription is None:
+        raise Http404
+    return subscription
+
+
+def _origin(request):
+    origin = request.POST.get("origin") or request.GET.get("from") or "list"
+    return origin if origin in ("list", "detail") else "list"
+
+
+def _actions_context(request, subscription, *, bound=None, error=""):
+    """Everything the flyout shows; ``bound`` replaces one unbound form by the submitted one
+    so the user sees what they typed next to the error."""
+    now = timezone.now()
+    seat_changes = list(subscription.seat_changes.order_by("occurred_at", "id"))
+    windows = seat_windows(subscription, seat_changes, now)
+    cancel_allowed, cancel_deadline = cancellation_state(subscription, now)
+    terms, cycles, _pairs = next_term_choices(subscription)
+    origin = _origin(request)
+    forms = {
+        "quantity_form": action_forms.QuantityForm(subscription=subscription, initial={"origin": origin}),
+        "cancel_form": action_forms.CancelForm(subscription=subscription, initial={"origin": origin}),
+        "next_term_form": action_forms.NextTermForm(
+            subscription=subscription, terms=terms, cycles=cycles, initial={"origin": origin}
+        ),
+    }
+    reduce_floor = lowest_allowed_quantity(subscription, windows)
+    # The browser already refuses a total below what the open windows allow.
+    forms["quantity_form"].fields["quantity"].widget.attrs["min"] = reduce_floor
+    if bound is not None:
+        forms.update(bound)
+    is_live = subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)
+    denial = action_denial(request, subscription)
+    return {
+        "subscription": subscription,
+        "origin": origin,
+        "now": now,
+        "windows": windows,
+        "reduce_floor": reduce_floor,
+        "removable": subscription.quantity - reduce_floor,
+        "cancel_allowed": cancel_allowed,
+        "cancel_deadline": cancel_deadline,
+        "is_live": is_live,
+        "denial": denial,
+        "read_only": bool(denial) or not is_live,
+        "next_term_blocked": "" if subscription.auto_renew_enabled else SCHEDULE_NEEDS_AUTO_RENEW,
+        "error": error,
+        "align_url": ALIGN_URL.format(id=subscription.pk),
+        **forms,
+    }
+
+
+@require_GET
+@partner_required
+def subscription_actions(request, subscription_id):
+    """The action forms: the flyout fragment for HTMX, a full page otherwise. Users who may
+    not act see it read-only, with the reason."""
+    subscription = _get_subscription(request, subscription_id)
+    template = htmx_template(request, ACTIONS_TEMPLATE, "flyout")
+    return render(request, template, _actions_context(request, subscription))
+
+
+def _error_response(request, subscription, message, bound=None):
+    """A refused change: the same fragment (HTMX, retargeted into the flyout) or page, with
+    the message, status 400."""
+    context = _actions_context(request, subscription, bound=bound, error=message)
+    if request.htmx:
+        response = render(request, f"{ACTIONS_TEMPLATE}#flyout", context, status=400)
+        # htmx would not swap a 400; portal pages let it when the target is the flyout.
+        response["HX-Retarget"] = "#flyout-body"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, ACTIONS_TEMPLATE, context, status=400)
+
+
+def _success_response(request, subscription, message):
+    messages.success(request, message)
+    if not request.htmx:
+        return redirect("subscriptions:subscription_detail", subscription_id=subscription.pk)
+    row = subscription_for_request(request, subscription.pk)
+    html = render_to_string(ROW_RESPONSE_TEMPLATE, {"s": row}, request=request)
+    response = HttpResponse(html)
+    response["HX-Trigger"] = json.dumps({"subscription-updated": {"id": str(subscription.pk)}, "close-flyout": True})
+    return response
+
+
+def _perform(request, subscription_id, form_name, form_class, change, **form_kwargs):
+    """The shared shape of every action: scope (404), permission (403), parse (400),
+    change through the service (400 on refusal), then the row or a redirect."""
+    subscription = _get_subscription(request, subscription_id)
+    denial = action_denial(request, subscription)
+    if denial:
+        raise PermissionDenied(denial)
+    form = form_class(request.POST, subscription=subscription, **form_kwargs)
+    if not form.is_valid():
+        return _error_response(request, subscription, action_forms.first_error(form), bound={form_name: form})
+    try:
+        subscription, message = change(subscription, form.cleaned_data)
+    except SubscriptionError as exc:
+        return _error_response(request, subscription, exc.description, bound={form_name: form})
+    return _success_response(request, subscription, message)
+
+
+@require_POST
+@partner_required
+def subscription_quantity(request, subscription_id):
+    """Set the number of seats: adding any time, reducing only seats inside their window."""
+
+    def change(subscription, data):
+        updated = subscription_set_quantity(
+            subscription=subscription, quantity=data["quantity"], acting_user=request.user,
+            request_id=request.request_id,
+        )
+        return updated, QUANTITY_CHANGED % {"name": _display_name(updated), "quantity": updated.quantity}
+
+    return _perform(request, subscription_id, "quantity_form", action_forms.QuantityForm, change)
+
+
+@require_POST
+@partner_required
+def subscription_cancel_view(request, subscription_id):
+    """Cancel inside 168 hours of purchase or latest renewal, refunding pro rata."""
+
+    def change(subscription, data):
+        updated = subscription_cancel(subscription=subscription, acting_user=request.user, request_id=request.request_id)
+        return updated, CANCELLED % {"name": _display_name(updated)}
+
+    return _perform(request, subscription_id, "cancel_form", action_forms.CancelForm, change)
+
+
+@require_POST
+@partner_required
+def subscription_auto_renew(request, subscription_id):
+    def change(subscription, data):
+        updated = subscription_set_auto_renew(
+            subscription=subscription, enabled=data["enabled"], acting_user=request.user,
+            request_id=request.request_id,
+        )
+        template = AUTO_RENEW_ON if updated.auto_renew_enabled else AUTO_RENEW_OFF
+        return updated, template % {"name": _display_name(updated)}
+
+    return _perform(request, subscription_id, "auto_renew_form", action_forms.AutoRenewForm, change)
+
+
+@require_POST
+@partner_required
+def subscription_next_term(request, subscription_id):
+    """Schedule (or, with every field empty, clear) next-term changes; needs auto-renew."""
+    subscription = _get_subscription(request, subscription_id)
+    terms, cycles, _pairs = next_term_choices(subscription)
+
+    def change(subscription, data):
+        updated = subscription_schedule_next_term(
+            subscription=subscription,
+            acting_user=request.user,
+            quantity=data["quantity"],
+            term_duration=data["term_duration"],
+            billing_cycle=data["billing_cycle"],
+            request_id=request.request_id,
+        )
+        cleared = not any([data["quantity"], data["term_duration"], data["billing_cycle"]])
+        return updated, (NEXT_TERM_CLEARED if cleared else NEXT_TERM_SAVED) % {"name": _display_name(updated)}
+
+    return _perform(
+        request, subscription_id, "next_term_form", action_forms.NextTermForm, change, terms=terms, cycles=cycles
+    )
+
+
+@require_POST
+@partner_required
+def subscription_status(request, subscription_id):
+    """Suspend or reactivate; anything the transition table forbids is refused (400)."""
+
+    def change(subscription, data):
+        updated = subscription_set_status(
+            subscription=subscription, status=data["status"], acting_user=request.user,
+            request_id=request.request_id,
+        )
+        return updated, STATUS_CHANGED % {
+            "name": _display_name(updated),
+            "status": updated.get_status_display().lower(),
+        }
+
+    return _perform(request, subscription_id, "status_form", action_forms.StatusForm, change)

@@ -1,0 +1,65 @@
+"""Shared fixtures: two unrelated direct-bill partners (the in/out pair of every scoping
+test), an indirect provider with its reseller, logged-in members and scoped customers.
+
+Factories live in ``tests/factories/``; import them from ``tests.factories``.
+"""
+
+import pytest
+from django.test import Client
+
+from portal.models import Role
+from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory, ProviderFactory, ResellerFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Every member gets a hashed password; PBKDF2 would spend half a second on each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def partner_a(db):
+    return PartnerFactory(name="Contoso Test Partner")
+
+
+@pytest.fixture
+def partner_b(db):
+    return PartnerFactory(name="Adatum Test Partner")
+
+
+@pytest.fixture
+def provider(db):
+    return ProviderFactory(name="Fabrikam Test Provider")
+
+
+@pytest.fixture
+def reseller(provider):
+    return ResellerFactory(name="Northwind Test Reseller", providers=[provider])
+
+
+@pytest.fixture
+def make_member(db):
+    """``make_member(partner, *roles)`` → a test ``Client`` logged in as a new member of
+    ``partner`` (admin agent when no role is given). ``client.user`` and
+    ``client.membership`` are set for assertions."""
+
+    def make(partner, *roles):
+        membership = MembershipFactory(partner=partner, roles=list(roles) or [Role.ADMIN_AGENT.value])
+        client = Client()
+        client.force_login(membership.user)
+        client.user = membership.user
+        client.membership = membership
+        return client
+
+    return make
+
+
+@pytest.fixture
+def customer_of(db):
+    """``customer_of(partner, reseller=None, **fields)`` → a customer with a relationship to
+    ``partner`` (for an indirect sale: the provider, naming ``reseller``)."""
+
+    def make(partner, reseller=None, **fields):
+        return CustomerFactory(partner=partner, reseller=reseller, **fields)
+
+    return make

@@ -1,0 +1,268 @@
+"""The scoping sweep: every URL that takes an object id answers 404 to another partner.
+
+The URL patterns are read from the resolver when the tests are collected, so a URL added
+later is swept without anyone remembering to write its test. Each id kwarg is built from
+``OBJECT_IDS``, the one map from kwarg name to "partner A's object"; a URL with a kwarg the map
+does not know fails, telling the developer to add it.
+
+Skipped: Django admin (operator's staff see everything) and the ``/v1/`` API (its own tests,
+with token auth and JSON errors).
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal.models import Role
+from subscriptions.models import CartStatus
+from tests.factories import (
+    ApiTokenFactory,
+    AzurePlanFactory,
+    AzureSubscriptionFactory,
+    CartFactory,
+    CartLineFactory,
+    CreditAccountFactory,
+    CustomerFactory,
+    OrderFactory,
+    OverageAssignmentFactory,
+    OverageSettingFactory,
+    OverageTransferFactory,
+    PartnerFactory,
+    ProviderFactory,
+    ResellerFactory,
+    SubscriptionFactory,
+    UsageImportFactory,
+)
+
+ALL_ROLES = Role.values
+SKIPPED_NAMESPACES = {"admin"}
+SKIPPED_PREFIXES = ("admin/", "v1/")
+# What the owner's own GET may answer: a page, a redirect, or 405 for a POST-only endpoint.
+OWNER_GET_OK = {200, 204, 301, 302, 303, 405}
+
+
+class World:
+    """One partner's objects (with a reseller of record for an indirect sale), built on first
+    use so each URL builds only what it names, all around the same customer."""
+
+    def __init__(self, partner, reseller=None, user=None):
+        self.partner = partner
+        self.reseller = reseller
+        self.user = user  # the owner's logged-in member, for per-user objects (API tokens)
+
+    @cached_property
+    def customer(self):
+        return CustomerFactory(partner=self.partner, reseller=self.reseller)
+
+    @cached_property
+    def subscription(self):
+        return SubscriptionFactory(partner=self.partner, reseller=self.reseller, customer=self.customer)
+
+    @cached_property
+    def cart(self):
+        return CartFactory(partner=self.partner, reseller=self.reseller, customer=self.customer)
+
+    @cached_property
+    def cart_line(self):
+        return CartLineFactory(cart=self.cart, availability=self.subscription.availability)
+
+    @cached_property
+    def order(self):
+        cart = CartFactory(
+            partner=self.partner, reseller=self.reseller, customer=self.customer, status=CartStatus.ORDERED
+        )
+        return OrderFactory(cart=cart)
+
+    @cached_property
+    def azure_plan(self):
+        return AzurePlanFactory(customer=self.customer, partner=self.partner)
+
+    @cached_property
+    def azure_subscription(self):
+        return AzureSubscriptionFactory(plan=self.azure_plan)
+
+    @cached_property
+    def overage_setting(self):
+        return OverageSettingFactory(
+            customer=self.customer,
+            owner=self.partner,
+            reseller=self.reseller,
+            azure_subscription=self.azure_subscription,
+            enabled=True,
+        )
+
+    @cached_property
+    def overage_assignment(self):
+        return OverageAssignmentFactory(
+            customer=self.customer, partner=self.partner, reseller=self.reseller,
+            azure_subscription=self.azure_subscription,
+        )
+
+    @cached_property
+    def overage_transfer(self):
+        return OverageTransferFactory(customer=self.customer, from_partner=self.partner, to_partner=PartnerFactory())
+
+    @cached_property
+    def credit_account(self):
+        return CreditAccountFactory(customer=self.customer)
+
+    @cached_property
+    def usage_import(self):
+        return UsageImportFactory(partner=self.partner)
+
+    @cached_property
+    def api_token(self):
+        return ApiTokenFactory(user=self.user)
+
+
+@dataclass(frozen=True)
+class Owned:
+    """An id of an object that belongs to the partner: another partner must get 404."""
+
+    build: object
+
+
+@dataclass(frozen=True)
+class Public:
+    """An id of something every partner may see (the catalog) or that is scoped only through
+    another kwarg of the same URL (a cart line number inside a cart)."""
+
+    build: object
+
+
+# THE map: URL kwarg name → partner A's object id. Key a URL-specific entry as
+# "namespace:url_name.kwarg" when a name is ambiguous (``pk``); better, name the kwarg.
+OBJECT_IDS = {
+    "tenant_id": Owned(lambda w: w.customer.tenant_id),
+    "customer_id": Owned(lambda w: w.customer.pk),
+    "subscription_id": Owned(lambda w: w.subscription.pk),
+    "cart_id": Owned(lambda w: w.cart.pk),
+    "line_id": Owned(lambda w: w.cart_line.pk),
+    "line_number": Public(lambda w: w.cart_line.line_number),
+    "order_id": Owned(lambda w: w.order.pk),
+    "plan_id": Owned(lambda w: w.azure_plan.pk),
+    "azure_plan_id": Owned(lambda w: w.azure_plan.pk),
+    "azure_subscription_id": Owned(lambda w: w.azure_subscription.pk),
+    "entitlement_id": Owned(lambda w: w.azure_subscription.pk),
+    "overage_setting_id": Owned(lambda w: w.overage_setting.pk),
+    "assignment_id": Owned(lambda w: w.overage_assignment.pk),
+    "transfer_id": Owned(lambda w: w.overage_transfer.pk),
+    "credit_account_id": Owned(lambda w: w.credit_account.pk),
+    "usage_import_id": Owned(lambda w: w.usage_import.pk),
+    "portal:token_revoke.pk": Owned(lambda w: w.api_token.pk),
+    "product_id": Public(lambda w: w.subscription.sku.product_id),
+    "sku_id": Public(lambda w: w.subscription.sku.sku_id),
+    "availability_id": Public(lambda w: w.subscription.availability.availability_id),
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str  # the full route, for messages
+    name: str | None  # "namespace:name"
+    kwargs: tuple
+
+    def __str__(self):
+        return self.name or self.pattern
+
+
+def _walk(patterns, prefix="", namespace="", kwargs=()):
+    """Yield a Route for every URL pattern, carrying the namespace and kwargs of its includes."""
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if route.startswith(SKIPPED_PREFIXES):
+            continue
+        # .regex exists for path() and re_path() alike; its named groups are the view kwargs.
+        names = kwargs + tuple(entry.pattern.regex.groupindex)
+        if isinstance(entry, URLResolver):
+            if entry.namespace in SKIPPED_NAMESPACES:
+                continue
+            inner = ":".join(filter(None, [namespace, entry.namespace]))
+            yield from _walk(entry.url_patterns, route, inner, names)
+        elif isinstance(entry, URLPattern):
+            name = (f"{namespace}:{entry.name}" if namespace else entry.name) if entry.name else None
+            yield Route(route, name, names)
+
+
+def routes_with_ids():
+    """Every non-admin, non-API URL pattern that takes at least one kwarg."""
+    return [route for route in _walk(get_resolver().url_patterns) if route.kwargs]
+
+
+ROUTES = routes_with_ids()
+
+
+def _id_spec(route, kwarg):
+    return OBJECT_IDS.get(f"{route.name}.{kwarg}") or OBJECT_IDS.get(kwarg)
+
+
+def _url_for(route, world):
+    missing = [k for k in route.kwargs if _id_spec(route, k) is None]
+    if missing:
+        pytest.fail(
+            f"URL {route} ({route.pattern!r}) takes {', '.join(missing)}, which the scoping sweep cannot build. "
+            f"Add {', '.join(repr(k) for k in missing)} to OBJECT_IDS in tests/portal/test_scoping.py "
+            f"(an Owned(...) builder returning partner A's object id, or Public(...) for catalog ids), "
+            f"so this URL is proved to answer 404 to other partners."
+        )
+    if route.name is None:
+        pytest.fail(f"URL pattern {route.pattern!r} has no name: name it (STYLE.md: explicit named routes).")
+    kwargs = {k: _id_spec(route, k).build(world) for k in route.kwargs}
+    return reverse(route.name, kwargs=kwargs), any(isinstance(_id_spec(route, k), Owned) for k in route.kwargs)
+
+
+def test_the_sweep_finds_the_customer_page():
+    # Guards the resolver walk itself: if it found nothing, every sweep test would pass vacuously.
+    assert "portal:customer_detail" in {r.name for r in ROUTES}
+
+
+SCENARIOS = ["direct", "sibling_reseller"]
+
+
+@pytest.fixture
+def scenario(request, db, make_member):
+    """(owner's world, a client of the owner's transacting partner, an outsider's client).
+
+    direct: partner A owns the object, partner B (another direct-bill partner) asks.
+    sibling_reseller: a provider sold to a customer through reseller R1; reseller R2 of the
+    same provider asks — it shares a provider but must not see R1's customers.
+    """
+    if request.param == "direct":
+        owner, outsider = PartnerFactory(name="Owner A"), PartnerFactory(name="Outsider B")
+        reseller = None
+    else:
+        owner = ProviderFactory(name="Provider")
+        reseller = ResellerFactory(name="Reseller 1", providers=[owner])
+        outsider = ResellerFactory(name="Reseller 2", providers=[owner])
+    owner_client = make_member(owner, *ALL_ROLES)
+    world = World(owner, reseller=reseller, user=owner_client.user)
+    return world, owner_client, make_member(outsider, *ALL_ROLES)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, indirect=True)
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_another_partners_object_is_not_found(route, scenario):
+    world, owner_client, outsider_client = scenario
+    url, owned = _url_for(route, world)
+    if not owned:
+        pytest.skip(f"{route} takes only public ids ({', '.join(route.kwargs)})")
+
+    # Positive control: the owner reaches the same URL, so the 404 below is about scoping.
+    response = owner_client.get(url)
+    assert response.status_code in OWNER_GET_OK, f"owner GET {url} → {response.status_code}"
+    if response.status_code == 405:
+        response = owner_client.post(url)
+        assert response.status_code != 404 and response.status_code < 500, (
+            f"owner POST {url} → {response.status_code}"
+        )
+
+    for headers in ({}, {"HX-Request": "true"}):
+        branch = "HTMX" if headers else "page"
+        get = outsider_client.get(url, headers=headers).status_code
+        post = outsider_client.post(url, headers=headers).status_code
+        assert get in {404, 405} and post in {404, 405} and 404 in {get, post}, (
+            f"{branch} request to another partner's {url}: GET → {get}, POST → {post}; expected 404 "
+            f"(405 only for the method the URL does not serve). Fetch the object from for_partner()."
+        )

@@ -1,0 +1,212 @@
+"""Cart and order pages: scoping (another partner's cart/order is 404, HTMX too), who may
+buy (403 with the reason otherwise), and the flow new cart → add line → check out → order."""
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import LicenseChannel
+from subscriptions.models import Cart, CartStatus, Order, Subscription
+from subscriptions.services.cart import cart_create
+from subscriptions.services.checkout import cart_checkout
+from tests.factories import CustomerFactory, TenantLicenseFactory
+from tests.subscriptions.test_cart import line, make_catalog
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def catalog():
+    return make_catalog()
+
+
+@pytest.fixture
+def cart_of_a(partner_a, catalog):
+    customer = CustomerFactory(partner=partner_a, name="Alpine Ski House")
+    return cart_create(partner=partner_a, customer=customer, acting_user=None,
+                       lines=[line(catalog.base_av, 2), line(catalog.addon_av)])
+
+
+def test_cart_list_shows_only_the_partners_carts(make_member, partner_a, partner_b, cart_of_a, catalog,
+                                                 django_assert_num_queries):
+    other_customer = CustomerFactory(partner=partner_b, name="Other Customer")
+    cart_create(partner=partner_b, customer=other_customer, acting_user=None, lines=[line(catalog.base_av)])
+    client = make_member(partner_a, "sales_agent")
+    # Session, user, membership, the pagination count, and one page of carts with customer,
+    # reseller, order and line counts joined in: five whatever the number of carts.
+    with django_assert_num_queries(5):
+        response = client.get(reverse("subscriptions:cart_list"))
+    assert response.status_code == 200
+    assert str(cart_of_a.pk) in response.text and "Alpine Ski House" in response.text
+    assert "Other Customer" not in response.text
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_cart_detail_in_and_out(make_member, partner_a, partner_b, cart_of_a, headers):
+    url = reverse("subscriptions:cart_detail", args=[cart_of_a.pk])
+    assert make_member(partner_a).get(url, **headers).status_code == 200
+    assert make_member(partner_b).get(url, **headers).status_code == 404
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_checkout_confirmation_in_and_out(make_member, partner_a, partner_b, cart_of_a, headers):
+    url = reverse("subscriptions:cart_checkout", args=[cart_of_a.pk])
+    response = make_member(partner_a).get(url, **headers)
+    assert response.status_code == 200 and 'data-testid="checkout-confirm"' in response.text
+    if headers:
+        assert "<html" not in response.text  # the flyout fragment only
+    assert make_member(partner_b).get(url, **headers).status_code == 404
+    assert make_member(partner_b, "global_admin").post(url, **headers).status_code == 404
+    assert not Order.objects.exists()
+
+
+def test_cart_detail_shows_line_errors_inline_with_exact_text(make_member, partner_a, cart_of_a):
+    response = make_member(partner_a).get(reverse("subscriptions:cart_detail", args=[cart_of_a.pk]))
+    assert "400041: The addon is not purchasable without a compatible base product." in response.text
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_order_detail_in_and_out(make_member, partner_a, partner_b, cart_of_a, catalog, headers):
+    TenantLicenseFactory(customer=cart_of_a.customer, sku=catalog.base, channel=LicenseChannel.WEB_DIRECT)
+    order = cart_checkout(cart=cart_of_a, acting_user=None).order
+    url = reverse("subscriptions:order_detail", args=[order.pk])
+    response = make_member(partner_a, "helpdesk_agent").get(url, **headers)
+    assert response.status_code == 200 and str(order.subscriptions.first().pk) in response.text
+    assert make_member(partner_b).get(url, **headers).status_code == 404
+
+
+def test_reseller_of_record_sees_the_order_its_provider_placed(make_member, provider, reseller, catalog):
+    customer = CustomerFactory(partner=provider, reseller=reseller)
+    cart = cart_create(partner=provider, customer=customer, acting_user=None, lines=[line(catalog.base_av)])
+    order = cart_checkout(cart=cart, acting_user=None).order
+    url = reverse("subscriptions:order_detail", args=[order.pk])
+    assert make_member(reseller).get(url).status_code == 200
+    # The cart itself is the provider's working object.
+    assert make_member(reseller).get(reverse("subscriptions:cart_detail", args=[cart.pk])).status_code == 404
+
+
+def test_sales_agent_creates_a_cart_adds_a_line_and_checks_out(make_member, partner_a, catalog):
+    customer = CustomerFactory(partner=partner_a)
+    TenantLicenseFactory(customer=customer, sku=catalog.base, channel=LicenseChannel.VOLUME_LICENSING)
+    client = make_member(partner_a, "sales_agent")
+
+    page = client.get(reverse("subscriptions:cart_new"),
+                      {"customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id})
+    assert page.status_code == 200
+    assert 'value="P1Y:annual"' in page.text  # the availability's terms are offered
+
+    response = client.post(reverse("subscriptions:cart_new"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id,
+        "quantity": "3", "term": "P1Y:monthly", "custom_term_end_date": "", "friendly_name": "Head office",
+    })
+    cart = Cart.objects.get()
+    assert response.status_code == 302 and response.url == reverse("subscriptions:cart_detail", args=[cart.pk])
+    assert (cart.partner, cart.customer, cart.created_by) == (partner_a, customer, client.user)
+
+    response = client.post(reverse("subscriptions:cart_line_add", args=[cart.pk]), {
+        "catalog_item": catalog.addon_av.catalog_item_id, "quantity": "3", "term": "P1M:monthly",
+    })
+    assert response.status_code == 302
+    assert [ln.availability for ln in cart.lines.order_by("line_number")] == [catalog.base_av, catalog.addon_av]
+
+    response = client.post(reverse("subscriptions:cart_checkout", args=[cart.pk]), {"idempotency_key": "k1"})
+    order = Order.objects.get()
+    assert response.status_code == 302 and response.url == reverse("subscriptions:order_detail", args=[order.pk])
+    # A double click: the same order, no new subscription.
+    again = client.post(reverse("subscriptions:cart_checkout", args=[cart.pk]), {"idempotency_key": "k2"})
+    assert again.url == response.url
+    assert Subscription.objects.count() == 2
+    assert client.get(response.url).status_code == 200
+
+
+def test_checkout_with_line_errors_goes_back_to_the_cart(make_member, partner_a, cart_of_a):
+    client = make_member(partner_a, "admin_agent")
+    response = client.post(reverse("subscriptions:cart_checkout", args=[cart_of_a.pk]))
+    assert response.status_code == 302
+    assert response.url == reverse("subscriptions:cart_detail", args=[cart_of_a.pk])
+    assert not Order.objects.exists()
+
+
+def test_remove_a_line(make_member, partner_a, cart_of_a):
+    client = make_member(partner_a, "global_admin")
+    response = client.post(reverse("subscriptions:cart_line_remove", args=[cart_of_a.pk, 1]))
+    assert response.status_code == 302
+    assert list(cart_of_a.lines.values_list("line_number", "error_code")) == [(0, None)]
+
+
+@pytest.mark.parametrize("role", ["billing_admin", "helpdesk_agent"])
+def test_members_who_may_not_buy_read_the_cart_but_get_403_on_post(make_member, partner_a, cart_of_a, catalog, role):
+    client = make_member(partner_a, role)
+    page = client.get(reverse("subscriptions:cart_detail", args=[cart_of_a.pk]))
+    assert page.status_code == 200
+    assert "Only global admins, admin agents and sales agents can buy" in page.text
+    assert 'data-testid="add-line-form"' not in page.text
+    for url, data in [
+        (reverse("subscriptions:cart_checkout", args=[cart_of_a.pk]), {}),
+        (reverse("subscriptions:cart_line_remove", args=[cart_of_a.pk, 1]), {}),
+        (reverse("subscriptions:cart_line_add", args=[cart_of_a.pk]), {}),
+        (reverse("subscriptions:cart_new"), {"customer": str(cart_of_a.customer.tenant_id)}),
+    ]:
+        response = client.post(url, data)
+        assert response.status_code == 403
+        assert "Only global admins, admin agents and sales agents can buy" in response.text
+    assert cart_of_a.lines.count() == 2 and not Order.objects.exists()
+
+
+def test_indirect_reseller_user_gets_403_naming_its_provider(make_member, provider, reseller, catalog):
+    customer = CustomerFactory(partner=provider, reseller=reseller)
+    client = make_member(reseller, "global_admin")
+    page = client.get(reverse("subscriptions:cart_new"))
+    assert page.status_code == 200 and "Fabrikam Test Provider" in page.text
+    response = client.post(reverse("subscriptions:cart_new"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id,
+        "quantity": "1", "term": "P1Y:monthly",
+    })
+    assert response.status_code == 403
+    assert "Fabrikam Test Provider" in response.text
+    assert not Cart.objects.exists()
+
+
+def test_new_cart_offers_only_customers_the_partner_sells_to(make_member, partner_a, partner_b):
+    mine = CustomerFactory(partner=partner_a, name="Mine Inc")
+    CustomerFactory(partner=partner_b, name="Theirs Inc")
+    page = make_member(partner_a, "sales_agent").get(reverse("subscriptions:cart_new"))
+    assert str(mine.tenant_id) in page.text and "Theirs Inc" not in page.text
+
+
+def test_new_cart_refuses_another_partners_customer(make_member, partner_a, partner_b, catalog):
+    theirs = CustomerFactory(partner=partner_b)
+    response = make_member(partner_a, "sales_agent").post(reverse("subscriptions:cart_new"), {
+        "customer": str(theirs.tenant_id), "catalog_item": catalog.base_av.catalog_item_id,
+        "quantity": "1", "term": "P1Y:monthly",
+    })
+    assert response.status_code == 200 and "customer" in response.context["form"].errors
+    assert not Cart.objects.exists()
+
+
+def test_line_options_offers_the_allowed_end_dates_for_the_term(make_member, partner_a, catalog):
+    customer = CustomerFactory(partner=partner_a)
+    client = make_member(partner_a, "sales_agent")
+    response = client.get(reverse("subscriptions:line_options"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id, "term": "P1M:monthly",
+    }, **HTMX)
+    assert response.status_code == 200
+    assert 'id="line-options"' in response.text and "<html" not in response.text
+    assert "end of the month" in response.text
+    other = CustomerFactory()
+    leaked = client.get(reverse("subscriptions:line_options"), {
+        "customer": str(other.tenant_id), "catalog_item": catalog.base_av.catalog_item_id, "term": "P1Y:monthly",
+    }, **HTMX)
+    assert leaked.status_code == 200  # no aligned dates of a customer the partner does not see
+
+
+def test_ordered_cart_shows_the_order_link_and_no_checkout(make_member, partner_a, catalog):
+    customer = CustomerFactory(partner=partner_a)
+    cart = cart_create(partner=partner_a, customer=customer, acting_user=None, lines=[line(catalog.base_av)])
+    order = cart_checkout(cart=cart, acting_user=None).order
+    page = make_member(partner_a, "sales_agent").get(reverse("subscriptions:cart_detail", args=[cart.pk]))
+    assert reverse("subscriptions:order_detail", args=[order.pk]) in page.text
+    assert 'data-testid="checkout"' not in page.text
+    cart.refresh_from_db()
+    assert cart.status == CartStatus.ORDERED

@@ -1,0 +1,161 @@
+"""Database constraints and ``for_partner`` scoping of carts, orders and subscriptions."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from portal.models import Customer
+from subscriptions.models import (
+    AddonRemovalRequest,
+    Cart,
+    CartLine,
+    ChargeEvent,
+    Order,
+    SeatChange,
+    Subscription,
+)
+from tests.factories import (
+    AddonRemovalRequestFactory,
+    CartFactory,
+    CartLineFactory,
+    ChargeEventFactory,
+    OrderFactory,
+    SeatChangeFactory,
+    SubscriptionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [CartFactory, CartLineFactory, OrderFactory, SubscriptionFactory, SeatChangeFactory, ChargeEventFactory,
+     AddonRemovalRequestFactory],
+)
+def test_factory_builds_a_valid_row(factory):
+    factory().full_clean()
+
+
+def test_subscription_factory_keeps_the_customer_visible_to_its_partner(partner_a, provider, reseller):
+    direct = SubscriptionFactory(partner=partner_a)
+    indirect = SubscriptionFactory(partner=provider, reseller=reseller)
+    assert direct.customer in Customer.objects.for_partner(partner_a)
+    assert indirect.customer in Customer.objects.for_partner(provider)
+    assert indirect.customer in Customer.objects.for_partner(reseller)
+    assert indirect.customer.relationships.get().reseller == reseller
+
+
+# Constraints
+
+
+def test_subscription_quantity_positive():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SubscriptionFactory(quantity=0)
+
+
+def test_subscription_next_term_quantity_positive_when_set():
+    SubscriptionFactory(next_term_quantity=None)
+    SubscriptionFactory(next_term_quantity=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SubscriptionFactory(next_term_quantity=0)
+
+
+def test_subscription_ends_on_or_after_its_start():
+    start = datetime.date(2025, 3, 1)
+    SubscriptionFactory(start_date=start, commitment_end_date=start)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SubscriptionFactory(start_date=start, commitment_end_date=start - datetime.timedelta(days=1))
+
+
+def test_subscription_status_must_be_known():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SubscriptionFactory(status="archived")
+
+
+def test_cart_line_quantity_positive():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CartLineFactory(quantity=0)
+
+
+def test_cart_line_number_unique_per_cart():
+    line = CartLineFactory(line_number=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CartLineFactory(cart=line.cart, line_number=1)
+    CartLineFactory(cart=line.cart, line_number=2)
+
+
+def test_one_order_per_cart():
+    order = OrderFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderFactory(cart=order.cart)
+
+
+def test_order_idempotency_key_unique():
+    OrderFactory(idempotency_key="key-1")
+    OrderFactory(idempotency_key=None)
+    OrderFactory(idempotency_key=None)  # many orders without a key are fine
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderFactory(idempotency_key="key-1")
+
+
+def test_charge_ends_on_or_after_its_start():
+    day = datetime.date(2025, 3, 1)
+    ChargeEventFactory(charge_start=day, charge_end=day)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChargeEventFactory(charge_start=day, charge_end=day - datetime.timedelta(days=1))
+
+
+def test_one_removal_request_per_addon():
+    request = AddonRemovalRequestFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AddonRemovalRequestFactory(subscription=request.subscription)
+
+
+# Scoping
+
+
+def test_subscriptions_for_partner(partner_a, partner_b):
+    mine = SubscriptionFactory(partner=partner_a)
+    SubscriptionFactory(partner=partner_b)
+    assert list(Subscription.objects.for_partner(partner_a)) == [mine]
+
+
+def test_subscriptions_for_partner_include_reseller_of_record(provider, reseller, partner_a):
+    indirect = SubscriptionFactory(partner=provider, reseller=reseller)
+    providers_own = SubscriptionFactory(partner=provider)
+    assert set(Subscription.objects.for_partner(provider)) == {indirect, providers_own}
+    assert list(Subscription.objects.for_partner(reseller)) == [indirect]
+    assert not Subscription.objects.for_partner(partner_a).exists()
+
+
+def test_another_partners_subscription_of_a_shared_customer_is_not_visible(partner_a, partner_b):
+    theirs = SubscriptionFactory(partner=partner_b)
+    mine = SubscriptionFactory(partner=partner_a, customer=theirs.customer)
+    assert list(Subscription.objects.for_partner(partner_a)) == [mine]
+    assert list(theirs.customer.subscriptions.for_partner(partner_a)) == [mine]
+
+
+def test_carts_and_orders_for_partner(provider, reseller, partner_a):
+    cart = CartFactory(partner=partner_a)
+    CartFactory(partner=provider)
+    order = OrderFactory(cart__partner=provider, cart__reseller=reseller)
+    assert list(Cart.objects.for_partner(partner_a)) == [cart]
+    assert list(Order.objects.for_partner(reseller)) == [order]
+    assert list(Order.objects.for_partner(provider)) == [order]
+    assert not Order.objects.for_partner(partner_a).exists()
+    assert CartLine.objects.filter(cart__in=Cart.objects.for_partner(partner_a)).count() == 0
+
+
+def test_history_rows_follow_their_subscription(provider, reseller, partner_a):
+    subscription = SubscriptionFactory(partner=provider, reseller=reseller)
+    seat_change = SeatChangeFactory(subscription=subscription)
+    charge = ChargeEventFactory(subscription=subscription)
+    removal = AddonRemovalRequestFactory(subscription=subscription)
+    for partner in (provider, reseller):
+        assert list(SeatChange.objects.for_partner(partner)) == [seat_change]
+        assert list(ChargeEvent.objects.for_partner(partner)) == [charge]
+        assert list(AddonRemovalRequest.objects.for_partner(partner)) == [removal]
+    assert not SeatChange.objects.for_partner(partner_a).exists()
+    assert not ChargeEvent.objects.for_partner(partner_a).exists()
+    assert not AddonRemovalRequest.objects.for_partner(partner_a).exists()
