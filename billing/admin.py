@@ -7,8 +7,12 @@ runs are results, shown read-only; a finalized billing month never changes.
 
 from decimal import Decimal
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.db.models import DecimalField, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -26,6 +30,9 @@ from billing.models import (
     UsageImport,
     UsageRecord,
 )
+from billing.forms import UsageUploadForm
+from billing.services.usage import usage_import_create
+from billing.tasks import import_usage_upload, save_upload
 from portal.admin import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline, UUIDSearchMixin
 from portal.services import audit_record
 
@@ -152,6 +159,41 @@ class UsageImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "finished_at",
     ]
     readonly_fields = fields
+    change_list_template = "admin/billing/usageimport/change_list.html"
+
+    def get_urls(self):
+        upload = path(
+            "upload/", self.admin_site.admin_view(self.upload_view), name="billing_usageimport_upload"
+        )
+        return [upload, *super().get_urls()]
+
+    def has_upload_permission(self, request):
+        return request.user.has_perm("billing.add_usagerecord")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "has_upload_permission": self.has_upload_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def upload_view(self, request):
+        """Staff upload a usage CSV as the operator (any customer); the import runs as a task
+        and its page here shows the counts and the line-numbered errors."""
+        if not self.has_upload_permission(request):
+            raise PermissionDenied
+        form = UsageUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            token = save_upload(upload)
+            usage_import = usage_import_create(file_name=upload.name, acting_user=request.user, source="admin")
+            transaction.on_commit(lambda: import_usage_upload.enqueue(usage_import.pk, token))
+            messages.success(request, _("The import of %(name)s has started.") % {"name": upload.name})
+            return redirect("admin:billing_usageimport_change", usage_import.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": _("Upload usage CSV"),
+        }
+        return TemplateResponse(request, "admin/billing/usageimport/upload.html", context)
 
     @admin.display(description=_("errors"))
     def error_count(self, obj):

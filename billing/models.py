@@ -73,9 +73,19 @@ class CreditLedgerEntry(models.Model):
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(_("kind"), max_length=12, choices=CreditEntryKind.choices)
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    # Six decimals: a usage draw is minutes × a per-minute price, kept to the sub-cent.
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=6)
     occurred_at = models.DateTimeField(_("when"), db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    billing_month = models.ForeignKey(
+        "BillingMonth",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="credit_entries",
+        help_text=_("Set on the usage draws and recharges of a rating run: provisional while the month is open "
+                    "(re-rating replaces them), final once it is finalized."),
+    )
     rated_call = models.ForeignKey(
         "RatedCall", on_delete=models.CASCADE, null=True, blank=True, related_name="credit_entries"
     )
@@ -256,6 +266,14 @@ class RatingRun(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("rating run")
         verbose_name_plural = _("rating runs")
+        constraints = [
+            # Two runs of one month at once would rate its calls twice: the database refuses.
+            models.UniqueConstraint(
+                fields=["billing_month"],
+                condition=Q(status__in=["queued", "running"]),
+                name="rating_one_active_run_per_month",
+            ),
+        ]
 
     def __str__(self):
         return f"Rating {self.billing_month} ({self.get_status_display()})"

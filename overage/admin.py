@@ -8,6 +8,7 @@ subscription are read-only here, so the setting can never disagree with the inte
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from overage.admin_actions import move_customers_to_azure_plan
 from overage.models import (
     AzurePlan,
     AzureSubscription,
@@ -16,6 +17,7 @@ from overage.models import (
     OverageTransfer,
 )
 from portal.admin import AuditedAdminMixin, UUIDSearchMixin
+from portal.models import Customer
 
 
 class AzureSubscriptionInline(admin.TabularInline):
@@ -122,3 +124,10 @@ class OverageTransferAdmin(AuditedAdminMixin, UUIDSearchMixin, admin.ModelAdmin)
     @admin.display(description=_("all agreed"), boolean=True)
     def fully_agreed(self, obj):
         return obj.fully_agreed
+
+
+# The Customer admin belongs to portal, which cannot know about Azure plans: the overage app
+# adds its "Move to Azure plan" action to it (portal's admin is registered first).
+_customer_admin_class = admin.site._registry[Customer].__class__
+if move_customers_to_azure_plan not in _customer_admin_class.actions:
+    _customer_admin_class.actions = [*(_customer_admin_class.actions or []), move_customers_to_azure_plan]

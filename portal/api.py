@@ -257,10 +257,21 @@ def mounted_api():
     at ``v1/``. Add an app's router here (explicit, so "find usages" finds every endpoint)."""
     global _mounted
     if not _mounted:
+        from billing.api import router as usage_router
+        from billing.reconciliation_api import router as reconciliation_router
         from catalog.api import router as catalog_router
+        from overage.api import router as overage_router
         from portal.api_customers import router as customers_router
+        from subscriptions.api import router as subscriptions_router
 
         api.add_router("/products", catalog_router)
+        # Before any router with /customers/{tenantId}/subscriptions/{subscriptionId}: the
+        # fixed path .../subscriptions/overage must not be taken for a subscription id.
+        api.add_router("/customers", overage_router)
         api.add_router("/customers", customers_router)
+        # After the overage router (see above); carts, checkout and subscriptions.
+        api.add_router("/customers", subscriptions_router)
+        api.add_router("/usage", usage_router)
+        api.add_router("/reconciliation", reconciliation_router)
         _mounted = True
     return api

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from portal.models import Role
+from portal.tokens import api_token_create
 from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory, ProviderFactory, ResellerFactory
 
 
@@ -61,5 +62,23 @@ def customer_of(db):
 
     def make(partner, reseller=None, **fields):
         return CustomerFactory(partner=partner, reseller=reseller, **fields)
+
+    return make
+
+
+@pytest.fixture
+def api_client(db):
+    """``api_client(partner, *roles)`` → a test client whose requests carry a fresh bearer
+    token of a new member of ``partner`` (admin agent when no role is given), no session."""
+
+    def make(partner, *roles):
+        membership = MembershipFactory(partner=partner, roles=list(roles) or [Role.ADMIN_AGENT.value])
+        token, secret = api_token_create(user=membership.user, name="tests")
+        client = Client(headers={"Authorization": f"Bearer {secret}"})
+        client.user = membership.user
+        client.membership = membership
+        client.token = token
+        client.secret = secret
+        return client
 
     return make

@@ -30,6 +30,7 @@ from tests.factories import (
     OverageSettingFactory,
     OverageTransferFactory,
     PartnerFactory,
+    RatingRunFactory,
     ProviderFactory,
     ResellerFactory,
     SubscriptionFactory,
@@ -132,6 +133,14 @@ class Public:
     build: object
 
 
+@dataclass(frozen=True)
+class StaffOnly:
+    """An id used only by the operator's staff pages (rating runs): no partner user may reach
+    the URL at all, which the sweep checks instead of a 404."""
+
+    build: object
+
+
 # THE map: URL kwarg name → partner A's object id. Key a URL-specific entry as
 # "namespace:url_name.kwarg" when a name is ambiguous (``pk``); better, name the kwarg.
 OBJECT_IDS = {
@@ -152,6 +161,9 @@ OBJECT_IDS = {
     "credit_account_id": Owned(lambda w: w.credit_account.pk),
     "usage_import_id": Owned(lambda w: w.usage_import.pk),
     "portal:token_revoke.pk": Owned(lambda w: w.api_token.pk),
+    # A month names no partner's object: billing pages always show request.partner's own lines.
+    "month": Public(lambda w: "2026-09"),
+    "run_id": StaffOnly(lambda w: RatingRunFactory().pk),
     "product_id": Public(lambda w: w.subscription.sku.product_id),
     "sku_id": Public(lambda w: w.subscription.sku.sku_id),
     "availability_id": Public(lambda w: w.subscription.availability.availability_id),
@@ -210,7 +222,9 @@ def _url_for(route, world):
     if route.name is None:
         pytest.fail(f"URL pattern {route.pattern!r} has no name: name it (STYLE.md: explicit named routes).")
     kwargs = {k: _id_spec(route, k).build(world) for k in route.kwargs}
-    return reverse(route.name, kwargs=kwargs), any(isinstance(_id_spec(route, k), Owned) for k in route.kwargs)
+    specs = [_id_spec(route, k) for k in route.kwargs]
+    kind = "staff" if any(isinstance(s, StaffOnly) for s in specs) else "owned" if any(isinstance(s, Owned) for s in specs) else "public"
+    return reverse(route.name, kwargs=kwargs), kind
 
 
 def test_the_sweep_finds_the_customer_page():
@@ -245,8 +259,15 @@ def scenario(request, db, make_member):
 @pytest.mark.parametrize("route", ROUTES, ids=str)
 def test_another_partners_object_is_not_found(route, scenario):
     world, owner_client, outsider_client = scenario
-    url, owned = _url_for(route, world)
-    if not owned:
+    url, kind = _url_for(route, world)
+    if kind == "staff":
+        for client in (owner_client, outsider_client):
+            response = client.get(url)
+            assert response.status_code == 302 and "/admin/login/" in response["Location"], (
+                f"partner user GET staff-only {url} → {response.status_code}"
+            )
+        return
+    if kind == "public":
         pytest.skip(f"{route} takes only public ids ({', '.join(route.kwargs)})")
 
     # Positive control: the owner reaches the same URL, so the 404 below is about scoping.

@@ -1,0 +1,160 @@
+"""The billing pages: months with their totals and charts, a month's reconciliation table,
+and the reconciliation CSV download (SPEC §9, §11).
+
+Billing roles only (``permissions.BILLING``); the partner is always ``request.partner``, so a
+page shows the signed-in partner's own lines and nothing else.
+"""
+
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from billing import charts, selectors
+from billing.services.reconciliation import (
+    COLUMNS,
+    is_finalized,
+    month_last_day,
+    parse_month,
+    reconciliation_csv as reconciliation_csv_chunks,
+)
+from portal import permissions
+from portal.views import htmx_template, partner_required, require_permission
+
+PAGE_SIZE = 50
+
+# The table shows the columns a person reconciles by; the CSV and the API carry all of them.
+TABLE_COLUMNS = [
+    ("CustomerName", _("Customer")),
+    ("ChargeType", _("Charge type")),
+    ("ProductName", _("Product")),
+    ("SkuName", _("SKU")),
+    ("ChargeStartDate", _("From")),
+    ("ChargeEndDate", _("To")),
+    ("EffectiveUnitPrice", _("Effective unit price")),
+    ("BillableQuantity", _("Billable qty")),
+    ("Subtotal", _("Subtotal")),
+    ("Currency", _("Currency")),
+]
+
+
+def _selected_month(request, months):
+    try:
+        return parse_month(request.GET.get("month", ""))
+    except ValueError:
+        return months[0]["month"] if months else selectors.recent_month()
+
+
+@require_GET
+@partner_required
+def billing_home(request):
+    """The months with their state and totals, the selected month's overage per Azure
+    subscription per day, the credit balances over time and the blocked calls."""
+    require_permission(request, permissions.BILLING)
+    partner = request.partner
+    months = selectors.billing_months(partner=partner)
+    month = _selected_month(request, months)
+    days, overage_series, overage_currency = selectors.overage_per_subscription_per_day(partner=partner, month=month)
+    balances, more_accounts = selectors.credit_balance_over_time(partner=partner, until=month_last_day(month))
+    context = {
+        "months": months,
+        "month": month,
+        "overage_chart": charts.bar_chart(
+            categories=[f"{day:%d}" for day in days],
+            series=overage_series,
+            title=_("Post-paid overage per Azure subscription per day"),
+            x_label=_("Day of %(month)s") % {"month": f"{month:%Y-%m}"},
+            y_label=_("Amount (%(currency)s)") % {"currency": overage_currency or "—"},
+            empty_message=_("No post-paid overage this month."),
+        ),
+        "credit_chart": charts.line_chart(
+            series=balances,
+            title=_("Communication-credit balance over time"),
+            x_label=_("Date"),
+            y_label=_("Balance"),
+            empty_message=_("None of your customers has communication credits yet."),
+        ),
+        "more_accounts": more_accounts,
+        "blocked": selectors.blocked_calls_by_customer(partner=partner, month=month),
+    }
+    return render(request, "billing/home.html", context)
+
+
+class _CountOnly:
+    """Lets ``Paginator`` page a count it does not hold (the page's rows come separately)."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, item):
+        return []
+
+
+@require_GET
+@partner_required
+def reconciliation_page(request, month):
+    """A month's reconciliation lines in a table filtered by customer, charge type and product,
+    50 a page, with the month's totals per currency summed from every line of the month."""
+    require_permission(request, permissions.BILLING)
+    filters = {
+        "customer": request.GET.get("customer", "").strip(),
+        "charge_type": request.GET.get("charge_type", "").strip(),
+        "product": request.GET.get("product", "").strip(),
+    }
+    try:
+        number = max(int(request.GET.get("page", "1")), 1)
+    except ValueError:
+        number = 1
+    page = selectors.line_page(
+        partner=request.partner,
+        month=month,
+        offset=(number - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+        matches=selectors.line_filter(**filters),
+    )
+    paginator = Paginator(_CountOnly(page.count), PAGE_SIZE)
+    page_obj = paginator.get_page(number)
+    if page_obj.number != number:
+        # Past the last page: show the last one, as Paginator.get_page does.
+        page = selectors.line_page(
+            partner=request.partner,
+            month=month,
+            offset=(page_obj.number - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE,
+            matches=selectors.line_filter(**filters),
+        )
+    filter_query = request.GET.copy()
+    filter_query.pop("page", None)
+    context = {
+        "month": month,
+        "finalized": is_finalized(month),
+        "page": page,
+        "rows": [{"cells": [row[key] for key, _label in TABLE_COLUMNS], "line": row} for row in page.rows],
+        "table_columns": TABLE_COLUMNS,
+        "filters": filters,
+        "filter_query": filter_query.urlencode(),
+        "charge_types": selectors.CHARGE_TYPES,
+        "paginator": paginator,
+        "page_obj": page_obj,
+        "is_filtered": any(filters.values()),
+        "column_count": len(COLUMNS),
+    }
+    template = htmx_template(request, "billing/reconciliation.html", "table")
+    return render(request, template, context)
+
+
+@require_GET
+@partner_required
+def reconciliation_csv(request, month):
+    """The month's reconciliation file, streamed: never the whole month in memory."""
+    require_permission(request, permissions.BILLING)
+    partner = request.partner
+    response = StreamingHttpResponse(
+        reconciliation_csv_chunks(partner=partner, month=month), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="reconciliation-{partner.mpn_id}-{month:%Y-%m}.csv"'
+    return response

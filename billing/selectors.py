@@ -1,0 +1,216 @@
+"""Reads for the billing pages: the months with their totals, a filtered page of a month's
+reconciliation lines, and the data of the charts and the blocked-calls table.
+
+Every function takes the partner and reads only what it may see: its own reconciliation lines
+(``reconciliation_lines`` is built from the partner's subscriptions and rated calls), its
+customers' credit ledgers (``for_partner``) and calls.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate, TruncMonth
+from django.utils import timezone
+
+from billing.models import BillingMonth, BillingMonthStatus, CreditLedgerEntry, RatedCall
+from billing.services.reconciliation import (
+    USAGE_CHARGE_TYPE,
+    line_kind,
+    month_last_day,
+    reconciliation_lines,
+    totals_of,
+)
+from portal.models import Customer
+from subscriptions.models import ChargeEvent, ChargeType
+
+CHARGE_TYPES = [choice.value for choice in ChargeType] + [USAGE_CHARGE_TYPE]
+
+
+def month_totals(*, partner, month):
+    """Per currency, the license, usage and total Subtotals of the month's lines: the very
+    sum of the lines of the file, so the page and the file agree to the cent."""
+    return totals_of(reconciliation_lines(partner=partner, month=month))
+
+
+def _first_day(value):
+    return (value.date() if isinstance(value, datetime) else value).replace(day=1)
+
+
+def billing_months(*, partner, today=None):
+    """The months to list: every ``BillingMonth``, the months of the partner's charge events
+    and rated calls, and the current month; newest first, each with its state and totals."""
+    today = today or timezone.localdate()
+    statuses = dict(BillingMonth.objects.values_list("month", "status"))
+    months = set(statuses) | {today.replace(day=1)}
+    months |= {
+        _first_day(m)
+        for m in ChargeEvent.objects.filter(subscription__partner=partner)
+        .annotate(m=TruncMonth("occurred_at"))
+        .values_list("m", flat=True)
+        .distinct()
+    }
+    months |= set(
+        RatedCall.objects.filter(partner=partner).values_list("billing_month__month", flat=True).distinct()
+    )
+    return [
+        {
+            "month": month,
+            "status": statuses.get(month, BillingMonthStatus.OPEN),
+            "finalized": statuses.get(month) == BillingMonthStatus.FINALIZED,
+            "totals": month_totals(partner=partner, month=month),
+        }
+        for month in sorted(months, reverse=True)
+    ]
+
+
+@dataclass
+class LinePage:
+    """One page of a month's lines after filtering, with what the filter form needs."""
+
+    rows: list
+    count: int
+    offset: int
+    limit: int
+    totals: dict  # of every line of the month, whatever the filter
+    filtered_totals: dict
+    customers: list = field(default_factory=list)  # (tenant id, name) present in the month
+    products: list = field(default_factory=list)  # (product id, name) present in the month
+
+    @property
+    def has_next(self):
+        return self.offset + self.limit < self.count
+
+    @property
+    def has_previous(self):
+        return self.offset > 0
+
+
+def line_filter(*, customer="", charge_type="", product=""):
+    """A predicate over line dicts: customer tenant id, charge type, product id (all exact)."""
+
+    def matches(row):
+        return (
+            (not customer or row["CustomerId"] == customer)
+            and (not charge_type or row["ChargeType"] == charge_type)
+            and (not product or row["ProductId"] == product)
+        )
+
+    return matches
+
+
+def line_page(*, partner, month, offset=0, limit=50, matches=None):
+    """``limit`` lines from ``offset`` of the month's lines that ``matches``, in file order.
+
+    One pass over the lines: the month's totals are summed from every line (not the page),
+    and only the page is kept in memory."""
+    matches = matches or (lambda row: True)
+    page = []
+    customers, products = {}, {}
+    count = 0
+
+    totals = defaultdict(lambda: {"license": Decimal("0.00"), "usage": Decimal("0.00"), "total": Decimal("0.00"), "lines": 0})
+    filtered = defaultdict(lambda: {"license": Decimal("0.00"), "usage": Decimal("0.00"), "total": Decimal("0.00"), "lines": 0})
+
+    def add(bucket, row):
+        amount = Decimal(row["Subtotal"])
+        bucket[line_kind(row["ChargeType"])] += amount
+        bucket["total"] += amount
+        bucket["lines"] += 1
+
+    for row in reconciliation_lines(partner=partner, month=month):
+        add(totals[row["Currency"]], row)
+        customers.setdefault(row["CustomerId"], row["CustomerName"])
+        products.setdefault(row["ProductId"], row["ProductName"])
+        if not matches(row):
+            continue
+        add(filtered[row["Currency"]], row)
+        if offset <= count < offset + limit:
+            page.append(row)
+        count += 1
+    return LinePage(
+        rows=page,
+        count=count,
+        offset=offset,
+        limit=limit,
+        totals={c: totals[c] for c in sorted(totals)},
+        filtered_totals={c: filtered[c] for c in sorted(filtered)},
+        customers=sorted(customers.items(), key=lambda item: (item[1], item[0])),
+        products=sorted(products.items(), key=lambda item: (item[1], item[0])),
+    )
+
+
+def overage_per_subscription_per_day(*, partner, month):
+    """Post-paid overage amount per Azure subscription per call day of ``month``'s own calls
+    (late adjustments belong to other days): ``(days, [(label, [amount per day])], currency)``."""
+    rows = (
+        RatedCall.objects.filter(billing_month__month=month, partner=partner, postpaid_minutes__gt=0, is_adjustment=False)
+        .annotate(day=TruncDate("usage_record__started_at"))
+        .values("azure_subscription_id", "azure_subscription__friendly_name", "usage_record__customer__name", "day", "currency")
+        .annotate(amount=Sum("postpaid_amount"))
+        .order_by("usage_record__customer__name", "azure_subscription__friendly_name", "azure_subscription_id", "day")
+    )
+    days = [month + timedelta(days=n) for n in range((month_last_day(month) - month).days + 1)]
+    index = {day: n for n, day in enumerate(days)}
+    series, currencies = {}, set()
+    for row in rows:
+        key = row["azure_subscription_id"]
+        if key not in series:
+            label = f"{row['usage_record__customer__name']} · {row['azure_subscription__friendly_name'] or key}"
+            series[key] = (label, [Decimal("0")] * len(days))
+        day = row["day"]
+        if day in index:
+            series[key][1][index[day]] += Decimal(row["amount"] or 0)
+        currencies.add(row["currency"])
+    return days, list(series.values()), ", ".join(sorted(currencies))
+
+
+def credit_balance_over_time(*, partner, until, limit=8):
+    """Daily closing balance of the communication-credit accounts of the partner's customers,
+    up to ``until``: ``[(label, [(day, balance)])]`` for the ``limit`` busiest accounts, and
+    how many more accounts there are. A balance is the running sum of the ledger."""
+    entries = (
+        CreditLedgerEntry.objects.for_partner(partner)
+        .filter(occurred_at__date__lte=until)
+        .annotate(day=TruncDate("occurred_at"))
+        .values("account_id", "account__customer__name", "account__currency", "day")
+        .annotate(amount=Sum("amount"), entries=Count("id"))
+        .order_by("account__customer__name", "account_id", "day")
+    )
+    accounts = {}
+    for row in entries:
+        label = f"{row['account__customer__name']} ({row['account__currency']})"
+        account = accounts.setdefault(row["account_id"], {"label": label, "points": [], "balance": Decimal("0"), "entries": 0})
+        account["balance"] += Decimal(row["amount"])
+        account["entries"] += row["entries"]
+        account["points"].append((row["day"], account["balance"]))
+    busiest = sorted(accounts.values(), key=lambda a: (-a["entries"], a["label"]))[:limit]
+    busiest.sort(key=lambda a: a["label"])
+    return [(a["label"], a["points"]) for a in busiest], max(len(accounts) - limit, 0)
+
+
+def blocked_calls_by_customer(*, partner, month):
+    """The month's calls (of the partner's customers) blocked for want of credits and of an
+    Azure subscription holding overage: per customer, calls and blocked minutes."""
+    return list(
+        RatedCall.objects.filter(
+            billing_month__month=month,
+            blocked_minutes__gt=0,
+            usage_record__customer__in=Customer.objects.for_partner(partner),
+        )
+        .values("usage_record__customer__name", "usage_record__customer__tenant_id")
+        .annotate(calls=Count("id"), minutes=Sum("blocked_minutes"))
+        .order_by("-minutes", "usage_record__customer__name")
+    )
+
+
+def month_state(month):
+    status = BillingMonth.objects.filter(month=month).values_list("status", flat=True).first()
+    return status or BillingMonthStatus.OPEN
+
+
+def recent_month(today=None):
+    today = today or timezone.localdate()
+    return date(today.year, today.month, 1)

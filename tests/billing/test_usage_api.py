@@ -1,0 +1,98 @@
+"""``POST /v1/usage/records``: billing roles, idempotent by recordId, per-item errors by
+index, the caller's customers only, at most 10,000 items."""
+
+import json
+
+import pytest
+
+from billing.models import UsageImport, UsageRecord
+from billing.services.usage import DUPLICATE_OF_ITEM, MAX_API_RECORDS, NEGATIVE_DURATION, NOT_AN_OBJECT, UNKNOWN_TENANT
+from portal.models import Role
+
+URL = "/v1/usage/records"
+
+
+def item(record_id, tenant, **overrides):
+    return {
+        "recordId": record_id,
+        "tenantId": str(tenant),
+        "user": "ann@contoso.example",
+        "startTime": "2025-03-01T10:00:00Z",
+        "durationSeconds": 61,
+        "callType": "domestic",
+        "destinationCountry": "US",
+        "numberType": "landline",
+        **overrides,
+    }
+
+
+def post(client, items):
+    return client.post(URL, json.dumps({"items": items}), content_type="application/json")
+
+
+@pytest.fixture
+def customer(partner_a, customer_of):
+    return customer_of(partner_a)
+
+
+def test_batch_is_imported_and_resending_it_is_a_no_op(api_client, partner_a, customer):
+    client = api_client(partner_a, Role.BILLING_ADMIN)
+    items = [item("a1", customer.tenant_id), item("a2", customer.tenant_id, durationSeconds="30")]
+
+    first = post(client, items)
+    assert first.status_code == 200
+    assert first.json() == {
+        "totalCount": 2, "imported": 2, "duplicates": 0, "errors": [],
+        "attributes": {"objectType": "UsageRecordBatchResult"},
+    }
+    again = post(client, items).json()
+    assert (again["imported"], again["duplicates"], again["errors"]) == (0, 2, [])
+    assert UsageRecord.objects.count() == 2
+    assert UsageImport.objects.filter(source="api", partner=partner_a).count() == 2
+
+
+def test_bad_items_are_reported_by_index_and_the_good_ones_kept(api_client, partner_a, partner_b, customer, customer_of):
+    theirs = customer_of(partner_b)
+    client = api_client(partner_a, Role.GLOBAL_ADMIN)
+    items = [
+        item("ok", customer.tenant_id),
+        item("neg", customer.tenant_id, durationSeconds=-1),
+        item("other", theirs.tenant_id),
+        "not an object",
+        item("ok", customer.tenant_id),
+    ]
+    body = post(client, items).json()
+
+    assert (body["totalCount"], body["imported"], body["duplicates"]) == (5, 1, 0)
+    assert body["errors"] == [
+        {"index": 1, "recordId": "neg", "description": str(NEGATIVE_DURATION % {"value": "-1"})},
+        {"index": 2, "recordId": "other", "description": str(UNKNOWN_TENANT % {"value": str(theirs.tenant_id)})},
+        {"index": 3, "recordId": "", "description": str(NOT_AN_OBJECT)},
+        {"index": 4, "recordId": "ok", "description": str(DUPLICATE_OF_ITEM % {"line": 0, "record_id": "ok"})},
+    ]
+    assert list(UsageRecord.objects.values_list("record_id", flat=True)) == ["ok"]
+
+
+def test_helpdesk_agent_is_forbidden(api_client, partner_a, customer):
+    response = post(api_client(partner_a, Role.HELPDESK_AGENT), [item("h1", customer.tenant_id)])
+    assert response.status_code == 403
+    assert response.json()["code"] == "Forbidden"
+    assert not UsageRecord.objects.exists()
+
+
+def test_more_than_the_maximum_is_a_400(api_client, partner_a, customer):
+    items = [item(f"r{i}", customer.tenant_id) for i in range(MAX_API_RECORDS + 1)]
+    response = post(api_client(partner_a, Role.BILLING_ADMIN), items)
+    assert response.status_code == 400
+    assert "10000" in response.json()["description"]
+    assert not UsageRecord.objects.exists()
+
+
+def test_bad_json_and_missing_items_are_400(api_client, partner_a):
+    client = api_client(partner_a, Role.BILLING_ADMIN)
+    assert client.post(URL, "{not json", content_type="application/json").status_code == 400
+    assert client.post(URL, json.dumps({"records": []}), content_type="application/json").status_code == 400
+
+
+def test_without_a_token_is_401(client, db):
+    assert client.post(URL, json.dumps({"items": []}), content_type="application/json").status_code == 401
