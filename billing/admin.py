@@ -39,7 +39,7 @@ from portal.services import audit_record
 
 class CreditLedgerEntryInline(ReadOnlyInline):
     model = CreditLedgerEntry
-    fields = ["occurred_at", "kind", "amount", "note", "actor", "rated_call"]
+    fields = ["occurred_at", "kind", "amount", "note", "actor", "billing_month"]
     ordering = ["-occurred_at", "-id"]
 
 
@@ -73,15 +73,15 @@ class CreditLedgerEntryAdmin(UUIDSearchMixin, admin.ModelAdmin):
     """Staff add purchases and adjustments here; existing rows are never changed or deleted
     (a mistake is corrected by a further adjustment row)."""
 
-    list_display = ["occurred_at", "account", "kind", "amount", "note", "actor", "rated_call"]
+    list_display = ["occurred_at", "account", "kind", "amount", "note", "actor", "billing_month"]
     list_filter = ["kind", "account__currency"]
-    list_select_related = ["account__customer", "actor", "rated_call"]
-    search_fields = ["account__customer__name", "note", "rated_call__usage_record__record_id"]
+    list_select_related = ["account__customer", "actor", "billing_month"]
+    search_fields = ["account__customer__name", "note"]
     uuid_search_fields = ["account__customer__tenant_id"]
     autocomplete_fields = ["account"]
     date_hierarchy = "occurred_at"
     ordering = ["-occurred_at", "-id"]
-    fields = ["account", "kind", "amount", "occurred_at", "note", "actor", "rated_call"]
+    fields = ["account", "kind", "amount", "occurred_at", "note", "actor", "billing_month"]
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -92,7 +92,7 @@ class CreditLedgerEntryAdmin(UUIDSearchMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             # Who made the entry is the logged-in staff member; calls are linked by rating only.
-            return ["actor", "rated_call"]
+            return ["actor", "billing_month"]
         return self.fields
 
     def get_changeform_initial_data(self, request):

@@ -5,6 +5,8 @@ A call is rated at most once (unique per usage record); re-rating a draft month 
 lines, a finalized month never changes (SPEC §8).
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -85,9 +87,6 @@ class CreditLedgerEntry(models.Model):
         related_name="credit_entries",
         help_text=_("Set on the usage draws and recharges of a rating run: provisional while the month is open "
                     "(re-rating replaces them), final once it is finalized."),
-    )
-    rated_call = models.ForeignKey(
-        "RatedCall", on_delete=models.CASCADE, null=True, blank=True, related_name="credit_entries"
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
 
@@ -352,8 +351,11 @@ class RatedCall(models.Model):
                 ),
                 name="rated_call_billable_minutes_split",
             ),
+            # Within half a millionth, not equal: SQLite keeps decimals as floating point, so an
+            # exact sum can miss by a rounding error (PostgreSQL's numeric is exact either way).
             models.CheckConstraint(
-                condition=Q(amount=models.F("credit_amount") + models.F("postpaid_amount")),
+                condition=Q(amount__gte=models.F("credit_amount") + models.F("postpaid_amount") - Decimal("0.0000005"))
+                & Q(amount__lte=models.F("credit_amount") + models.F("postpaid_amount") + Decimal("0.0000005")),
                 name="rated_call_amount_paid",
             ),
         ]

@@ -9,7 +9,6 @@ Changes need the role table's permission (403 with the reason otherwise) and go 
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -119,6 +118,10 @@ def _manage_post(request, customer):
             "close-flyout": True,
         }
     )
+    # Only the out-of-band parts (#messages) are swapped: swapping into #flyout-body would
+    # make portal.js reopen the flyout that close-flyout has just closed.
+    response["HX-Retarget"] = "#messages"
+    response["HX-Reswap"] = "none"
     return response
 
 

@@ -3,6 +3,7 @@
 
 from django.urls import path
 
+from subscriptions import change_views
 from subscriptions import subscription_views as views
 
 urlpatterns = [
@@ -17,4 +18,12 @@ urlpatterns = [
     ),
     path("subscriptions/<uuid:subscription_id>/next-term/", views.subscription_next_term, name="subscription_next_term"),
     path("subscriptions/<uuid:subscription_id>/status/", views.subscription_status, name="subscription_status"),
+    # End-date alignment, upgrades and the removal of redundant add-ons (change_views).
+    path("subscriptions/<uuid:subscription_id>/align/", change_views.subscription_align, name="subscription_align"),
+    path("subscriptions/<uuid:subscription_id>/upgrade/", change_views.subscription_upgrade, name="subscription_upgrade"),
+    path(
+        "subscriptions/<uuid:subscription_id>/removal-request/",
+        change_views.subscription_removal_request,
+        name="subscription_removal_request",
+    ),
 ]

@@ -43,6 +43,7 @@ def test_admin_agent_enables_overage_on_subscription_1_and_sets_it_back_to_none(
     expect(badge).to_have_attribute("data-enabled", "false")
     expect(badge).to_contain_text("Not enabled")
     expect(page.locator("#messages")).to_contain_text("switched off")
+    expect(flyout).to_be_hidden()
     screenshot("overage-none")
 
 

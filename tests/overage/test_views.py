@@ -173,6 +173,8 @@ def test_admin_agent_enables_overage_with_htmx_and_the_page_is_told(make_member,
     assert response.status_code == 200
     trigger = json.loads(response["HX-Trigger"])
     assert trigger["close-flyout"] is True
+    # Only the out-of-band parts swap: swapping into the flyout would reopen it.
+    assert (response["HX-Retarget"], response["HX-Reswap"]) == ("#messages", "none")
     assert trigger["overage-updated"] == {
         "tenantId": str(alpine.tenant_id), "overageEnabled": True, "azureEntitlementId": str(sub1(alpine).pk),
     }

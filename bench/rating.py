@@ -1,0 +1,143 @@
+"""Benchmark of rating a month (issue 6): 1,000,000 calls across 10,000 customers.
+
+Each customer has a telco license (a pooled domestic allowance), a third have communication
+credits (some with auto-recharge), half have overage assigned to an Azure subscription, and the
+calls mix domestic, international, toll-free and conference dial-out to 12 countries, so every
+branch of the rating runs. Run it on a database of its own:
+
+    psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE portal_bench_rating'
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_rating .venv/bin/python bench/rating.py
+
+Without DATABASE_URL it uses a fresh SQLite file under /tmp. It migrates the database, loads the
+data once (reused on later runs of the same database), rates the month twice (the second run is
+the re-rating of a draft month) and prints the seconds and the peak memory of the process.
+Flags: ``--calls`` (default 1,000,000), ``--customers`` (default 10,000).
+"""
+
+import argparse
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if "DATABASE_URL" not in os.environ:
+    os.environ["DATABASE_URL"] = "sqlite:////tmp/portal_bench_rating.sqlite3"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from billing.models import CreditAccount, CreditLedgerEntry, Rate, RatedCall, UsageRecord  # noqa: E402
+from billing.services.rating import rate_month  # noqa: E402
+from catalog.models import Product, Sku, TenantLicense  # noqa: E402
+from overage.models import AzurePlan, AzureSubscription, OverageAssignment  # noqa: E402
+from portal.models import Customer, CustomerRelationship, Partner  # noqa: E402
+
+MONTH = date(2026, 9, 1)
+COUNTRIES = ["US", "CA", "GB", "IT", "DE", "FR", "ES", "IN", "AU", "JP", "BR", "MX"]
+CALL_TYPES = ["domestic"] * 6 + ["international"] * 2 + ["tollfree_inbound", "conference_dialout"]
+
+
+def load(calls, customers):
+    if UsageRecord.objects.filter(record_id__startswith="bench-").exists():
+        print("data already loaded")
+        return
+    rng = random.Random(7)
+    partner, _ = Partner.objects.get_or_create(mpn_id="9900001", defaults={"name": "Bench partner", "kind": "direct_bill"})
+    product, _ = Product.objects.get_or_create(id="BENCHTELCO01", defaults={"title": "Bench telco", "product_type": "OnlineServicesNCE"})
+    sku, _ = Sku.objects.get_or_create(product=product, sku_id="0001", defaults={
+        "title": "Bench calling plan", "consumption_type": "overage", "included_minutes_domestic": 300,
+        "included_minutes_conferencing": 60, "supported_terms": ["P1Y"], "supported_billing_cycles": ["monthly"]})
+    rates = []
+    for country in COUNTRIES:
+        for number_type, price in (("landline", "0.021"), ("mobile", "0.094"), ("tollfree", "0.035")):
+            for currency in ("USD", "EUR", "GBP"):
+                rates.append(Rate(destination_country=country, number_type=number_type, currency=currency,
+                                  unit_price=Decimal(price), erp_price=Decimal(price), effective_from=date(2025, 1, 1)))
+    Rate.objects.bulk_create(rates, ignore_conflicts=True)
+    objs = Customer.objects.bulk_create(
+        [Customer(name=f"Bench {i:05d}", domain=f"bench{i}.example", country=rng.choice(["US", "GB", "IT"]))
+         for i in range(customers)], batch_size=2000)
+    objs = list(Customer.objects.filter(name__startswith="Bench ").order_by("pk"))
+    CustomerRelationship.objects.bulk_create([CustomerRelationship(customer=c, partner=partner) for c in objs], batch_size=2000)
+    TenantLicense.objects.bulk_create([TenantLicense(customer=c, sku=sku, channel="csp_nce", source_partner=partner,
+                                                     quantity=rng.randint(1, 5)) for c in objs], batch_size=2000)
+    start = datetime(2026, 8, 1, tzinfo=UTC)
+    with_overage = objs[: customers // 2]
+    plans = AzurePlan.objects.bulk_create([AzurePlan(customer=c, partner=partner) for c in with_overage], batch_size=2000)
+    plans = list(AzurePlan.objects.filter(customer__in=with_overage).order_by("pk"))
+    subs = AzureSubscription.objects.bulk_create(
+        [AzureSubscription(plan=p, number=1, friendly_name="Subscription 1") for p in plans], batch_size=2000)
+    subs = {s.plan.customer_id: s for s in AzureSubscription.objects.filter(plan__in=plans).select_related("plan")}
+    OverageAssignment.objects.bulk_create(
+        [OverageAssignment(customer_id=cid, partner=partner, azure_subscription=s, started_at=start)
+         for cid, s in subs.items()], batch_size=2000)
+    with_credits = objs[:: 3]
+    accounts = CreditAccount.objects.bulk_create(
+        [CreditAccount(customer=c, currency="USD", auto_recharge=(i % 2 == 0), threshold=Decimal("5"),
+                       recharge_amount=Decimal("20")) for i, c in enumerate(with_credits)], batch_size=2000)
+    accounts = list(CreditAccount.objects.filter(customer__in=with_credits))
+    CreditLedgerEntry.objects.bulk_create(
+        [CreditLedgerEntry(account=a, kind="purchase", amount=Decimal("10"), occurred_at=start) for a in accounts],
+        batch_size=2000)
+    month_start = datetime(2026, 9, 1, tzinfo=UTC)
+    per_customer = calls // customers
+    batch, n = [], 0
+    for c in objs:
+        for k in range(per_customer):
+            call_type = rng.choice(CALL_TYPES)
+            batch.append(UsageRecord(
+                record_id=f"bench-{n}", customer=c, user=f"u{k % 20}@{c.domain}",
+                started_at=month_start + timedelta(seconds=rng.randrange(30 * 86400)),
+                duration_seconds=rng.randint(20, 1800), call_type=call_type,
+                destination_country=c.country if call_type == "domestic" else rng.choice(COUNTRIES),
+                number_type="tollfree" if call_type == "tollfree_inbound" else rng.choice(["landline", "mobile"])))
+            n += 1
+            if len(batch) >= 10000:
+                UsageRecord.objects.bulk_create(batch)
+                batch = []
+    if batch:
+        UsageRecord.objects.bulk_create(batch)
+    print(f"loaded {n:,} calls for {len(objs):,} customers")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load_only:
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        load(args.calls, args.customers)
+        print(f"load: {time.perf_counter() - started:.1f} s")
+        return
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    # The data is loaded by a child process, so the peak memory below is the rating's own.
+    subprocess.run([sys.executable, __file__, "--load-only", "--calls", str(args.calls),
+                    "--customers", str(args.customers)], check=True)
+    for attempt in ("rate", "re-rate"):
+        started = time.perf_counter()
+        run = rate_month(month=MONTH)
+        seconds = time.perf_counter() - started
+        print(f"{attempt}: {run.processed_records:,} calls in {seconds:.1f} s ({run.processed_records / seconds:,.0f} calls/s)")
+    print(f"rated calls: {RatedCall.objects.filter(billing_month__month=MONTH).count():,}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS of the rating process): {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
