@@ -16,8 +16,13 @@ from catalog.models import PriceListEntry, Sku, TenantLicense
 
 def tenant_active_sku_ids(customer):
     """The ids of the SKUs provisioned and active in the customer's tenant (one query)."""
+    # order_by(): the model's default ordering would join customer and product and put their
+    # columns into the DISTINCT, one row per license instead of per SKU.
     return set(
-        TenantLicense.objects.filter(customer=customer, is_active=True).values_list("sku_id", flat=True).distinct()
+        TenantLicense.objects.filter(customer=customer, is_active=True)
+        .order_by()
+        .values_list("sku_id", flat=True)
+        .distinct()
     )
 
 
@@ -100,6 +105,8 @@ def with_current_price(queryset, *, market, term_duration, billing_plan, segment
 
 def price_list_markets():
     """The markets (countries) the price list has rows for, plus the default market."""
-    markets = set(PriceListEntry.objects.values_list("market", flat=True).distinct())
+    # order_by(): the default ordering (by SKU, then product title) would turn the DISTINCT
+    # into one row per price-list row, read in full on every catalog request.
+    markets = set(PriceListEntry.objects.order_by().values_list("market", flat=True).distinct())
     markets.add(DEFAULT_MARKET)
     return sorted(markets)

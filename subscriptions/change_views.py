@@ -23,10 +23,10 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.models import Sku
 from portal.views import htmx_template, partner_required
-from subscriptions.models import AddonRemovalRequest, Subscription, SubscriptionStatus
+from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.periods import billing_period, days_inclusive, prorate
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED
-from subscriptions.selectors_list import action_denial, subscription_for_request
+from subscriptions.selectors_list import action_denial, removal_state, subscription_for_request
 from subscriptions.services import changes
 from subscriptions.services.lifecycle import SubscriptionError, renewal_start
 from subscriptions.services.pricing import prices_in_force
@@ -307,26 +307,6 @@ def subscription_upgrade(request, subscription_id):
 
 
 # --- Removal request of a redundant add-on -------------------------------------------------
-
-
-def removal_state(partner, subscription, today=None):
-    """What the page and the subscription page say about removing a redundant add-on:
-    the upgraded base (``None`` when the partner cannot see it), the deadline, whether it
-    has passed, and the request already raised, if any. ``None`` when not redundant."""
-    if subscription.redundant_since is None or subscription.made_redundant_by_id is None:
-        return None
-    today = today or timezone.localdate()
-    deadline = changes.removal_request_deadline(subscription)
-    base = Subscription.objects.for_partner(partner).select_related("sku").filter(pk=subscription.made_redundant_by_id).first()
-    request = AddonRemovalRequest.objects.for_partner(partner).filter(subscription=subscription).first()
-    return {
-        "base": base,
-        "base_name": _display_name(base) if base else subscription.made_redundant_by.sku.title,
-        "since": subscription.redundant_since,
-        "deadline": deadline,
-        "passed": deadline is not None and today > deadline,
-        "request": request,
-    }
 
 
 def _removal_context(request, subscription, *, error=""):

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Availability, BillingCycle, Sku, TenantLicense, TermDuration
+from catalog.models import AZURE_PLAN_PRODUCT_ID, Availability, BillingCycle, Sku, TenantLicense, TermDuration
 from portal.models import Customer, Partner
 
 
@@ -246,6 +246,11 @@ class Subscription(models.Model):
 
     def __str__(self):
         return f"{self.friendly_name or self.sku.title} ×{self.quantity} ({self.customer})"
+
+    @property
+    def is_azure_plan(self):
+        """The no-cost Azure plan is listed among subscriptions but has no seats or term."""
+        return self.sku.product_id == AZURE_PLAN_PRODUCT_ID
 
     @property
     def offer_id(self):

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from portal import permissions
 from portal.models import AuditEvent
-from subscriptions.models import Subscription, SubscriptionStatus
+from subscriptions.models import AddonRemovalRequest, Subscription, SubscriptionStatus
+from subscriptions.services import changes
 from subscriptions.services.lifecycle import can_cancel, cancellation_deadline, seat_batches
 
 LIVE_STATUSES = [SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
@@ -145,3 +146,23 @@ def audit_trail(partner, subscription, limit=50):
             (key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)
         ]
     return events
+
+
+def removal_state(partner, subscription, today=None):
+    """What the page and the subscription page say about removing a redundant add-on:
+    the upgraded base (``None`` when the partner cannot see it), the deadline, whether it
+    has passed, and the request already raised, if any. ``None`` when not redundant."""
+    if subscription.redundant_since is None or subscription.made_redundant_by_id is None:
+        return None
+    today = today or timezone.localdate()
+    deadline = changes.removal_request_deadline(subscription)
+    base = Subscription.objects.for_partner(partner).select_related("sku").filter(pk=subscription.made_redundant_by_id).first()
+    request = AddonRemovalRequest.objects.for_partner(partner).filter(subscription=subscription).first()
+    return {
+        "base": base,
+        "base_name": (base.friendly_name or base.sku.title) if base else subscription.made_redundant_by.sku.title,
+        "since": subscription.redundant_since,
+        "deadline": deadline,
+        "passed": deadline is not None and today > deadline,
+        "request": request,
+    }

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,7 @@ from subscriptions.selectors_list import (
     list_queryset,
     lowest_allowed_quantity,
     next_term_choices,
+    removal_state,
     seat_windows,
     subscription_for_request,
 )
@@ -48,7 +50,6 @@ DETAIL_TEMPLATE = "subscriptions/subscription_detail.html"
 ACTIONS_TEMPLATE = "subscriptions/subscription_actions.html"
 ROW_RESPONSE_TEMPLATE = "subscriptions/subscription_row_response.html"
 
-ALIGN_URL = "/subscriptions/{id}/align/"  # built by another part of the portal
 
 QUANTITY_CHANGED = _("Seats of %(name)s set to %(quantity)s.")
 CANCELLED = _("%(name)s was cancelled; the unused part is refunded pro rata.")
@@ -212,7 +213,8 @@ class SubscriptionDetailView(PartnerRequiredMixin, DetailView):
                 "cancel_deadline": cancel_deadline,
                 "is_live": subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED),
                 "denial": action_denial(self.request, subscription),
-                "align_url": ALIGN_URL.format(id=subscription.pk),
+                "removal": removal_state(self.request.partner, subscription),
+                "align_url": reverse("subscriptions:subscription_align", args=[subscription.pk]),
                 "has_next_term": any(
                     [
                         subscription.next_term_quantity,
@@ -277,7 +279,7 @@ def _actions_context(request, subscription, *, bound=None, error=""):
         "read_only": bool(denial) or not is_live,
         "next_term_blocked": "" if subscription.auto_renew_enabled else SCHEDULE_NEEDS_AUTO_RENEW,
         "error": error,
-        "align_url": ALIGN_URL.format(id=subscription.pk),
+        "align_url": reverse("subscriptions:subscription_align", args=[subscription.pk]),
         **forms,
     }
 

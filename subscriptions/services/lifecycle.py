@@ -46,6 +46,9 @@ QUANTITY_NOT_INTEGER = _("The quantity must be a whole number.")
 NOT_CHANGEABLE = _("A %(status)s subscription cannot be changed.")
 TRANSITION_NOT_ALLOWED = _("A subscription cannot go from %(from)s to %(to)s.")
 SCHEDULE_NEEDS_AUTO_RENEW = _("Next-term changes need auto-renew to be on.")
+AZURE_PLAN_HAS_NO_SEATS = _(
+    "The Azure plan has no seats, term or renewal: manage its Azure subscriptions on the customer's Azure plan page."
+)
 UNSUPPORTED_TERM = _("The offer does not support %(term)s with %(cycle)s billing.")
 
 
@@ -127,6 +130,8 @@ def _lock(subscription):
 
 
 def _require_live(subscription):
+    if subscription.is_azure_plan:
+        raise SubscriptionError(CODE_INVALID_INPUT, AZURE_PLAN_HAS_NO_SEATS)
     if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
         raise SubscriptionError(
             CODE_DELETED, NOT_CHANGEABLE % {"status": subscription.get_status_display().lower()}, status=400

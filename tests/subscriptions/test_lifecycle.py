@@ -255,3 +255,18 @@ def test_base_and_add_on_renew_separately(bought):
         assert lifecycle.renew_subscriptions(on_date=date(2027, 3, 2)) == (1, 0)
     addon.refresh_from_db()
     assert addon.commitment_end_date == date(2027, 5, 31)
+
+
+def test_the_azure_plan_has_no_seats_to_change_or_cancel(db):
+    from catalog.models import AZURE_PLAN_PRODUCT_ID
+    from tests.factories import ProductFactory
+
+    plan_sku = SkuFactory(product=ProductFactory(id=AZURE_PLAN_PRODUCT_ID, product_type="Azure"))
+    plan = SubscriptionFactory(sku=plan_sku)
+    for change in (
+        lambda: lifecycle.subscription_set_quantity(subscription=plan, quantity=2, acting_user=None),
+        lambda: lifecycle.subscription_cancel(subscription=plan, acting_user=None),
+        lambda: lifecycle.subscription_set_auto_renew(subscription=plan, enabled=False, acting_user=None),
+    ):
+        with pytest.raises(SubscriptionError, match="Azure plan"):
+            change()
