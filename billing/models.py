@@ -312,7 +312,9 @@ class RatedCall(models.Model):
     Unique per usage record, so a call can never be billed twice."""
 
     usage_record = models.OneToOneField(UsageRecord, on_delete=models.PROTECT, related_name="rating")
-    billing_month = models.ForeignKey(BillingMonth, on_delete=models.PROTECT, related_name="rated_calls")
+    # A million rows a month: besides the primary key and the unique call, one index
+    # (billing month, partner) serves every query; the foreign keys carry none of their own.
+    billing_month = models.ForeignKey(BillingMonth, on_delete=models.PROTECT, related_name="rated_calls", db_index=False)
     is_adjustment = models.BooleanField(_("late adjustment"), default=False)
     minutes = models.PositiveIntegerField(_("minutes"))
     pool_minutes = models.PositiveIntegerField(_("from included minutes"))
@@ -323,17 +325,19 @@ class RatedCall(models.Model):
     credit_minutes = models.PositiveIntegerField(_("minutes paid from credits"), default=0)
     postpaid_minutes = models.PositiveIntegerField(_("post-paid minutes"), default=0)
     blocked_minutes = models.PositiveIntegerField(_("blocked minutes"), default=0)
-    rate = models.ForeignKey(Rate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    rate = models.ForeignKey(Rate, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False)
     unit_price = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     amount = models.DecimalField(_("charge"), max_digits=12, decimal_places=6, default=0)
     credit_amount = models.DecimalField(_("paid from credits"), max_digits=12, decimal_places=6, default=0)
     postpaid_amount = models.DecimalField(_("post-paid"), max_digits=12, decimal_places=6, default=0)
     currency = models.CharField(max_length=3)
     azure_subscription = models.ForeignKey(
-        AzureSubscription, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls"
+        AzureSubscription, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls", db_index=False
     )
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls")
-    reseller = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls", db_index=False
+    )
+    reseller = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False)
     status = models.CharField(_("status"), max_length=10, choices=RatedCallStatus.choices)
 
     objects = RatedCallQuerySet.as_manager()
