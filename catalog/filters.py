@@ -5,9 +5,13 @@ queryset), so another partner's tenant id is neither listed nor accepted.
 """
 
 import django_filters
+from django import forms
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Availability, BillingCycle, ProductType, Segment, Sku, TermDuration
@@ -21,6 +25,31 @@ DEFAULT_TERM = TermDuration.P1Y
 DEFAULT_BILLING_PLAN = BillingCycle.MONTHLY
 DEFAULT_SEGMENT = Segment.COMMERCIAL
 BILLING_PLAN_CHOICES = [c for c in BillingCycle.choices if c[0] != BillingCycle.NONE]
+
+
+class QuickModelSelect(forms.Select):
+    """The ``<select>`` of a model choice field, its options read as ``(key, label_field)``
+    pairs and built in Python. Django builds a model instance and renders two template
+    includes per option: a partner's 5,000 customers took about a second per page, this
+    takes a few milliseconds. Same markup and escaping; the label is ``label_field``."""
+
+    def __init__(self, attrs=None, *, label_field):
+        super().__init__(attrs)
+        self.label_field = label_field
+
+    def render(self, name, value, attrs=None, renderer=None):
+        field = self.choices.field  # the ModelChoiceIterator's field
+        selected = set(self.format_value(value))
+        pairs = field.queryset.values_list(field.to_field_name or "pk", self.label_field)
+        if field.empty_label is not None:
+            pairs = [("", field.empty_label), *pairs]
+        options = "".join(
+            '<option value="%s"%s>%s</option>'
+            % (escape(str(key)), " selected" if str(key) in selected else "", escape(str(label)))
+            for key, label in pairs
+        )
+        attrs = self.build_attrs(self.attrs, attrs)
+        return mark_safe('<select name="%s"%s>%s</select>' % (escape(name), flatatt(attrs), options))
 
 
 def partner_customers(request):
@@ -72,6 +101,7 @@ class SkuFilter(django_filters.FilterSet):
         method="filter_nothing",
         label=_("Customer"),
         empty_label=_("No customer selected"),
+        widget=QuickModelSelect(label_field="name"),
     )
 
     class Meta:

@@ -7,9 +7,10 @@ form is invalid and the view shows no rows.
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
+from catalog.filters import QuickModelSelect
 from catalog.models import ConsumptionType, Product
 from portal.models import Customer
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -41,9 +42,9 @@ def partner_products(request):
     partner = getattr(request, "partner", None) if request is not None else None
     if partner is None:
         return Product.objects.none()
-    return Product.objects.filter(skus__subscriptions__in=Subscription.objects.for_partner(partner)).distinct().order_by(
-        "title"
-    )
+    # EXISTS per product, not a DISTINCT over a join of every subscription (0.5 s with 100,000).
+    sold = Subscription.objects.for_partner(partner).filter(sku__product=OuterRef("pk"))
+    return Product.objects.filter(Exists(sold)).order_by("title")
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -65,7 +66,8 @@ class SubscriptionFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name, offer or customer")}),
     )
     customer = django_filters.ModelChoiceFilter(
-        queryset=partner_customers, to_field_name="tenant_id", label=_("Customer"), empty_label=_("All customers")
+        queryset=partner_customers, to_field_name="tenant_id", label=_("Customer"), empty_label=_("All customers"),
+        widget=QuickModelSelect(label_field="name"),
     )
     product = django_filters.ModelChoiceFilter(
         field_name="sku__product", queryset=partner_products, label=_("Product"), empty_label=_("All products")

@@ -23,13 +23,20 @@ NOT_TRANSACTING_PARTNER = _(
 )
 
 
+LIST_ROW_RELATED = ("customer", "partner", "reseller", "sku", "sku__product", "availability", "availability__sku")
+
+
 def list_queryset(partner):
     """The partner's subscriptions (transacted or as reseller of record) with what a list row
     shows joined in, and the row flags annotated: a page of rows costs one query."""
-    scoped = Subscription.objects.for_partner(partner).select_related(
-        "customer", "partner", "reseller", "sku", "sku__product", "availability", "availability__sku"
-    )
-    return annotate_list_flags(scoped)
+    return list_rows(Subscription.objects.for_partner(partner))
+
+
+def list_rows(queryset):
+    """``queryset`` (already scoped, filtered and ordered) as list rows: related rows joined
+    in and the row flags annotated. Count the queryset before this, not after: the joins and
+    the flags' subquery would make a count read every row instead of one index."""
+    return annotate_list_flags(queryset.select_related(*LIST_ROW_RELATED))
 
 
 def annotate_list_flags(queryset):

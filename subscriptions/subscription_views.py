@@ -11,11 +11,13 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import DetailView, ListView
@@ -23,12 +25,12 @@ from django.views.generic import DetailView, ListView
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required
 from subscriptions import action_forms
 from subscriptions.filters import ORDERING_FIELDS, SubscriptionFilter
-from subscriptions.models import SubscriptionStatus
+from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors_list import (
     action_denial,
     audit_trail,
     cancellation_state,
-    list_queryset,
+    list_rows,
     lowest_allowed_quantity,
     next_term_choices,
     removal_state,
@@ -84,12 +86,40 @@ def _display_name(subscription):
 
 
 def _filtered(request):
-    """The filter set and its rows. Invalid input (e.g. another partner's tenant id as
+    """The filter set and the filtered, ordered subscriptions, without the row joins and
+    flags (``list_rows`` adds them). Invalid input (e.g. another partner's tenant id as
     ``customer``) gives no rows rather than silently ignoring the filter."""
-    filterset = SubscriptionFilter(request.GET or None, queryset=list_queryset(request.partner), request=request)
+    scoped = Subscription.objects.for_partner(request.partner)
+    filterset = SubscriptionFilter(request.GET or None, queryset=scoped, request=request)
     if filterset.is_bound and not filterset.is_valid():
         return filterset, filterset.queryset.none()
     return filterset, filterset.qs
+
+
+class DeferredRowsPaginator(Paginator):
+    """Counts ``keys`` (the filtered, ordered subscriptions, unannotated) and reads full,
+    annotated rows only for the page's keys, chosen by a subquery on ``keys``: one query
+    still. With 100,000 subscriptions, counting or sorting the annotated rows computed the
+    flags' subquery and the joins for every row (0.2-0.5 s); the lean count and the keys'
+    subquery read indexes and stop after one page."""
+
+    def __init__(self, object_list, per_page, *, keys, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.keys = keys
+
+    @cached_property
+    def count(self):
+        return self.keys.count()
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        # The outer query keeps the list's ordering: it sorts the page's rows only.
+        rows = self.object_list.filter(pk__in=self.keys.values("pk")[bottom:top])
+        return self._get_page(rows, number, self)
 
 
 def _sort_links(request):
@@ -115,8 +145,14 @@ class SubscriptionListView(PartnerRequiredMixin, ListView):
     context_object_name = "subscriptions"
 
     def get_queryset(self):
-        self.filterset, queryset = _filtered(self.request)
-        return queryset
+        self.filterset, self.filtered = _filtered(self.request)
+        return list_rows(self.filtered)
+
+    def get_paginator(self, queryset, per_page, orphans=0, allow_empty_first_page=True, **kwargs):
+        return DeferredRowsPaginator(
+            queryset, per_page, orphans=orphans, allow_empty_first_page=allow_empty_first_page,
+            keys=self.filtered, **kwargs
+        )
 
     def get_template_names(self):
         return [htmx_template(self.request, self.template_name, "results")]
@@ -176,7 +212,7 @@ def _csv_rows(queryset):
 def subscription_export(request):
     """The filtered list as CSV, streamed (the same filters and scoping as the page)."""
     _filterset, queryset = _filtered(request)
-    response = StreamingHttpResponse(_csv_rows(queryset), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(_csv_rows(list_rows(queryset)), content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="subscriptions-{stamp}.csv"'
     return response

@@ -331,9 +331,9 @@ def _rate_customers(billing_month, customer_ids, month_start, month_end, rates):
     finalized_used = {}
     remaining = {}  # (customer id, month, zone) → minutes left
     rated, count = [], 0
-    for pk, customer_id, country, started_at, seconds, call_type, destination, number_type in records.iterator(
-        chunk_size=BATCH
-    ):
+    # A chunk of customers is a few tens of thousands of calls: fetched whole, because a
+    # server-side cursor (iterator) makes PostgreSQL plan for the first rows and run slower.
+    for pk, customer_id, country, started_at, seconds, call_type, destination, number_type in list(records):
         count += 1
         call_month = started_at.date().replace(day=1)
         is_adjustment = call_month != billing_month.month
@@ -397,9 +397,9 @@ RATED_CALL_FIELDS = [
 
 
 def _insert_rated_calls(rows):
-    """A million calls a month: the rows go in with one ``executemany`` per batch rather than
-    through model instances (five times faster). The columns come from the model's own
-    metadata, and the database still checks every constraint."""
+    """A million calls a month: the rows go in by ``COPY`` (PostgreSQL) or one ``executemany``
+    per batch rather than through model instances, several times faster. The columns come from
+    the model's own metadata, and the database still checks every constraint."""
     fields = [RatedCall._meta.get_field(name) for name in RATED_CALL_FIELDS]
     ops = connection.ops
     table = ops.quote_name(RatedCall._meta.db_table)
@@ -409,15 +409,24 @@ def _insert_rated_calls(rows):
         target = field.target_field if field.is_relation else field
         return target.get_internal_type() in ("DecimalField", "UUIDField")
 
-    # Decimals and UUIDs go through the field's own conversion (SQLite stores them as text).
-    converters = [(i, f.get_db_prep_save) for i, f in enumerate(fields) if needs_conversion(f)]
+    # Decimals and UUIDs go through the field's own conversion where the driver cannot take
+    # them as they are (SQLite stores them as text; psycopg adapts both natively).
+    converters = [] if connection.vendor == "postgresql" else [
+        (i, f.get_db_prep_save) for i, f in enumerate(fields) if needs_conversion(f)
+    ]
     if converters:
         rows = [list(row) for row in rows]
         for row in rows:
             for i, convert in converters:
                 row[i] = convert(row[i], connection)
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+        if connection.vendor == "postgresql":
+            # COPY streams the batch in one round trip; executemany would send a row at a time.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
 
 
 def _status(pool, credit, postpaid, blocked):

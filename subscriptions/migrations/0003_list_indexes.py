@@ -19,11 +19,12 @@ class Migration(migrations.Migration):
             "CREATE INDEX IF NOT EXISTS portal_customer_name_id_idx ON portal_customer (name, id)",
             "DROP INDEX IF EXISTS portal_customer_name_id_idx",
         ),
-        # Covers "partner or reseller of record" with the SKU: the list's count (whole or of
+        # Covers "partner or reseller of record", with the SKU: the list's count (whole or of
         # add-ons) and the product filter's choices read this index alone, not the table.
+        # (SKU first would tempt SQLite into sorting every add-on row for a filtered page.)
         migrations.RunSQL(
-            "CREATE INDEX IF NOT EXISTS subscription_sku_partner_reseller_idx "
-            "ON subscriptions_subscription (sku_id, partner_id, reseller_id)",
-            "DROP INDEX IF EXISTS subscription_sku_partner_reseller_idx",
+            "CREATE INDEX IF NOT EXISTS subscription_partner_reseller_sku_idx "
+            "ON subscriptions_subscription (partner_id, reseller_id, sku_id)",
+            "DROP INDEX IF EXISTS subscription_partner_reseller_sku_idx",
         ),
     ]
