@@ -4,13 +4,15 @@ Scoping: the ``customer`` choice list is built from the request's partner (a cal
 queryset), so another partner's tenant id is neither listed nor accepted.
 """
 
+from html import escape
+
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.forms.utils import flatatt
 from django.utils import timezone
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +60,20 @@ def partner_customers(request):
     if partner is None:
         return Customer.objects.none()
     return Customer.objects.for_partner(partner).order_by("name", "pk")
+
+
+def _customer_market(request, tenant_id):
+    """The country of the request's partner's customer ``tenant_id`` when the price list has
+    that market; None for no, unknown, malformed or another partner's tenant."""
+    if not tenant_id or request is None or getattr(request, "partner", None) is None:
+        return None
+    try:
+        country = (
+            Customer.objects.for_partner(request.partner).filter(tenant_id=tenant_id).values_list("country", flat=True).first()
+        )
+    except ValidationError:
+        return None
+    return country if country in price_list_markets() else None
 
 
 def market_choices():
@@ -111,7 +127,8 @@ class SkuFilter(django_filters.FilterSet):
     def __init__(self, data=None, *args, **kwargs):
         if data is not None and not data.get("market"):
             data = data.copy()
-            data["market"] = DEFAULT_MARKET
+            # Prices for the chosen customer's own market unless another one is asked for.
+            data["market"] = _customer_market(kwargs.get("request"), data.get("customer")) or DEFAULT_MARKET
         super().__init__(data, *args, **kwargs)
         for name, field in self.form.fields.items():
             css = "form-control" if name == "q" else "form-select"

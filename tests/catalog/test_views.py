@@ -401,3 +401,18 @@ def test_export_needs_a_login(client):
 
 def test_export_rejects_a_malformed_market(client_a):
     assert client_a.get(reverse("catalog:pricelist_export"), {"market": "USA"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_choosing_a_customer_prices_in_its_market_unless_another_is_asked(make_member, partner_a, customer_of):
+    from tests.factories import PriceListEntryFactory, SkuFactory
+
+    sku = SkuFactory(title="Market test SKU")
+    PriceListEntryFactory(sku=sku, market="US", currency="USD", term_duration="P1Y", billing_plan="monthly")
+    PriceListEntryFactory(sku=sku, market="GB", currency="GBP", term_duration="P1Y", billing_plan="monthly")
+    british = customer_of(partner_a, country="GB")
+    client = make_member(partner_a, "admin_agent")
+    page = client.get("/catalog/", {"customer": str(british.tenant_id)})
+    assert page.context["filter"].form.cleaned_data["market"] == "GB"
+    page = client.get("/catalog/", {"customer": str(british.tenant_id), "market": "US"})
+    assert page.context["filter"].form.cleaned_data["market"] == "US"
