@@ -43,6 +43,7 @@ def load_demo(*, today=None):
         build_credits(clock, customers=customers, actors_by_customer={"fourthcoffee": actors["fabrikam"]})
         rates = build_rates(clock)
         new_usage = build_usage(clock, customers=customers, skus=skus)
+    rated = _rate_usage_month(clock)
     return {
         "clock": clock,
         "partners": len(partners),
@@ -52,4 +53,18 @@ def load_demo(*, today=None):
         "new_subscriptions": new_subscriptions,
         "rates": rates,
         "new_usage_records": new_usage,
+        "rated_calls": rated,
     }
+
+
+def _rate_usage_month(clock):
+    """Rate the demo month once (left open, so staff can re-rate or finalize it), so the
+    billing pages show overage, credit draws and blocked calls from the first visit."""
+    from billing.models import BillingMonth, RatedCall
+    from billing.services.rating import rate_month
+
+    if RatedCall.objects.filter(billing_month__month=clock.usage_month).exists():
+        return 0
+    if BillingMonth.objects.filter(month=clock.usage_month, status="finalized").exists():
+        return 0
+    return rate_month(month=clock.usage_month).processed_records

@@ -260,9 +260,25 @@ class TestDemoContents:
         assert set(Rate.objects.values_list("currency", flat=True).distinct()) == {"USD", "EUR", "GBP"}
         assert Rate.objects.filter(number_type="tollfree", destination_country="IT").exists()
 
+    def test_the_demo_month_is_rated_and_left_open(self, seeded):
+        from billing.models import BillingMonth, RatedCall
+
+        month = BillingMonth.objects.get()
+        assert month.status == "open"
+        blue_yonder = RatedCall.objects.filter(usage_record__customer=customer("blueyonder"))
+        assert blue_yonder.filter(postpaid_minutes__gt=0, azure_subscription__friendly_name="Subscription 1").exists()
+        alpine = RatedCall.objects.filter(usage_record__customer=customer("alpine"))
+        assert alpine.filter(status="blocked").exists() and not alpine.filter(postpaid_minutes__gt=0).exists()
+        fourth = RatedCall.objects.filter(usage_record__customer=customer("fourthcoffee"))
+        assert fourth.filter(credit_minutes__gt=0).exists() and not fourth.filter(status="blocked").exists()
+
     def test_fourth_coffee_has_communication_credits_with_auto_recharge(self, seeded):
         account = CreditAccount.objects.get(customer=customer("fourthcoffee"))
         assert account.currency == "EUR" and account.auto_recharge
         assert (account.threshold, account.recharge_amount) == (Decimal("20.00"), Decimal("100.00"))
-        assert account.entries.aggregate(total=Sum("amount"))["total"] == Decimal("120.00")
+        assert account.entries.get(kind="purchase").amount == Decimal("120.00")
+        # The demo month is rated: its calls draw on the credits, and auto-recharge keeps the
+        # balance from falling below the threshold.
+        assert account.entries.filter(kind="usage_draw").exists()
+        assert account.entries.aggregate(total=Sum("amount"))["total"] >= Decimal("20.00")
 

@@ -32,5 +32,6 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"Created {summary['new_subscriptions']} subscriptions (bought {clock.purchase_date:%Y-%m-%d}) and "
-            f"{summary['new_usage_records']} usage records for {clock.usage_month:%Y-%m}."
+            f"{summary['new_usage_records']} usage records for {clock.usage_month:%Y-%m}; "
+            f"rated {summary['rated_calls']} calls (the month stays open)."
         )
