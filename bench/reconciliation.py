@@ -68,7 +68,7 @@ def build(calls, customers):
     CustomerRelationship.objects.bulk_create([CustomerRelationship(customer=c, partner=partner) for c in people], batch_size=BATCH)
     AzurePlan.objects.bulk_create([AzurePlan(customer=c, partner=partner) for c in people], batch_size=BATCH)
     plans = dict(AzurePlan.objects.filter(partner=partner).values_list("customer_id", "pk"))
-    azure = [AzureSubscription(id=uuid.uuid4(), plan_id=plans[c.pk], number=1, friendly_name="Subscription 1") for c in people]
+    azure = [AzureSubscription(id=uuid.uuid4(), plan_id=plans[c.pk], partner=partner, number=1, friendly_name="Subscription 1") for c in people]
     AzureSubscription.objects.bulk_create(azure, batch_size=BATCH)
     azure_of = {c.pk: a.pk for c, a in zip(people, azure, strict=True)}
 

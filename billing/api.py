@@ -42,7 +42,7 @@ class UsageRecordBatchOut(Schema):
 
 @router.post("/records", response=responses(UsageRecordBatchOut), summary="Send a batch of call-usage records")
 def post_usage_records(request, payload: UsageRecordsIn):
-    require(request, permissions.BILLING)
+    require(request, permissions.USAGE_IMPORT)
     if len(payload.items) > MAX_API_RECORDS:
         raise ApiError(
             INVALID_INPUT_CODE, TOO_MANY_RECORDS % {"max": MAX_API_RECORDS, "count": len(payload.items)}, 400

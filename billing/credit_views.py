@@ -27,8 +27,8 @@ def _balance_points(account):
 
 @partner_required
 def customer_credits(request, tenant_id):
-    require_permission(request, permissions.BILLING)
     customer = get_object_or_404(Customer.objects.for_partner(request.partner), tenant_id=tenant_id)
+    require_permission(request, permissions.BILLING)
     account = getattr(customer, "credit_account", None) if hasattr(customer, "credit_account") else None
     context = {"customer": customer, "account": account}
     if account is not None:

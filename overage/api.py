@@ -20,6 +20,7 @@ from ninja import Router, Schema
 
 from overage import selectors, services
 from overage.models import AzurePlan
+from subscriptions.models import Subscription
 from portal import permissions
 from portal.api import (
     ApiError,
@@ -217,6 +218,11 @@ def get_azure_entitlements(request, tenant_id: str, plan_id: str):
     plan = AzurePlan.objects.for_partner(request.partner).filter(customer=customer, subscription_id=plan_uuid).first()
     if plan is None:
         raise not_found
+    entitlements = plan.azure_subscriptions.for_partner(request.partner).order_by("number")
+    # The plan is the customer's; what is in it is each partner's own. A partner that neither
+    # sees the plan's subscription nor has an Azure subscription in it gets the same 404.
+    if not (Subscription.objects.for_partner(request.partner).filter(pk=plan.subscription_id).exists() or entitlements):
+        raise not_found
     return collection(
         {
             "id": str(az.pk),
@@ -225,6 +231,6 @@ def get_azure_entitlements(request, tenant_id: str, plan_id: str):
             "subscriptionId": str(plan.subscription_id),
             "attributes": attributes("AzureEntitlement"),
         }
-        for az in plan.azure_subscriptions.order_by("number")
+        for az in entitlements
     )
 

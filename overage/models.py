@@ -10,10 +10,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Customer, Partner
+from portal.models import Customer, CustomerRelationship, Partner
 from subscriptions.models import Subscription
 
 
@@ -55,18 +55,32 @@ class AzureSubscriptionStatus(models.TextChoices):
 
 class AzureSubscriptionQuerySet(models.QuerySet):
     def for_partner(self, partner):
-        return self.filter(plan__customer__in=_visible_customers(partner))
+        """The partner's own Azure subscriptions, and those its indirect provider created for
+        the customers it is the reseller of record of. Another partner's, under the same
+        customer's plan, are that partner's business."""
+        as_reseller = CustomerRelationship.objects.filter(
+            customer=OuterRef("plan__customer"), partner=OuterRef("partner"), reseller=partner
+        )
+        return self.filter(Q(partner=partner) | Exists(as_reseller))
 
     def active(self):
         return self.filter(status=AzureSubscriptionStatus.ACTIVE)
 
 
 class AzureSubscription(models.Model):
-    """An Azure subscription (Partner Center: Azure entitlement) under a plan. Overage
-    charges accrue to one of them. Named ``Subscription 1``, ``Subscription 2``, …"""
+    """An Azure subscription (Partner Center: Azure entitlement) under the customer's plan,
+    created by one partner and that partner's alone. Overage charges accrue to one of them.
+    Named ``Subscription 1``, ``Subscription 2``, … across the plan."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     plan = models.ForeignKey(AzurePlan, on_delete=models.PROTECT, related_name="azure_subscriptions")
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.PROTECT,
+        related_name="azure_subscriptions",
+        verbose_name=_("partner"),
+        help_text=_("The partner that created it: only that partner sees it and can send overage to it."),
+    )
     number = models.PositiveIntegerField(_("number"))
     friendly_name = models.CharField(_("friendly name"), max_length=200)
     status = models.CharField(

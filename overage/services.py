@@ -144,11 +144,13 @@ def azure_plan_create(*, customer, partner, acting_user, request_id=""):
 
 @transaction.atomic
 def azure_subscription_create(*, plan, acting_user, partner, dedicated_to_overage=False, request_id=""):
-    """Add an Azure subscription to the plan, named ``Subscription N`` (the next number)."""
+    """Add an Azure subscription of ``partner`` to the customer's plan, named
+    ``Subscription N`` (the next number of the plan)."""
     plan = AzurePlan.objects.select_for_update().get(pk=plan.pk)
     number = (plan.azure_subscriptions.aggregate(n=Max("number"))["n"] or 0) + 1
     azure_subscription = AzureSubscription.objects.create(
         plan=plan,
+        partner=partner,
         number=number,
         friendly_name=f"Subscription {number}",
         dedicated_to_overage=dedicated_to_overage,
@@ -166,9 +168,10 @@ def azure_subscription_create(*, plan, acting_user, partner, dedicated_to_overag
     return azure_subscription
 
 
-def _resolve_azure_subscription(*, customer, value):
+def _resolve_azure_subscription(*, customer, partner, value):
     """The Azure subscription named by ``value`` (a GUID or an AzureSubscription), checked to
-    be well-formed, known, the customer's and active."""
+    be well-formed, known, the customer's, the partner's own and active. Another partner's
+    Azure subscription is "not found": its existence is that partner's business."""
     if isinstance(value, AzureSubscription):
         candidate = value
     else:
@@ -181,6 +184,8 @@ def _resolve_azure_subscription(*, customer, value):
             raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_UNKNOWN % {"value": value})
     if candidate.plan.customer_id != customer.pk:
         raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_OTHER_CUSTOMER % {"value": candidate.pk})
+    if candidate.partner_id != partner.pk:
+        raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_UNKNOWN % {"value": candidate.pk})
     if candidate.status != AzureSubscriptionStatus.ACTIVE:
         raise OverageError(
             CODE_BAD_REQUEST,
@@ -250,7 +255,7 @@ def overage_update(
         if azure_subscription is None:
             raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_REQUIRED)
         if azure_subscription != CREATE_NEW:
-            target = _resolve_azure_subscription(customer=customer, value=azure_subscription)
+            target = _resolve_azure_subscription(customer=customer, partner=partner, value=azure_subscription)
 
     current_id = setting.azure_subscription_id if setting is not None and setting.enabled else None
     if seen is not UNSET and str(seen or "") != str(current_id or ""):

@@ -142,7 +142,7 @@ def _azure_plan_context(request, customer):
     setting = selectors.overage_setting(customer)
     ours = setting is not None and partner.pk in (setting.owner_id, setting.reseller_id)
     overage_target = setting.azure_subscription_id if ours and setting.enabled else None
-    azure_subscriptions = list(plan.azure_subscriptions.select_related("created_by")) if plan else []
+    azure_subscriptions = list(plan.azure_subscriptions.for_partner(partner).select_related("created_by")) if plan else []
     for az in azure_subscriptions:
         az.holds_overage = az.pk == overage_target
     return {

@@ -25,6 +25,7 @@ BUY = "buy"
 AZURE_CREATE = "azure_create"
 MANAGE_OVERAGE = "manage_overage"
 BILLING = "billing"
+USAGE_IMPORT = "usage_import"
 
 RULES = {
     VIEW: Rule(ALL_ROLES, False, _("You cannot see this.")),
@@ -47,6 +48,12 @@ RULES = {
         frozenset({Role.GLOBAL_ADMIN, Role.BILLING_ADMIN, Role.ADMIN_AGENT, Role.SALES_AGENT}),
         False,
         _("Only global admins, billing admins, admin agents and sales agents can see billing."),
+    ),
+    # Sending call records is a write that bills the overage holder: transacting partners only.
+    USAGE_IMPORT: Rule(
+        frozenset({Role.GLOBAL_ADMIN, Role.BILLING_ADMIN, Role.ADMIN_AGENT, Role.SALES_AGENT}),
+        True,
+        _("Only global admins, billing admins, admin agents and sales agents can import call usage."),
     ),
 }
 

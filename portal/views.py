@@ -169,7 +169,7 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
                 "subscriptions": subscriptions,
                 "relationship": relationship,
                 "azure_plan": azure_plan,
-                "azure_subscriptions": list(azure_plan.azure_subscriptions.all()) if azure_plan else [],
+                "azure_subscriptions": list(azure_plan.azure_subscriptions.for_partner(partner)) if azure_plan else [],
                 "overage": overage,
                 "overage_capable": any(s.consumption_type == "overage" and s.status == "active" for s in subscriptions),
                 "credit_account": credit_account,

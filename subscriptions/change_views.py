@@ -265,12 +265,13 @@ def subscription_upgrade(request, subscription_id):
 
     _require_may_change(request, subscription)
     raw = request.POST.get("target", "").strip()
+    raw = raw if raw.isascii() and raw.isdigit() and len(raw) < 19 else ""  # "²".isdigit() is True too
     target = None
-    if raw.isdigit():
+    if raw:
         target = subscription.sku.upgrade_targets.filter(pk=int(raw)).first()
     if target is None:
         # A SKU that exists but is not a target is named, as the service would; anything else is just refused.
-        other = Sku.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        other = Sku.objects.filter(pk=int(raw)).first() if raw else None
         message = (
             changes.NOT_AN_UPGRADE_TARGET % {"target": other.title, "source": subscription.sku.title}
             if other is not None

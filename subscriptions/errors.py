@@ -45,7 +45,9 @@ IDEMPOTENCY_KEY_REUSED = 409  # 409: the idempotency key was used for another ca
 
 MALFORMED_CATALOG_ITEM = _("Catalog item id '%(id)s' is malformed: expected productId:skuId:availabilityId.")
 CATALOG_ITEM_NOT_FOUND = _("Catalog item %(id)s was not found.")
-INVALID_QUANTITY = _("The quantity of line item %(n)s must be a whole number of at least 1.")
+INVALID_QUANTITY = _("The quantity of line item %(n)s must be a whole number from 1 to 1,000,000,000.")
+# Above any SKU's maximum (those get line error 10015) yet within a database integer.
+MAX_LINE_QUANTITY = 1_000_000_000
 INVALID_TERM = _("'%(term)s' is not a term duration. Use P1M, P1Y or P3Y.")
 INVALID_BILLING_CYCLE = _("'%(cycle)s' is not a billing cycle. Use monthly, annual or triennial.")
 NO_LINES = _("A cart needs at least one line item.")

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Availability, BillingCycle, TermDuration
 from portal.models import Customer
+from subscriptions.errors import MAX_LINE_QUANTITY
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED, allowed_custom_term_end_dates
 from subscriptions.services.cart import LineInput
 
@@ -25,7 +26,7 @@ class CartLineForm(forms.Form):
     terms), optional custom term end date (from the allowed list only), friendly name."""
 
     catalog_item = forms.ChoiceField(label=_("Catalog item"))
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=MAX_LINE_QUANTITY, initial=1)
     term = forms.ChoiceField(label=_("Term and billing cycle"))
     custom_term_end_date = forms.ChoiceField(
         label=_("Term end date"), required=False,

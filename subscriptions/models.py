@@ -103,7 +103,7 @@ class Order(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="orders")
     reseller = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="reseller_orders")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -114,6 +114,10 @@ class Order(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
+        constraints = [
+            # A retried checkout (same key) makes one order; keys are each partner's own.
+            models.UniqueConstraint(fields=["partner", "idempotency_key"], name="order_idempotency_key_per_partner"),
+        ]
 
     def __str__(self):
         return f"Order {self.id}"

@@ -99,7 +99,7 @@ def rows(staff):
         occurred_at=now,
     )
     plan = AzurePlan.objects.create(customer=customer, partner=partner)
-    azure_subscription = AzureSubscription.objects.create(plan=plan, number=1, friendly_name="Subscription 1")
+    azure_subscription = AzureSubscription.objects.create(plan=plan, partner=plan.partner, number=1, friendly_name="Subscription 1")
     OverageSetting.objects.create(customer=customer, owner=partner, azure_subscription=azure_subscription, enabled=True)
     account = CreditAccount.objects.create(customer=customer, currency="USD")
     CreditLedgerEntry.objects.create(account=account, kind="purchase", amount=Decimal("50.00"), occurred_at=now, actor=staff)

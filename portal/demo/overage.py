@@ -54,6 +54,7 @@ def build_azure_plans(clock, *, partners, customers, skus, actors):
                 defaults={
                     "id": demo_uuid("azure-subscription", customer.tenant_id, number),
                     "friendly_name": f"Subscription {number}",
+                    "partner": partner,
                     "dedicated_to_overage": dedicated,
                     "created_by": actors[partner_key],
                 },

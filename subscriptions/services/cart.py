@@ -99,7 +99,7 @@ def _parse_lines(lines):
         if not match:
             raise CartInputError(errors.INVALID_INPUT, errors.MALFORMED_CATALOG_ITEM % {"id": line.catalog_item_id})
         quantity = line.quantity
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= errors.MAX_LINE_QUANTITY:
             raise CartInputError(errors.INVALID_INPUT, errors.INVALID_QUANTITY % {"n": n})
         if line.term_duration not in TermDuration.values:
             raise CartInputError(errors.INVALID_INPUT, errors.INVALID_TERM % {"term": line.term_duration})

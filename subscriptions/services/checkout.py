@@ -49,9 +49,11 @@ class CheckoutResult:
     order_errors: list[dict] = field(default_factory=list)  # [{"orderGroupId", "code", "description"}]
 
 
-def _existing_order(*, cart_id, idempotency_key):
+def _existing_order(*, cart_id, partner_id, idempotency_key):
+    """The order a retry must get back: by the partner's own idempotency key (another
+    partner's keys are not ours to see or collide with), else by the cart."""
     if idempotency_key:
-        order = Order.objects.filter(idempotency_key=idempotency_key).first()
+        order = Order.objects.filter(partner_id=partner_id, idempotency_key=idempotency_key).first()
         if order is not None:
             if order.cart_id != cart_id:
                 raise CartInputError(errors.IDEMPOTENCY_KEY_REUSED, errors.IDEMPOTENCY_KEY_CONFLICT, status=409)
@@ -69,7 +71,7 @@ def cart_checkout(*, cart, acting_user, idempotency_key=None, request_id="") -> 
     order error ``800009`` followed by each line's own ``{code, description}`` and its
     ``lineItemNumber``. Raises ``CartInputError``: 800008 expired cart, 800002 empty cart,
     403 non-transacting partner, 409 idempotency key used for another cart."""
-    existing = _existing_order(cart_id=cart.pk, idempotency_key=idempotency_key)
+    existing = _existing_order(cart_id=cart.pk, partner_id=cart.partner_id, idempotency_key=idempotency_key)
     if existing is not None:
         return CheckoutResult(order=existing)
     try:
@@ -80,7 +82,7 @@ def cart_checkout(*, cart, acting_user, idempotency_key=None, request_id="") -> 
     except IntegrityError:
         # A concurrent checkout (or the same idempotency key on a parallel request) won the
         # race to the one-to-one/unique constraint: answer with the winner's order.
-        existing = _existing_order(cart_id=cart.pk, idempotency_key=idempotency_key)
+        existing = _existing_order(cart_id=cart.pk, partner_id=cart.partner_id, idempotency_key=idempotency_key)
         if existing is None:
             raise
         return CheckoutResult(order=existing)

@@ -42,6 +42,7 @@ class AzureSubscriptionFactory(DjangoModelFactory):
         model = AzureSubscription
 
     plan = factory.SubFactory(AzurePlanFactory)
+    partner = factory.SelfAttribute("plan.partner")
     number = factory.Sequence(lambda n: n + 1)
     friendly_name = factory.LazyAttribute(lambda o: f"Subscription {o.number}")
     status = AzureSubscriptionStatus.ACTIVE

@@ -23,6 +23,7 @@ TRANSACTING_TABLE = {
     permissions.AZURE_CREATE: {GA, AA},
     permissions.MANAGE_OVERAGE: {GA, AA},
     permissions.BILLING: {GA, BA, AA, SA},
+    permissions.USAGE_IMPORT: {GA, BA, AA, SA},
 }
 # An indirect reseller only looks: it never buys, creates Azure plans or manages overage.
 RESELLER_TABLE = {
@@ -31,6 +32,7 @@ RESELLER_TABLE = {
     permissions.AZURE_CREATE: set(),
     permissions.MANAGE_OVERAGE: set(),
     permissions.BILLING: {GA, BA, AA, SA},
+    permissions.USAGE_IMPORT: set(),  # sending usage bills the overage holder: a write
 }
 
 CELLS = [(action, role) for action in TRANSACTING_TABLE for role in Role.values]
