@@ -49,7 +49,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from catalog.models import Availability, PriceListEntry, Product, Sku, TenantLicense  # noqa: E402
+from catalog.models import Availability, PriceListEntry, Product, Sku, TenantLicense, sku_search_text  # noqa: E402
 from portal.models import Customer, CustomerRelationship, Membership, Partner  # noqa: E402
 from subscriptions.models import Cart, CartLine, Subscription  # noqa: E402
 from subscriptions.services.cart import cart_validate  # noqa: E402
@@ -110,6 +110,8 @@ def build(sku_count, license_count, cart_lines):
                     max_per_customer=1000 if n == 2 else None,
                 )
             )
+    for sku in skus:  # bulk_create skips save(), which keeps the search column
+        sku.search_text = sku_search_text(sku, sku.product)
     Sku.objects.bulk_create(skus, batch_size=BATCH)
     skus = list(Sku.objects.order_by("product_id", "sku_id"))  # ids, on every database
     through = Sku.prerequisites.through

@@ -143,13 +143,7 @@ class SkuFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        match = (
-            Q(title__icontains=value)
-            | Q(description__icontains=value)
-            | Q(product__title__icontains=value)
-            | Q(product__description__icontains=value)
-            | Q(product__id__icontains=value)
-        )
+        match = Q(search_text__contains=value.lower())
         if ":" in value:
             # A Partner Center code: productId:skuId (maybe with an availability id after it).
             product_id, _sep, rest = value.partition(":")

@@ -77,6 +77,20 @@ class Product(models.Model):
     def is_azure_plan(self):
         return self.id == AZURE_PLAN_PRODUCT_ID
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # The SKUs' search text includes the product's title, description and id.
+        for sku in self.skus.all():
+            Sku.objects.filter(pk=sku.pk).update(search_text=sku_search_text(sku, self))
+
+
+def sku_search_text(sku, product):
+    """The text the catalog search looks in, lower-cased: SKU and product titles and
+    descriptions, the product id and the ``productId:skuId`` code. Bulk writers (which skip
+    ``save()``) set it with this function."""
+    parts = [sku.title, sku.description, product.title, product.description, product.id, f"{product.id}:{sku.sku_id}"]
+    return "\n".join(part for part in parts if part).lower()
+
 
 class SkuQuerySet(models.QuerySet):
     def addons(self):
@@ -136,6 +150,10 @@ class Sku(models.Model):
         _("conferencing dial-out minutes per license per month"), default=0
     )
 
+    # What the catalog's text search reads: one lower-cased column rather than five across a
+    # join, so a search of 10,000 SKUs stays fast. Kept in step by save() and Product.save().
+    search_text = models.TextField(editable=False, default="")
+
     objects = SkuQuerySet.as_manager()
 
     class Meta:
@@ -150,6 +168,12 @@ class Sku(models.Model):
 
     def __str__(self):
         return f"{self.title} ({self.code})"
+
+    def save(self, *args, **kwargs):
+        self.search_text = sku_search_text(self, self.product)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
+        super().save(*args, **kwargs)
 
     @property
     def code(self):

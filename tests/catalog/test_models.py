@@ -133,3 +133,16 @@ def test_tenant_licenses_of_a_resellers_customer(provider, reseller, partner_a, 
     assert list(TenantLicense.objects.for_partner(provider)) == [license_]
     assert list(TenantLicense.objects.for_partner(reseller)) == [license_]
     assert not TenantLicense.objects.for_partner(partner_a).exists()
+
+
+def test_the_search_text_follows_the_sku_and_its_product(db):
+    from catalog.models import Sku
+    from tests.factories import ProductFactory, SkuFactory
+
+    product = ProductFactory(id="CFQ7TTC0ZZ01", title="Contoso Phone System")
+    sku = SkuFactory(product=product, title="Annual Seats", description="Voice for everyone")
+    text = Sku.objects.get(pk=sku.pk).search_text
+    assert {"contoso phone system", "annual seats", "voice for everyone", "cfq7ttc0zz01:0001"} <= set(text.split("\n"))
+    product.title = "Fabrikam Voice"
+    product.save()
+    assert "fabrikam voice" in Sku.objects.get(pk=sku.pk).search_text
