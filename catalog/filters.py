@@ -192,6 +192,6 @@ class SkuFilter(django_filters.FilterSet):
             "segment": self._cleaned("segment") or DEFAULT_SEGMENT.value,
         }
 
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
+    def priced(self, queryset):
+        """``queryset`` with the price column of this filter's market, term and plan."""
         return with_current_price(queryset, **self.price_context, on=timezone.localdate())

@@ -53,12 +53,23 @@ class ProductListView(PartnerRequiredMixin, FilterView):
     strict = False
 
     def get_queryset(self):
+        return Sku.objects.select_related("product").order_by("product__title", "sku_id", "pk")
+
+    def paginate_queryset(self, queryset, page_size):
+        """Page first, then price: the ids of the page come from the plain filtered list, and
+        only those 25 rows get the price subqueries and the availabilities. Pricing before the
+        page would run the subqueries for every match of a search before sorting."""
+        paginator, page, object_list, is_paginated = super().paginate_queryset(queryset, page_size)
+        ids = list(object_list.values_list("pk", flat=True))
         purchasable = Availability.objects.filter(is_purchasable=True).order_by("availability_id")
-        return (
-            Sku.objects.select_related("product")
+        rows = (
+            self.filterset.priced(queryset.model.objects.filter(pk__in=ids))
+            .select_related("product")
             .prefetch_related(Prefetch("availabilities", queryset=purchasable, to_attr="purchasable_availabilities"))
-            .order_by("product__title", "sku_id", "pk")
+            .order_by(*queryset.query.order_by)
         )
+        page.object_list = list(rows)
+        return paginator, page, page.object_list, is_paginated
 
     def get_filterset_kwargs(self, filterset_class):
         kwargs = super().get_filterset_kwargs(filterset_class)

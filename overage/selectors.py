@@ -6,8 +6,9 @@ reverse relation ``customer.credit_account`` only.
 """
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from django.db.models import Q
+from django.db.models import Exists, F, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from overage.models import (
@@ -19,6 +20,7 @@ from overage.models import (
 )
 from overage.services import AUTO_RECHARGE_WARNING, overage_capable_subscriptions
 from portal import permissions
+from portal.models import Customer
 
 MANAGED_BY_ANOTHER_PARTNER = _("Overage is managed by another partner.")
 NO_OVERAGE_CAPABLE = _("You have no overage-capable subscription for this customer.")
@@ -26,22 +28,61 @@ NO_OVERAGE_CAPABLE = _("You have no overage-capable subscription for this custom
 
 @dataclass
 class OverageState:
-    """Everything the overage UI shows for one customer to one member."""
+    """Everything the overage UI shows for one customer to one member.
+
+    The setting and "overage-capable" are read up front (every badge and button needs
+    them: one query, two when there is a setting); the transfer, the assignment intervals,
+    the acting reseller and the credit warning are read when first used, so a badge and a
+    button cost one to three queries, not six."""
 
     customer: object
     partner: object
     setting: object = None
-    open_assignment: object = None
-    last_assignment: object = None
     capable: bool = False
     owned_by_other: bool = False
     may_take_over: bool = False
     can_manage: bool = False
     denial: str = ""
-    credit_warning: str = ""
-    transfer: object = None
-    reseller: object = None
     azure_subscriptions: list = field(default_factory=list)
+
+    @cached_property
+    def transfer(self):
+        """The customer's open transfer agreement the partner is a party to."""
+        return pending_transfer(customer=self.customer, partner=self.partner)
+
+    @cached_property
+    def _assignment(self):
+        """The open interval of the customer's overage or, when none is open, the latest
+        ended one; only when the setting is not another partner's (its history is theirs)."""
+        if self.owned_by_other:
+            return None
+        return (
+            OverageAssignment.objects.filter(customer=self.customer, service=OverageService.PHONE_SERVICES)
+            .select_related("azure_subscription", "started_by", "ended_by", "partner")
+            .order_by(F("ended_at").desc(nulls_first=True))
+            .first()
+        )
+
+    @property
+    def open_assignment(self):
+        assignment = self._assignment
+        return assignment if assignment is not None and assignment.ended_at is None else None
+
+    @property
+    def last_assignment(self):
+        assignment = self._assignment
+        return assignment if assignment is not None and assignment.ended_at is not None else None
+
+    @cached_property
+    def reseller(self):
+        """The reseller of record a transacting partner acts for on this customer (or None)."""
+        return acting_reseller(customer=self.customer, partner=self.partner) if self.partner.transacts else None
+
+    @cached_property
+    def credit_warning(self):
+        if self.capable and not self.owned_by_other:
+            return credit_warning(self.customer)
+        return ""
 
     @property
     def show_button(self):
@@ -111,28 +152,34 @@ def overage_state(*, customer, membership, with_choices=False):
     or a fully agreed transfer names it and the owner has set None).
     """
     partner = membership.partner
-    setting = overage_setting(customer)
+    # "Capable" and whether a setting exists in one query; the setting itself (with its
+    # owner and Azure subscription) is read only when there is one.
+    capable, setting_id = (
+        Customer.objects.filter(pk=customer.pk)
+        .values_list(
+            Exists(overage_capable_subscriptions(customer=customer, partner=partner)),
+            Subquery(
+                OverageSetting.objects.filter(customer=customer, service=OverageService.PHONE_SERVICES).values("pk")[:1]
+            ),
+        )
+        .first()
+        or (False, None)
+    )
+    setting = overage_setting(customer) if setting_id is not None else None
     state = OverageState(customer=customer, partner=partner, setting=setting)
-    state.capable = overage_capable_subscriptions(customer=customer, partner=partner).exists()
+    state.capable = bool(capable)
     if setting is not None:
         ours = partner.pk in (setting.owner_id, setting.reseller_id)
         state.owned_by_other = not ours
-    state.transfer = pending_transfer(customer=customer, partner=partner)
+    # The transfer is read only when it matters (another partner's setting, switched off).
     if (
         state.owned_by_other
+        and not setting.enabled
         and state.transfer is not None
         and state.transfer.to_partner_id == partner.pk
         and state.transfer.fully_agreed
-        and not setting.enabled
     ):
         state.may_take_over = True
-
-    if not state.owned_by_other:
-        intervals = OverageAssignment.objects.filter(customer=customer, service=OverageService.PHONE_SERVICES)
-        intervals = intervals.select_related("azure_subscription", "started_by", "ended_by", "partner")
-        state.open_assignment = intervals.filter(ended_at__isnull=True).first()
-        if state.open_assignment is None:
-            state.last_assignment = intervals.order_by("-ended_at").first()
 
     if not permissions.can(membership, permissions.MANAGE_OVERAGE):
         state.denial = str(permissions.denial_reason(membership, permissions.MANAGE_OVERAGE))
@@ -142,10 +189,6 @@ def overage_state(*, customer, membership, with_choices=False):
         state.denial = str(MANAGED_BY_ANOTHER_PARTNER)
     state.can_manage = not state.denial
 
-    if partner.transacts:
-        state.reseller = acting_reseller(customer=customer, partner=partner)
-    if state.capable and not state.owned_by_other:
-        state.credit_warning = credit_warning(customer)
     if with_choices:
         state.azure_subscriptions = list(
             AzureSubscription.objects.for_partner(partner).active().filter(plan__customer=customer).order_by("number")

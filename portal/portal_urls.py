@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("customers/", views.CustomerListView.as_view(), name="customer_list"),
+    path("customers/options/", views.customer_options, name="customer_options"),
     path("customers/<uuid:tenant_id>/", views.CustomerDetailView.as_view(), name="customer_detail"),
     path("no-access/", views.no_membership, name="no_membership"),
     path("tokens/", token_views.token_list, name="token_list"),

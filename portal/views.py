@@ -15,6 +15,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
 from django.views.generic import DetailView, ListView
 
 from portal import permissions
@@ -124,6 +125,29 @@ class CustomerListView(PartnerRequiredMixin, ListView):
         context = super().get_context_data(**kwargs)
         context["query"] = self.query
         return context
+
+
+CUSTOMER_OPTIONS_LIMIT = 20
+
+
+@require_GET
+@partner_required
+def customer_options(request):
+    """The options of a search-as-you-type customer picker (an HTML fragment): at most
+    ``CUSTOMER_OPTIONS_LIMIT`` of the partner's customers whose name or tenant id contains
+    ``q`` (or ``customer_q``, the picker input's own name), by name. Scoped with
+    ``Customer.objects.for_partner``: another partner's customers never appear."""
+    query = (request.GET.get("q") or request.GET.get("customer_q") or "").strip()
+    customers = Customer.objects.for_partner(request.partner)
+    if query:
+        customers = customers.filter(Q(name__icontains=query) | Q(tenant_id__icontains=query))
+    options = list(customers.order_by("name", "pk").values("tenant_id", "name")[: CUSTOMER_OPTIONS_LIMIT + 1])
+    context = {
+        "options": options[:CUSTOMER_OPTIONS_LIMIT],
+        "more": len(options) > CUSTOMER_OPTIONS_LIMIT,
+        "query": query,
+    }
+    return render(request, "portal/customer_options.html", context)
 
 
 class CustomerDetailView(PartnerRequiredMixin, DetailView):

@@ -102,15 +102,19 @@ class DeferredRowsPaginator(Paginator):
     counting or sorting the annotated rows computed the flags' subquery and the joins for
     every row (0.2-0.5 s); the lean queries read indexes and stop after one page. The keys
     are fetched apart, not as a subquery: with the row query's eight joins PostgreSQL
-    planned ``IN (subquery)`` as a hash join over every row."""
+    planned ``IN (subquery)`` as a hash join over every row.
 
-    def __init__(self, object_list, per_page, *, keys, **kwargs):
+    ``count_keys`` (default ``keys``) is what is counted: the same rows, possibly written
+    for a count rather than for a page (see ``SubscriptionFilter.count_qs``)."""
+
+    def __init__(self, object_list, per_page, *, keys, count_keys=None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.keys = keys
+        self.count_keys = keys if count_keys is None else count_keys
 
     @cached_property
     def count(self):
-        return self.keys.count()
+        return self.count_keys.count()
 
     def page(self, number):
         number = self.validate_number(number)
@@ -151,9 +155,10 @@ class SubscriptionListView(PartnerRequiredMixin, ListView):
         return list_rows(self.filtered)
 
     def get_paginator(self, queryset, per_page, orphans=0, allow_empty_first_page=True, **kwargs):
+        valid = self.filterset.is_bound and self.filterset.is_valid()
         return DeferredRowsPaginator(
             queryset, per_page, orphans=orphans, allow_empty_first_page=allow_empty_first_page,
-            keys=self.filtered, **kwargs
+            keys=self.filtered, count_keys=self.filterset.count_qs if valid else None, **kwargs
         )
 
     def get_template_names(self):
@@ -164,7 +169,7 @@ class SubscriptionListView(PartnerRequiredMixin, ListView):
         params = self.request.GET.copy()
         params.pop("page", None)
         form = self.filterset.form
-        customer = form.cleaned_data.get("customer") if form.is_bound and form.is_valid() else None
+        customer = self.filterset.chosen_customer
         context.update(
             {
                 "filter": self.filterset,
