@@ -76,10 +76,10 @@ def _frame(*, title, x_label, y_label, y_max, legend, y_min=Decimal(0), ticks=4)
 
 
 def _empty(title, message):
+    # Nothing to draw: a sentence reads better than empty axes.
     return mark_safe(
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} 80" width="100%" role="img" '
-        f'aria-label="{_e(title)}" class="billing-chart"><title>{_e(title)}</title>'
-        f'<text x="{WIDTH / 2}" y="44" text-anchor="middle" font-size="13" fill="#6c757d">{_e(message)}</text></svg>'
+        f'<p class="billing-chart-empty text-body-secondary text-center py-4 mb-0" role="img" '
+        f'aria-label="{_e(title)}">{_e(message)}</p>'
     )
 
 

@@ -29,7 +29,7 @@ TABLE_COLUMNS = [
     ("CustomerName", _("Customer")),
     ("ChargeType", _("Charge type")),
     ("ProductName", _("Product")),
-    ("SkuName", _("SKU")),
+    ("Description", _("SKU or meter")),
     ("ChargeStartDate", _("From")),
     ("ChargeEndDate", _("To")),
     ("EffectiveUnitPrice", _("Effective unit price")),
@@ -37,6 +37,12 @@ TABLE_COLUMNS = [
     ("Subtotal", _("Subtotal")),
     ("Currency", _("Currency")),
 ]
+
+
+def _cells(row):
+    # A usage line's SKU is always the Azure plan: its meter says what was billed.
+    description = row["MeterDescription"] or row["SkuName"]
+    return [description if key == "Description" else row[key] for key, _label in TABLE_COLUMNS]
 
 
 def _selected_month(request, months):
@@ -133,7 +139,7 @@ def reconciliation_page(request, month):
         "month": month,
         "finalized": is_finalized(month),
         "page": page,
-        "rows": [{"cells": [row[key] for key, _label in TABLE_COLUMNS], "line": row} for row in page.rows],
+        "rows": [{"cells": _cells(row), "line": row} for row in page.rows],
         "table_columns": TABLE_COLUMNS,
         "filters": filters,
         "filter_query": filter_query.urlencode(),

@@ -148,9 +148,20 @@ def overage_per_subscription_per_day(*, partner, month):
     rows = (
         RatedCall.objects.filter(billing_month__month=month, partner=partner, postpaid_minutes__gt=0, is_adjustment=False)
         .annotate(day=TruncDate("usage_record__started_at"))
-        .values("azure_subscription_id", "azure_subscription__friendly_name", "usage_record__customer__name", "day", "currency")
+        .values(
+            "azure_subscription_id",
+            "azure_subscription__friendly_name",
+            "azure_subscription__plan__customer__name",
+            "day",
+            "currency",
+        )
         .annotate(amount=Sum("postpaid_amount"))
-        .order_by("usage_record__customer__name", "azure_subscription__friendly_name", "azure_subscription_id", "day")
+        .order_by(
+            "azure_subscription__plan__customer__name",
+            "azure_subscription__friendly_name",
+            "azure_subscription_id",
+            "day",
+        )
     )
     days = [month + timedelta(days=n) for n in range((month_last_day(month) - month).days + 1)]
     index = {day: n for n, day in enumerate(days)}
@@ -158,7 +169,11 @@ def overage_per_subscription_per_day(*, partner, month):
     for row in rows:
         key = row["azure_subscription_id"]
         if key not in series:
-            label = f"{row['usage_record__customer__name']} · {row['azure_subscription__friendly_name'] or key}"
+            # The id's start tells apart two customers' "Subscription 1".
+            label = (
+                f"{row['azure_subscription__plan__customer__name']} · "
+                f"{row['azure_subscription__friendly_name']} ({str(key)[:8]})"
+            )
             series[key] = (label, [Decimal("0")] * len(days))
         day = row["day"]
         if day in index:

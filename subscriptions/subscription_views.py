@@ -27,6 +27,7 @@ from subscriptions import action_forms
 from subscriptions.filters import ORDERING_FIELDS, SubscriptionFilter
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors_list import (
+    PAGE_ROW_RELATED,
     action_denial,
     audit_trail,
     cancellation_state,
@@ -152,7 +153,7 @@ class SubscriptionListView(PartnerRequiredMixin, ListView):
 
     def get_queryset(self):
         self.filterset, self.filtered = _filtered(self.request)
-        return list_rows(self.filtered)
+        return list_rows(self.filtered, related=PAGE_ROW_RELATED)
 
     def get_paginator(self, queryset, per_page, orphans=0, allow_empty_first_page=True, **kwargs):
         valid = self.filterset.is_bound and self.filterset.is_valid()
