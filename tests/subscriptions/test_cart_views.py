@@ -1,7 +1,10 @@
 """Cart and order pages: scoping (another partner's cart/order is 404, HTMX too), who may
 buy (403 with the reason otherwise), and the flow new cart → add line → check out → order."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.urls import reverse
 
 from catalog.models import LicenseChannel
@@ -185,6 +188,11 @@ def test_new_cart_refuses_another_partners_customer(make_member, partner_a, part
     assert not Cart.objects.exists()
 
 
+MID_MONTH = datetime.datetime(2026, 11, 12, 10, 0, tzinfo=datetime.UTC)
+LAST_DAY_OF_MONTH = datetime.datetime(2026, 11, 30, 10, 0, tzinfo=datetime.UTC)
+
+
+@time_machine.travel(MID_MONTH, tick=False)
 def test_line_options_offers_the_allowed_end_dates_for_the_term(make_member, partner_a, catalog):
     customer = CustomerFactory(partner=partner_a)
     client = make_member(partner_a, "sales_agent")
@@ -199,6 +207,25 @@ def test_line_options_offers_the_allowed_end_dates_for_the_term(make_member, par
         "customer": str(other.tenant_id), "catalog_item": catalog.base_av.catalog_item_id, "term": "P1Y:monthly",
     }, **HTMX)
     assert leaked.status_code == 200  # no aligned dates of a customer the partner does not see
+
+
+@time_machine.travel(LAST_DAY_OF_MONTH, tick=False)
+def test_a_monthly_line_bought_on_the_last_day_of_the_month_has_no_month_end_to_align_with(
+    make_member, partner_a, catalog
+):
+    # Bought on 30 November, a monthly term ends naturally on 29 December: 30 November is not
+    # after the start and 31 December is after the natural end, so only "no alignment" is left.
+    customer = CustomerFactory(partner=partner_a)
+    client = make_member(partner_a, "sales_agent")
+    monthly = client.get(reverse("subscriptions:line_options"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id, "term": "P1M:monthly",
+    }, **HTMX)
+    assert "end of the month" not in monthly.text
+    assert "No alignment" in monthly.text
+    annual = client.get(reverse("subscriptions:line_options"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id, "term": "P1Y:monthly",
+    }, **HTMX)
+    assert "end of the month" in annual.text
 
 
 def test_ordered_cart_shows_the_order_link_and_no_checkout(make_member, partner_a, catalog):
