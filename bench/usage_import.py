@@ -6,10 +6,13 @@ Run it on PostgreSQL (the target: 50,000 records/second or more), on a database 
     psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE portal_bench'
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench .venv/bin/python bench/usage_import.py
 
-The script migrates that database itself, creates the customers it needs (once; reused on
-later runs) and gives its records ids unique to the run, so it can be run again. Flags:
-``--records`` (default 1,000,000), ``--customers`` (default 10,000), ``--reimport`` (also time
-re-sending the same file, every record a duplicate), ``--writers`` (PostgreSQL writer threads). Prints records/second and peak memory.
+The script migrates that database itself (it refuses one whose name does not contain "bench"),
+creates the customers it needs (once; reused on later runs), empties the usage records so
+every run imports into the same empty table (``--keep-records`` imports on top of the previous
+runs' records instead) and gives its records ids unique to the run. Flags: ``--records``
+(default 1,000,000), ``--customers`` (default 10,000), ``--reimport`` (also time re-sending the
+same file, every record a duplicate), ``--writers`` (PostgreSQL writer threads). Prints
+records/second and peak memory.
 """
 
 import argparse
@@ -38,6 +41,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from billing.services.usage import file_chunks, usage_import_error_rows, usage_import_file  # noqa: E402
+from billing.models import RatedCall, UsageRecord  # noqa: E402
 from portal.models import Customer  # noqa: E402
 
 CALLS = [("domestic", "landline"), ("domestic", "mobile"), ("international", "mobile"),
@@ -56,6 +60,16 @@ def ensure_customers(count):
         )
         existing = list(Customer.objects.filter(domain__endswith=".bench.example").values_list("tenant_id", flat=True)[:count])
     return [str(t) for t in existing]
+
+
+def empty_usage_tables():
+    tables = [connection.ops.quote_name(model._meta.db_table) for model in (RatedCall, UsageRecord)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        else:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
 
 
 def write_csv(path, records, tenants, run_id):
@@ -86,13 +100,21 @@ def main():
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--reimport", action="store_true")
+    parser.add_argument("--keep-records", action="store_true", help="import on top of earlier runs' records")
     parser.add_argument("--writers", type=int, default=None,
                         help="PostgreSQL writer threads (settings.USAGE_IMPORT_WRITERS; 0 = write in line)")
     args = parser.parse_args()
     if args.writers is not None:
         settings.USAGE_IMPORT_WRITERS = args.writers
 
+    name = str(connection.settings_dict["NAME"])
+    if "bench" not in name:
+        sys.exit(f"refusing to use {name!r}: the bench empties its usage records; give it a database of its own "
+                 "(its name containing 'bench')")
     call_command("migrate", verbosity=0)
+    if not args.keep_records:
+        empty_usage_tables()
+    existing = UsageRecord.objects.count()
     tenants = ensure_customers(args.customers)
     run_id = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,7 +123,8 @@ def main():
         size_mb = os.path.getsize(path) / 1e6
         result, seconds = timed_import(path)
         print(f"database: {connection.vendor} ({connection.settings_dict['NAME']})")
-        print(f"file: {args.records:,} records, {len(tenants):,} customers, {size_mb:.0f} MB")
+        print(f"file: {args.records:,} records, {len(tenants):,} customers, {size_mb:.0f} MB; "
+              f"{existing:,} records in the table before")
         print(f"import: {result.status}, imported {result.imported_rows:,}, duplicates {result.duplicate_rows:,}, "
               f"errors {usage_import_error_rows(result):,}")
         print(f"writers: {getattr(settings, 'USAGE_IMPORT_WRITERS', 2) if connection.vendor == 'postgresql' else 0}")

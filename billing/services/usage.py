@@ -13,11 +13,11 @@ Rules enforced here, for every entry point:
   ``BATCH_SIZE``, each batch in one transaction together with the import's counters, so a row
   is never half-written and the counts always match the rows in the database.
 
-Counting inserts: on PostgreSQL the batch's record ids that already exist are looked up in
-one indexed query and the rest are COPied straight into the table; if a concurrent import
-slipped one in meanwhile, the unique constraint refuses that COPY and the batch goes through
-a temporary table and ``INSERT … SELECT … ON CONFLICT (record_id) DO NOTHING``, whose row
-count is exactly the rows inserted. Elsewhere the batch goes through ``bulk_create(ignore_conflicts=True)`` and the
+Counting inserts: on PostgreSQL each batch is COPied straight into the table; when one of
+its record ids exists already (a re-sent record, or one a concurrent import slipped in), the
+unique constraint refuses that COPY and the batch goes through a temporary table and
+``INSERT … SELECT … ON CONFLICT (record_id) DO NOTHING``, whose row count is exactly the rows
+inserted. Elsewhere the batch goes through ``bulk_create(ignore_conflicts=True)`` and the
 inserts are counted afterwards as the batch's record ids now owned by this import (a record
 that existed before belongs to another import or none, so it is not counted).
 """
@@ -45,7 +45,7 @@ from portal.models import Customer
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 10000
 MAX_STORED_ERRORS = 1000
 MAX_API_RECORDS = 10_000
 CHUNK_SIZE = 64 * 1024
@@ -276,32 +276,26 @@ _TARGET_COLUMNS = (
 
 
 def _write_postgresql(rows, usage_import_id):
-    """New records are COPied straight into the table after one indexed look-up of which
-    record ids already exist (re-sent records are no-ops). If a concurrent import inserts one
-    of them in between, the unique constraint refuses the COPY and the batch goes through the
-    conflict-safe staging path instead. Returns the exact number inserted."""
+    """The batch is COPied straight into the table. A record id that exists already (a
+    re-sent record, or one a concurrent import slipped in) makes the unique constraint
+    refuse the whole COPY, rolled back to its savepoint; the batch then goes through the
+    conflict-safe staging path, which skips those records. Returns the exact number inserted."""
     quote = connection.ops.quote_name
     table = quote(UsageRecord._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT record_id FROM {table} WHERE record_id = ANY(%s)", [[r[0] for r in rows]])
-        existing = {row[0] for row in cursor.fetchall()}
-    fresh = [r for r in rows if r[0] not in existing]
-    if not fresh:
-        return 0
     columns = ", ".join(quote(c) for c in (*_TARGET_COLUMNS, "usage_import_id", "received_at"))
     received = timezone.now().isoformat()
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(
-        (r[0], r[1], r[2], r[3].isoformat(), r[4], r[5], r[6], r[7], usage_import_id or "", received) for r in fresh
+        (r[0], r[1], r[2], r[3].isoformat(), r[4], r[5], r[6], r[7], usage_import_id or "", received) for r in rows
     )
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(buffer.getvalue())
-        return len(fresh)
+        return len(rows)
     except (IntegrityError, connection.Database.IntegrityError):
         # psycopg's own error: the raw cursor's COPY is not wrapped by Django.
-        return _write_postgresql_staged(fresh, usage_import_id)
+        return _write_postgresql_staged(rows, usage_import_id)
 
 
 def _write_postgresql_staged(rows, usage_import_id):

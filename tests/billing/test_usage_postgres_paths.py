@@ -22,16 +22,23 @@ def row(record_id, customer):
     return (record_id, customer.pk, "u@x.example", START, 60, "domestic", "US", "landline")
 
 
-def test_existing_records_are_skipped_and_new_ones_copied():
+def test_a_batch_of_new_records_is_copied_whole():
     customer = CustomerFactory()
-    UsageRecordFactory(record_id="old-1", customer=customer)
+    assert _write_postgresql([row("new-1", customer), row("new-2", customer)], None) == 2
+    assert set(UsageRecord.objects.values_list("record_id", flat=True)) == {"new-1", "new-2"}
+
+
+def test_an_existing_record_refuses_the_copy_and_the_staged_path_skips_only_it():
+    customer = CustomerFactory()
+    UsageRecordFactory(record_id="old-1", customer=customer, duration_seconds=7)
     assert _write_postgresql([row("old-1", customer), row("new-1", customer), row("new-2", customer)], None) == 2
     assert set(UsageRecord.objects.values_list("record_id", flat=True)) == {"old-1", "new-1", "new-2"}
+    assert UsageRecord.objects.get(record_id="old-1").duration_seconds == 7  # left alone
 
 
-def test_a_conflict_the_lookup_missed_falls_back_to_the_conflict_safe_path():
+def test_the_same_id_twice_in_a_batch_is_inserted_once():
     customer = CustomerFactory()
-    # The same id twice in one batch is not in the table yet, so the look-up misses it and the
-    # COPY hits the unique constraint: the staged path must still insert exactly one.
+    # The same id twice in one batch (the importer refuses it earlier; this is the last guard):
+    # the COPY hits the unique constraint and the staged path inserts exactly one.
     assert _write_postgresql([row("dup", customer), row("dup", customer), row("other", customer)], None) == 2
     assert UsageRecord.objects.filter(record_id="dup").count() == 1
