@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from catalog.filters import QuickModelSelect
 from catalog.models import ConsumptionType, Product, Sku
 from portal.models import Customer
 from subscriptions.models import Subscription, SubscriptionStatus
@@ -152,7 +153,8 @@ class SubscriptionFilter(django_filters.FilterSet):
     # The customer picker's text without JavaScript (a chosen ``customer`` takes precedence).
     customer_q = django_filters.CharFilter(method="filter_customer_q", label=_("Customer name"))
     product = django_filters.ModelChoiceFilter(
-        field_name="sku__product", queryset=partner_products, label=_("Product"), empty_label=_("All products")
+        field_name="sku__product", queryset=partner_products, label=_("Product"), empty_label=_("All products"),
+        widget=QuickModelSelect(label_field="title"),
     )
     status = django_filters.ChoiceFilter(
         choices=SubscriptionStatus.choices, label=_("Status"), empty_label=_("Any")
