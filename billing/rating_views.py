@@ -17,8 +17,8 @@ from billing.services.rating import (
     billing_month_finalize,
     billing_month_for,
     check_can_rate,
-    parse_month,
 )
+from billing.services.reconciliation import parse_month
 from portal.views import htmx_template
 from subscriptions.periods import add_months
 

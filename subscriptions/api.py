@@ -87,6 +87,7 @@ TERM_NOT_ALLOWED = _("'%(term)s' is not a term duration. Use P1M, P1Y or P3Y.")
 CYCLE_NOT_ALLOWED = _("'%(cycle)s' is not a billing cycle. Use monthly, annual or triennial.")
 TERM_DURATION_REQUIRED = _("term_duration is required: P1M, P1Y or P3Y.")
 START_DATE_IN_PAST = _("term_start_date cannot be in the past.")
+START_DATE_TOO_FAR = _("term_start_date is too far in the future.")
 IDEMPOTENCY_KEY_TOO_LONG = _("The Idempotency-Key (or MS-RequestId) header can be at most 100 characters.")
 
 
@@ -651,6 +652,8 @@ def list_custom_term_end_dates(request, tenant_id: str, query: Query[CustomTermE
     start = query.term_start_date or today
     if start < today:
         raise ApiError(INVALID_INPUT_CODE, START_DATE_IN_PAST)
+    if start.year > datetime.date.max.year - 4:  # a triennial term from it would end past year 9999
+        raise ApiError(INVALID_INPUT_CODE, START_DATE_TOO_FAR)
     items = allowed_custom_term_end_dates(
         customer=customer, partner=request.partner, term_duration=term, start_date=start
     )

@@ -78,14 +78,6 @@ def month_bounds(month):
     return start, timezone.make_aware(datetime.combine(add_months(month, 1), time.min))
 
 
-def parse_month(value):
-    """``YYYY-MM`` → the month's first day, or ValueError."""
-    year, _, month = str(value).partition("-")
-    if len(year) != 4 or len(month) != 2:
-        raise ValueError(f"not a YYYY-MM month: {value!r}")
-    return date(int(year), int(month), 1)
-
-
 def whole_minutes(seconds):
     """Every started minute is billed: 61 s is 2 minutes, 0 s is none."""
     return math.ceil(seconds / 60) if seconds > 0 else 0

@@ -104,12 +104,13 @@ PRICE_PLACES = Decimal("0.000001")
 
 
 def parse_month(value):
-    """``"YYYY-MM"`` → the month's first day; ``ValueError`` for anything else."""
+    """``"YYYY-MM"`` → the month's first day; ``ValueError`` for anything else, and for a
+    month whose next month Python's dates cannot hold (9999-12: every month has an end)."""
     text = str(value or "")
     if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
         raise ValueError(f"{value!r} is not a month: use YYYY-MM.")
     year, month = int(text[:4]), int(text[5:])
-    if not 1 <= month <= 12 or year < 1:
+    if not 1 <= month <= 12 or not 1 <= year < date.max.year:
         raise ValueError(f"{value!r} is not a month: use YYYY-MM.")
     return date(year, month, 1)
 

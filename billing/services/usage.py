@@ -237,7 +237,7 @@ def _check(values):
         problems.append(NUL_CHARACTER % {"field": "user"})
     try:
         started = _parse_start(start)
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: a time zone pushing year 1 or 9999 out of range
         started = None
         problems.append(BAD_DATE % {"value": start[:40]})
     seconds = None

@@ -511,6 +511,7 @@ def test_custom_term_end_dates_from_a_future_start_date(api_client, partner_a, c
         {"term_duration": "P1Y", "term_start_date": "2026-03-14"},
         {"term_duration": "P1Y", "term_start_date": "yesterday"},
         {"term_duration": "P1Y", "target_coterm_subscription_id": "not-a-guid"},
+        {"term_duration": "P3Y", "term_start_date": "9999-06-01"},  # its end would be past year 9999
     ],
 )
 def test_custom_term_end_dates_bad_input_is_400(api_client, partner_a, customer_of, params):

@@ -91,6 +91,9 @@ def test_bad_month_is_404(make_member, partner_a):
 
     assert client.get("/billing/reconciliation/2026-13.csv").status_code == 404
     assert client.get("/billing/reconciliation/2026-1/").status_code == 404
+    # Its next month would be past year 9999: refused, never an overflow.
+    assert client.get("/billing/reconciliation/9999-12/").status_code == 404
+    assert client.get("/billing/reconciliation/9999-12.csv").status_code == 404
 
 
 @pytest.mark.django_db

@@ -6,7 +6,14 @@ import json
 import pytest
 
 from billing.models import UsageImport, UsageRecord
-from billing.services.usage import DUPLICATE_OF_ITEM, MAX_API_RECORDS, NEGATIVE_DURATION, NOT_AN_OBJECT, UNKNOWN_TENANT
+from billing.services.usage import (
+    BAD_DATE,
+    DUPLICATE_OF_ITEM,
+    MAX_API_RECORDS,
+    NEGATIVE_DURATION,
+    NOT_AN_OBJECT,
+    UNKNOWN_TENANT,
+)
 from portal.models import Role
 
 URL = "/v1/usage/records"
@@ -69,6 +76,20 @@ def test_bad_items_are_reported_by_index_and_the_good_ones_kept(api_client, part
         {"index": 2, "recordId": "other", "description": str(UNKNOWN_TENANT % {"value": str(theirs.tenant_id)})},
         {"index": 3, "recordId": "", "description": str(NOT_AN_OBJECT)},
         {"index": 4, "recordId": "ok", "description": str(DUPLICATE_OF_ITEM % {"line": 0, "record_id": "ok"})},
+    ]
+    assert list(UsageRecord.objects.values_list("record_id", flat=True)) == ["ok"]
+
+
+def test_a_start_time_out_of_range_once_in_utc_is_a_bad_date_not_a_500(api_client, partner_a, customer):
+    # 0001-01-01 at +05:00 is still year 0 in UTC: Python cannot hold it (OverflowError).
+    items = [item("early", customer.tenant_id, startTime="0001-01-01T00:00:00+05:00"), item("ok", customer.tenant_id)]
+    response = post(api_client(partner_a, Role.GLOBAL_ADMIN), items)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["imported"] == 1
+    assert body["errors"] == [
+        {"index": 0, "recordId": "early", "description": str(BAD_DATE % {"value": "0001-01-01T00:00:00+05:00"})}
     ]
     assert list(UsageRecord.objects.values_list("record_id", flat=True)) == ["ok"]
 

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.services.rating import RatingError, billing_month_finalize, parse_month, rate_month
+from billing.services.rating import RatingError, billing_month_finalize, rate_month
+from billing.services.reconciliation import parse_month
 
 
 class Command(BaseCommand):
