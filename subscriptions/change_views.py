@@ -26,7 +26,7 @@ from portal.views import htmx_template, partner_required
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.periods import billing_period, days_inclusive, prorate
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED
-from subscriptions.selectors_list import action_denial, removal_state, subscription_for_request
+from subscriptions.selectors_list import action_denial, latest_base_of, removal_state, subscription_for_request
 from subscriptions.services import changes
 from subscriptions.services.lifecycle import SubscriptionError, renewal_start
 from subscriptions.services.pricing import prices_in_force
@@ -140,6 +140,7 @@ def _align_context(request, subscription, *, error="", selected=None):
             "selected": selected,
             "renewal_start": renewal_start(subscription),
             "needs_auto_renew": "" if subscription.auto_renew_enabled else changes.ALIGN_NEEDS_AUTO_RENEW,
+            "misaligned_base": latest_base_of(subscription) if getattr(subscription, "outlives_base", False) else None,
         }
     )
     return context
@@ -152,7 +153,13 @@ def subscription_align(request, subscription_id):
     Needs auto-renew (the alignment applies from the renewal)."""
     subscription = _get_subscription(request, subscription_id)
     if request.method == "GET":
-        return _render(request, ALIGN_TEMPLATE, _align_context(request, subscription))
+        # ?end_date= preselects a date (the add-on misalignment warning links a base here with
+        # the add-on's end date); one that is not offered is ignored.
+        context = _align_context(request, subscription)
+        proposed = request.GET.get("end_date", "")
+        if proposed and proposed in {value for value, _label in context["options"]}:
+            context["selected"] = proposed
+        return _render(request, ALIGN_TEMPLATE, context)
 
     _require_may_change(request, subscription)
     raw = request.POST.get("end_date", "")

@@ -4,7 +4,7 @@ dates of coterminosity (SPEC §5, PARTNER-CENTER.md §6.5)."""
 import datetime
 from collections import defaultdict
 
-from catalog.models import TermDuration
+from catalog.models import AZURE_PLAN_PRODUCT_ID, TermDuration
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.periods import TERM_MONTHS, add_months, month_end, term_end
 
@@ -24,11 +24,12 @@ def natural_end_date(*, start_date, term_duration):
 
 def coterm_candidates(*, customer, partner):
     """The customer's active subscriptions sold by ``partner``: the only ones a new line may
-    align its end date with (same customer, same partner, target active). One query."""
+    align its end date with (same customer, same partner, target active). The Azure plan is
+    pay as you go, with no term to end with: never a target. One query."""
     return list(
-        Subscription.objects.filter(customer=customer, partner=partner, status=SubscriptionStatus.ACTIVE).values(
-            "id", "term_duration", "commitment_end_date"
-        )
+        Subscription.objects.filter(customer=customer, partner=partner, status=SubscriptionStatus.ACTIVE)
+        .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
+        .values("id", "term_duration", "commitment_end_date")
     )
 
 

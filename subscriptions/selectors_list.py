@@ -77,6 +77,20 @@ def annotate_list_flags(queryset):
     )
 
 
+def latest_base_of(addon):
+    """The live base subscription (same customer, same partner, a prerequisite SKU) that ends
+    last: the one to align with an add-on that outlives its bases (SPEC §5: "existing
+    subscriptions can be aligned with an add-on subscription"). None when there is none."""
+    return (
+        Subscription.objects.filter(
+            customer=addon.customer_id, partner=addon.partner_id, status__in=LIVE_STATUSES, sku__addons=addon.sku_id
+        )
+        .select_related("sku")
+        .order_by("-commitment_end_date", "pk")
+        .first()
+    )
+
+
 def subscription_for_request(request, subscription_id):
     """One subscription of the request's partner, annotated like a list row, or ``None``.
     The caller turns ``None`` into a 404 (another partner's id must not leak)."""

@@ -31,6 +31,7 @@ from subscriptions.selectors_list import (
     action_denial,
     audit_trail,
     cancellation_state,
+    latest_base_of,
     list_rows,
     lowest_allowed_quantity,
     next_term_choices,
@@ -259,11 +260,13 @@ class SubscriptionDetailView(PartnerRequiredMixin, DetailView):
                 "denial": action_denial(self.request, subscription),
                 "removal": removal_state(self.request.partner, subscription),
                 "align_url": reverse("subscriptions:subscription_align", args=[subscription.pk]),
+                "misaligned_base": latest_base_of(subscription) if subscription.outlives_base else None,
                 "has_next_term": any(
                     [
                         subscription.next_term_quantity,
                         subscription.next_term_duration,
                         subscription.next_term_billing_cycle,
+                        subscription.next_term_end_date,
                     ]
                 ),
             }

@@ -54,6 +54,7 @@ from subscriptions.periods import add_months
 MONTH_NOT_ENDED = _("%(month)s has not ended yet: a month can be rated once it is over.")
 MONTH_FINALIZED = _("%(month)s is finalized and never changes. Calls that arrive late are billed in the next open month.")
 ALREADY_FINALIZED = _("%(month)s is already finalized.")
+NOT_RATED = _("%(month)s has not been rated completely: rate it, then finalize it.")
 RUN_IN_PROGRESS = _("%(month)s is being rated right now. Wait for that run to finish.")
 
 ZONE_OF_CALL = {
@@ -475,8 +476,13 @@ def billing_month_finalize(*, month, acting_user=None, request_id=""):
         raise RatingError(MONTH_NOT_ENDED % {"month": label})
     if billing_month is None:
         billing_month = BillingMonth.objects.create(month=month)
-    if RatingRun.objects.filter(billing_month=billing_month, status__in=[RatingRunStatus.QUEUED, RatingRunStatus.RUNNING]).exists():
+    latest_run = RatingRun.objects.filter(billing_month=billing_month).order_by("-created_at", "-pk").first()
+    if latest_run is not None and latest_run.status in (RatingRunStatus.QUEUED, RatingRunStatus.RUNNING):
         raise RatingError(RUN_IN_PROGRESS % {"month": label})
+    if latest_run is None or latest_run.status != RatingRunStatus.DONE:
+        # Unrated, or its last run failed half-way: finalizing would freeze missing lines and
+        # bill the month's calls next month as adjustments.
+        raise RatingError(NOT_RATED % {"month": label})
     billing_month.status = BillingMonthStatus.FINALIZED
     billing_month.finalized_at = timezone.now()
     billing_month.finalized_by = acting_user if acting_user is not None and acting_user.pk else None

@@ -195,6 +195,30 @@ def test_finalizing_twice_is_refused_and_a_finalized_month_never_changes(custome
     assert rated(record).billing_month.month == SEPTEMBER
 
 
+def test_a_month_never_rated_cannot_be_finalized(customer):
+    call(customer, 2, 60)
+    with pytest.raises(RatingError, match="has not been rated completely"):
+        rating.billing_month_finalize(month=SEPTEMBER)
+    assert not BillingMonth.objects.filter(month=SEPTEMBER, status="finalized").exists()
+
+
+def test_a_month_whose_last_run_failed_cannot_be_finalized_until_rated_again(customer, monkeypatch):
+    call(customer, 2, 60)
+    rating.rate_month(month=SEPTEMBER)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(rating, "_rate_customers", broken)
+    with pytest.raises(RuntimeError):
+        rating.rate_month(month=SEPTEMBER)  # the re-rate deleted the lines, then failed
+    with pytest.raises(RatingError, match="has not been rated completely"):
+        rating.billing_month_finalize(month=SEPTEMBER)
+    monkeypatch.undo()
+    rating.rate_month(month=SEPTEMBER)
+    assert rating.billing_month_finalize(month=SEPTEMBER).status == "finalized"
+
+
 def test_a_late_record_for_a_finalized_month_is_billed_next_month_as_an_adjustment(customer, overage):
     call(customer, 2, 19 * 60)
     rating.rate_month(month=SEPTEMBER)

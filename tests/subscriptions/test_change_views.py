@@ -157,6 +157,29 @@ def test_misalignment_warning_links_to_the_align_page(world, sales):
     assert 'data-testid="misalignment-warning"' in align and "2026-09-30" in align
 
 
+def test_misalignment_warning_offers_to_align_the_base_with_the_add_on(world, sales):
+    # The add-on's own alignment only moves its next term (after 2027-02-28): the base, ending
+    # on 2026-09-30, is the one to align, its next term ending with the add-on.
+    world["base"].commitment_end_date = date(2026, 9, 30)
+    world["base"].save()
+    page = sales.get(url("detail", world["addon"])).content.decode()
+    link = f'{url("align", world["base"])}?end_date=2027-02-28'
+    assert 'data-testid="align-base-link"' in page and f'href="{link}"' in page
+    assert f'href="{link}"' in sales.get(url("align", world["addon"])).content.decode()
+
+    align = sales.get(link).content.decode()
+    assert '<option value="2027-02-28" selected>' in align
+    assert sales.post(url("align", world["base"]), {"end_date": "2027-02-28"}).status_code == 302
+    assert reload(world["base"]).next_term_end_date == date(2027, 2, 28)
+    detail = sales.get(url("detail", world["base"])).content.decode()
+    assert 'data-testid="next-term-end"' in detail and "None scheduled" not in detail
+
+
+def test_align_page_ignores_a_proposed_date_that_is_not_offered(world, sales):
+    align = sales.get(f'{url("align", world["addon"])}?end_date=2027-03-14').content.decode()
+    assert '<option value="" selected>' in align and "2027-03-14" not in align
+
+
 # --- Upgrade --------------------------------------------------------------------------------
 
 

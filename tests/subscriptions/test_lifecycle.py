@@ -270,3 +270,21 @@ def test_the_azure_plan_has_no_seats_to_change_or_cancel(db):
     ):
         with pytest.raises(SubscriptionError, match="Azure plan"):
             change()
+
+
+def test_the_azure_plan_is_never_a_coterm_target(db):
+    # Pay as you go: whatever end date the plan's row carries, no term ends there.
+    from catalog.models import AZURE_PLAN_PRODUCT_ID
+    from subscriptions.selectors import allowed_custom_term_end_dates
+    from tests.factories import ProductFactory
+
+    plan_sku = SkuFactory(product=ProductFactory(id=AZURE_PLAN_PRODUCT_ID, product_type="Azure"))
+    plan = SubscriptionFactory(sku=plan_sku, start_date=date(2026, 2, 10), commitment_end_date=date(2027, 2, 9))
+    licence = SubscriptionFactory(partner=plan.partner, customer=plan.customer, start_date=date(2026, 2, 10),
+                                  commitment_end_date=date(2027, 2, 10))
+    items = allowed_custom_term_end_dates(customer=plan.customer, partner=plan.partner, term_duration="P1Y",
+                                          start_date=date(2026, 3, 1))
+    aligned = [item for item in items if item["allowedCustomTermEndDateType"] == "subscriptionAligned"]
+    assert [(item["allowedCustomTermEndDate"], item["cotermSubscriptionIds"]) for item in aligned] == [
+        (date(2027, 2, 10), [str(licence.pk)])
+    ]
