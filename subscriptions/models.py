@@ -322,6 +322,11 @@ class ChargeEvent(models.Model):
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="charge_events")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="charge_events")
     charge_type = models.CharField(_("charge type"), max_length=20, choices=ChargeType.choices)
+    # What was sold when the event happened: an upgrade changes the subscription's SKU and a
+    # renewal its term and billing cycle, never the lines of earlier months.
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="+")
+    term_duration = models.CharField(_("term"), max_length=3, choices=TermDuration.choices)
+    billing_cycle = models.CharField(_("billing cycle"), max_length=10, choices=BillingCycle.choices)
     quantity = models.IntegerField(_("quantity"))
     unit_price = models.DecimalField(_("unit price"), max_digits=18, decimal_places=6)
     effective_unit_price = models.DecimalField(_("effective unit price"), max_digits=18, decimal_places=6)

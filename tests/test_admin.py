@@ -89,6 +89,9 @@ def rows(staff):
     ChargeEvent.objects.create(
         subscription=subscription,
         charge_type="new",
+        sku=subscription.sku,
+        term_duration=subscription.term_duration,
+        billing_cycle=subscription.billing_cycle,
         quantity=5,
         unit_price=Decimal("6.00"),
         effective_unit_price=Decimal("6.00"),

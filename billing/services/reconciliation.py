@@ -178,9 +178,14 @@ def is_finalized(month):
 # --- License lines -------------------------------------------------------------------------
 
 
-def _subscription_columns(partner, month, subscription):
+def _subscription_columns(partner, month, subscription, event=None):
+    """The columns a license line takes from its subscription. ``event`` (a charge event) is
+    what was sold then: its SKU, term, billing cycle and currency, which an upgrade or a
+    renewal may since have changed on the subscription."""
     customer = subscription.customer
-    sku = subscription.sku
+    sold = event if event is not None else subscription
+    sku = sold.sku
+    term, cycle, currency = sold.term_duration, sold.billing_cycle, sold.currency
     order = subscription.order
     return {
         "PartnerId": partner.mpn_id,
@@ -199,14 +204,13 @@ def _subscription_columns(partner, month, subscription):
         "SkuName": sku.title,
         "ProductName": sku.product.title,
         "TaxTotal": "0.00",
-        "Currency": subscription.currency,
+        "Currency": currency,
         "PriceAdjustmentDescription": "",
         "SubscriptionId": str(subscription.pk),
-        "TermAndBillingCycle": f"{TERM_LABELS.get(subscription.term_duration, subscription.term_duration)} - "
-        f"{CYCLE_LABELS.get(subscription.billing_cycle, subscription.billing_cycle)}",
+        "TermAndBillingCycle": f"{TERM_LABELS.get(term, term)} - {CYCLE_LABELS.get(cycle, cycle)}",
         "UnitType": "Licenses",
-        "BillingFrequency": CYCLE_LABELS.get(subscription.billing_cycle, subscription.billing_cycle),
-        "PricingCurrency": subscription.currency,
+        "BillingFrequency": CYCLE_LABELS.get(cycle, cycle),
+        "PricingCurrency": currency,
         "PCToBCExchangeRate": str(EXCHANGE_RATE),
         "MeterDescription": "",
         "SubscriptionStartDate": _date(subscription.start_date),
@@ -217,8 +221,8 @@ def _subscription_columns(partner, month, subscription):
 
 
 def _license_line(partner, month, subscription, *, charge_type, unit_price, effective_unit_price, quantity,
-                  charge_start, charge_end, order=None):
-    row = _subscription_columns(partner, month, subscription)
+                  charge_start, charge_end, order=None, event=None):
+    row = _subscription_columns(partner, month, subscription, event)
     subtotal = license_subtotal(effective_unit_price, quantity)
     if order is not None:
         row["OrderId"] = str(order.pk)
@@ -248,7 +252,7 @@ def _charge_event_lines(partner, month):
     first, last = _start_of(month), _start_of(month_last_day(month) + timedelta(days=1))
     events = (
         ChargeEvent.objects.filter(subscription__partner=partner, occurred_at__gte=first, occurred_at__lt=last)
-        .select_related(*(f"subscription__{name}" for name in _subscription_related()), "order")
+        .select_related(*(f"subscription__{name}" for name in _subscription_related()), "order", "sku__product")
         .order_by("subscription__customer__name", "subscription_id", "charge_type", "charge_start", "id")
     )
     for event in events.iterator(chunk_size=CHUNK_SIZE):
@@ -265,6 +269,7 @@ def _charge_event_lines(partner, month):
             charge_start=event.charge_start,
             charge_end=event.charge_end,
             order=event.order,
+            event=event,
         )
         key = (subscription.customer.name, str(subscription.pk), event.charge_type, row["ChargeStartDate"],
                ("e", f"{event.pk:020d}"))
@@ -303,11 +308,14 @@ def _seats_at(subscription, moment):
     return quantity or 0
 
 
-def cycle_periods(subscription, month):
-    """The monthly billing periods ``(first, last)`` of ``subscription`` that start in
-    ``month`` and are not the first period of a term (``new``/``renew`` bill that one)."""
+def _monthly_periods(subscription, month):
+    """``(term event, first, last)`` for each monthly billing period of ``subscription`` that
+    starts in ``month`` and is not the first period of a term (``new``/``renew`` bill that
+    one). A term is billed monthly when its ``new``/``renew`` event says so (a renewal may
+    have changed the cycle since); a term without one takes the subscription's cycle."""
     month_end = month_last_day(month)
     starts = _term_starts(subscription)
+    events = {event.charge_start: event for event in subscription.term_events}
     for index, term_start in enumerate(starts):
         if index + 1 < len(starts):
             term_last = starts[index + 1] - timedelta(days=1)
@@ -315,23 +323,33 @@ def cycle_periods(subscription, month):
             term_last = subscription.commitment_end_date
         if term_start > month_end or term_last < month:
             continue
+        event = events.get(term_start)
+        if (event or subscription).billing_cycle != BillingCycle.MONTHLY:
+            continue
         step = 1
         while True:
             period_start = add_months(term_start, step)
             if period_start > term_last or period_start > month_end:
                 break
             if period_start >= month:
-                yield billing_period(term_start, BillingCycle.MONTHLY, period_start, term_last)
+                yield (event, *billing_period(term_start, BillingCycle.MONTHLY, period_start, term_last))
             step += 1
 
 
+def cycle_periods(subscription, month):
+    """The ``(first, last)`` monthly billing periods of ``_monthly_periods``."""
+    for _event, first, last in _monthly_periods(subscription, month):
+        yield first, last
+
+
 def _cycle_charge_lines(partner, month):
-    """``cycleCharge`` lines of the partner's monthly-billed subscriptions for ``month``."""
+    """``cycleCharge`` lines of the partner's subscriptions for ``month``: an instalment for
+    each monthly period of a monthly-billed term, priced as that term was sold."""
     subscriptions = (
-        # Not by start_date: a renewal moves it past the month whose periods we want.
+        # Not by start_date: a renewal moves it past the month whose periods we want. Not by
+        # the current billing cycle either: a renewal may have changed it since.
         Subscription.objects.filter(
             partner=partner,
-            billing_cycle=BillingCycle.MONTHLY,
             purchased_at__lt=_start_of(month_last_day(month) + timedelta(days=1)),
         )
         .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
@@ -340,9 +358,9 @@ def _cycle_charge_lines(partner, month):
         .prefetch_related(
             Prefetch(
                 "charge_events",
-                queryset=ChargeEvent.objects.filter(charge_type__in=[ChargeType.NEW, ChargeType.RENEW]).order_by(
-                    "charge_start", "id"
-                ),
+                queryset=ChargeEvent.objects.filter(charge_type__in=[ChargeType.NEW, ChargeType.RENEW])
+                .select_related("sku__product")
+                .order_by("charge_start", "id"),
                 to_attr="term_events",
             ),
             Prefetch("seat_changes", queryset=SeatChange.objects.order_by("occurred_at", "id"), to_attr="seat_history"),
@@ -351,23 +369,25 @@ def _cycle_charge_lines(partner, month):
     )
     for subscription in subscriptions.iterator(chunk_size=CHUNK_SIZE):
         ended_at = _ended_at(subscription)
-        for first, last in cycle_periods(subscription, month):
+        for event, first, last in _monthly_periods(subscription, month):
             starts_at = _start_of(first)
             if ended_at is not None and ended_at <= starts_at:
                 continue
             seats = _seats_at(subscription, starts_at)
             if seats <= 0:
                 continue
+            unit_price = event.unit_price if event is not None else subscription.unit_price
             row = _license_line(
                 partner,
                 month,
                 subscription,
                 charge_type=CYCLE_CHARGE_TYPE,
-                unit_price=subscription.unit_price,
-                effective_unit_price=subscription.unit_price,
+                unit_price=unit_price,
+                effective_unit_price=unit_price,
                 quantity=seats,
                 charge_start=first,
                 charge_end=last,
+                event=event,
             )
             key = (subscription.customer.name, str(subscription.pk), CYCLE_CHARGE_TYPE, row["ChargeStartDate"], ("c",))
             yield key, row

@@ -10,14 +10,15 @@ transacting partner (views and the API check ``permissions.BUY`` first).
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import AZURE_PLAN_PRODUCT_ID, TenantLicense
+from catalog.models import AZURE_PLAN_PRODUCT_ID, Availability, TenantLicense
+from portal.models import Customer
 from portal.services import audit_record
 from subscriptions.models import (
     SUBSCRIPTION_TRANSITIONS,
@@ -28,7 +29,10 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
-from subscriptions.periods import billing_period, days_inclusive, prorate, term_end, trunc2
+from subscriptions.periods import CYCLE_MONTHS, billing_period, days_inclusive, prorate, term_end, trunc2
+from subscriptions.services.pricing import prices_in_force
+
+PRICE_PLACES = Decimal("0.000001")
 
 # Partner Center codes and the texts users see; tests import them.
 CODE_CANNOT_DECREASE = 800090
@@ -181,10 +185,20 @@ def _current_period(subscription, today):
     return billing_period(subscription.start_date, subscription.billing_cycle, today, subscription.commitment_end_date)
 
 
+def event_terms(subscription):
+    """The SKU, term and billing cycle a charge event records (the subscription's, now)."""
+    return {
+        "sku_id": subscription.sku_id,
+        "term_duration": subscription.term_duration,
+        "billing_cycle": subscription.billing_cycle,
+    }
+
+
 def _charge(subscription, *, charge_type, quantity, amount, first, last, now):
     return ChargeEvent.objects.create(
         subscription=subscription,
         charge_type=charge_type,
+        **event_terms(subscription),
         quantity=quantity,
         unit_price=subscription.unit_price,
         effective_unit_price=subscription.unit_price,
@@ -444,10 +458,53 @@ def renewal_start(subscription):
     return subscription.commitment_end_date + timedelta(days=1)
 
 
-def renew_or_expire(subscription, *, now, actor=None):
+def renewal_terms(subscription):
+    """``(term, billing cycle)`` of the subscription's next term: the scheduled ones, else its own."""
+    return (
+        subscription.next_term_duration or subscription.term_duration,
+        subscription.next_term_billing_cycle or subscription.billing_cycle,
+    )
+
+
+def renewal_prices(subscriptions):
+    """{subscription pk: PriceListEntry} of the price each renewing subscription's next term
+    takes: the customer's market's price list in force on the renewal day, for the SKU, the
+    next term's term and billing cycle and the availability's segment. A new term is priced
+    afresh (the old price was locked for the old term only). One query per distinct market,
+    renewal day and segment: a day's renewals share a handful."""
+    renewing = [s for s in subscriptions if s.auto_renew_enabled]
+    if not renewing:
+        return {}
+    countries = dict(
+        Customer.objects.filter(pk__in={s.customer_id for s in renewing}).values_list("pk", "country")
+    )
+    segments = dict(
+        Availability.objects.filter(pk__in={s.availability_id for s in renewing if s.availability_id}).values_list(
+            "pk", "segment"
+        )
+    )
+    groups = defaultdict(list)
+    for s in renewing:
+        groups[(countries[s.customer_id], renewal_start(s), segments.get(s.availability_id, ""))].append(s)
+    found = {}
+    for (market, day, segment), members in groups.items():
+        keys = {(s.sku_id, *renewal_terms(s)) for s in members}
+        by_sku = {s.sku_id: segment for s in members} if segment else None
+        rows = prices_in_force(keys=keys, market=market, segment_by_sku=by_sku, on_date=day)
+        for s in members:
+            row = rows.get((s.sku_id, *renewal_terms(s)))
+            if row is not None:
+                found[s.pk] = row
+    return found
+
+
+def renew_or_expire(subscription, *, now, price=None, actor=None):
     """Apply the end of ``subscription``'s term in memory and return the rows to write:
     ``(seat_change, charge_event)`` for a renewal, ``(None, None)`` for an expiry.
-    ``renew_subscriptions`` writes them in bulk; ``subscription_renew`` one at a time."""
+    ``price`` (from ``renewal_prices``) is the new term's price-list row; without one (no
+    row for that term and cycle in the market) the subscription keeps its price, converted
+    by the cycles' length when the billing cycle changes (a yearly price, a twelfth a month).
+    ``renew_subscriptions`` writes the rows in bulk."""
     if not subscription.auto_renew_enabled:
         subscription.status = SubscriptionStatus.EXPIRED
         return None, None
@@ -455,10 +512,14 @@ def renew_or_expire(subscription, *, now, actor=None):
     previous = subscription.quantity
     if subscription.next_term_quantity:
         subscription.quantity = subscription.next_term_quantity
-    if subscription.next_term_duration:
-        subscription.term_duration = subscription.next_term_duration
-    if subscription.next_term_billing_cycle:
-        subscription.billing_cycle = subscription.next_term_billing_cycle
+    old_cycle = subscription.billing_cycle
+    subscription.term_duration, subscription.billing_cycle = renewal_terms(subscription)
+    if price is not None:
+        subscription.unit_price = price.unit_price
+        subscription.currency = price.currency
+    elif subscription.billing_cycle != old_cycle:
+        months = Decimal(CYCLE_MONTHS.get(subscription.billing_cycle, 1)) / CYCLE_MONTHS.get(old_cycle, 1)
+        subscription.unit_price = (subscription.unit_price * months).quantize(PRICE_PLACES, ROUND_DOWN)
     natural_end = term_end(start, subscription.term_duration)
     aligned_end = subscription.next_term_end_date
     _drop_scheduled_changes(subscription)
@@ -484,6 +545,7 @@ def renew_or_expire(subscription, *, now, actor=None):
     charge = ChargeEvent(
         subscription=subscription,
         charge_type=ChargeType.RENEW,
+        **event_terms(subscription),
         quantity=subscription.quantity,
         unit_price=subscription.unit_price,
         effective_unit_price=subscription.unit_price,
@@ -508,6 +570,8 @@ RENEWAL_FIELDS = [
     "next_term_duration",
     "next_term_billing_cycle",
     "next_term_end_date",
+    "unit_price",
+    "currency",
     "updated_at",
 ]
 
@@ -536,10 +600,12 @@ def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
             if not batch:
                 break
             now = timezone.now()
+            prices = renewal_prices(batch)
             seat_changes, charges, expired_licenses, changes = [], [], [], defaultdict(list)
+            license_quantities = defaultdict(list)  # new quantity → licenses
             for subscription in batch:
                 before = [getattr(subscription, name) for name in RENEWAL_FIELDS]
-                seat_change, charge = renew_or_expire(subscription, now=now)
+                seat_change, charge = renew_or_expire(subscription, now=now, price=prices.get(subscription.pk))
                 subscription.updated_at = now
                 if seat_change is None:
                     expired += 1
@@ -549,6 +615,9 @@ def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
                     renewed += 1
                     seat_changes.append(seat_change)
                     charges.append(charge)
+                    if seat_change.delta and subscription.license_id:
+                        # The tenant holds the new term's seats (rating pools count them).
+                        license_quantities[subscription.quantity].append(subscription.license_id)
                 changed = tuple(
                     (name, getattr(subscription, name))
                     for name, old in zip(RENEWAL_FIELDS, before)
@@ -565,6 +634,8 @@ def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
             ChargeEvent.objects.bulk_create(charges)
             if expired_licenses:
                 TenantLicense.objects.filter(pk__in=expired_licenses).update(is_active=False)
+            for quantity, license_ids in license_quantities.items():
+                TenantLicense.objects.filter(pk__in=license_ids).update(quantity=quantity)
         if progress:
             progress(renewed, expired)
     return renewed, expired

@@ -618,3 +618,53 @@ def test_export_command_exit_status_is_non_zero():
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["CommandError: Bad --month '2026-13': use YYYY-MM, e.g. 2026-10."]
     assert result.stdout == ""
+
+
+# --- Lines keep what was sold then -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_cycle_changed_at_renewal_leaves_the_earlier_months_instalments_as_they_were(partner_a):
+    from catalog.models import PriceListEntry
+    from subscriptions.services import lifecycle
+
+    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"),
+                          purchased=at(2026, 3, 1, 9), unit_price="12.50")
+    new_charge(subscription)
+    subscription.availability.terms = [*subscription.availability.terms, {"termDuration": "P1Y", "billingCycle": "annual"}]
+    subscription.availability.save()
+    PriceListEntry.objects.create(sku=subscription.sku, market="US", currency="USD", term_duration="P1Y",
+                                  billing_plan="annual", unit_price=Decimal("140.00"), erp_price=Decimal("150.00"),
+                                  effective_start=dt.date(2026, 1, 1))
+    february = dt.date(2027, 2, 1)
+    before = [line for line in parse(export(partner_a, february)) if line["ChargeType"] == "cycleCharge"]
+    lifecycle.subscription_schedule_next_term(subscription=subscription, billing_cycle="annual", acting_user=None)
+    with time_machine.travel(at(2027, 3, 1, 0, 30), tick=False):
+        assert lifecycle.renew_subscriptions(on_date=dt.date(2027, 3, 1)) == (1, 0)
+
+    after = [line for line in parse(export(partner_a, february)) if line["ChargeType"] == "cycleCharge"]
+    assert len(after) == len(before) == 1
+    # Everything sold stays; only the subscription-level dates follow the subscription (a
+    # draft month is regenerated; a finalized one is a frozen snapshot).
+    changed = {k for k in after[0] if after[0][k] != before[0][k]}
+    assert changed == {"SubscriptionStartDate", "SubscriptionEndDate"}
+    assert (after[0]["ChargeStartDate"], after[0]["UnitPrice"], after[0]["BillingFrequency"]) == (
+        "2027-02-01", "12.50", "Monthly")
+    march = parse(export(partner_a, dt.date(2027, 3, 1)))
+    assert [(line["ChargeType"], line["BillingFrequency"], line["UnitPrice"], line["Subtotal"]) for line in march] == [
+        ("renew", "Annual", "140.00", "420.00")
+    ]
+    assert not [line for line in parse(export(partner_a, dt.date(2027, 4, 1))) if line["ChargeType"] == "cycleCharge"]
+
+
+@pytest.mark.django_db
+def test_an_upgrade_leaves_the_earlier_lines_on_the_sku_sold_then(partner_a):
+    e3 = SkuFactory(title="Office 365 E3")
+    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a), sku=e3,
+                          purchased=at(2026, 10, 5, 9))
+    new_charge(subscription)
+    subscription.sku = SkuFactory(title="Office 365 E5")  # as the upgrade sets it, a month later
+    subscription.save()
+
+    [line] = parse(export(partner_a, OCTOBER))
+    assert (line["ChargeType"], line["SkuName"], line["SkuId"]) == ("new", "Office 365 E3", e3.sku_id)

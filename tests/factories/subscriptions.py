@@ -125,6 +125,9 @@ class ChargeEventFactory(DjangoModelFactory):
 
     subscription = factory.SubFactory(SubscriptionFactory)
     charge_type = ChargeType.NEW
+    sku = factory.SelfAttribute("subscription.sku")
+    term_duration = factory.SelfAttribute("subscription.term_duration")
+    billing_cycle = factory.SelfAttribute("subscription.billing_cycle")
     quantity = 1
     unit_price = Decimal("10.000000")
     effective_unit_price = Decimal("10.000000")

@@ -13,7 +13,13 @@ from subscriptions.models import ChargeType, SeatChangeKind, SubscriptionStatus
 from subscriptions.periods import add_months, billing_period, term_end
 from subscriptions.services import lifecycle
 from subscriptions.services.lifecycle import SubscriptionError
-from tests.factories import SeatChangeFactory, SkuFactory, SubscriptionFactory, TenantLicenseFactory
+from tests.factories import (
+    PriceListEntryFactory,
+    SeatChangeFactory,
+    SkuFactory,
+    SubscriptionFactory,
+    TenantLicenseFactory,
+)
 
 PURCHASE = datetime(2026, 3, 1, 10, 0, tzinfo=dt_timezone.utc)
 
@@ -45,7 +51,7 @@ def bought(db):
         SeatChangeFactory(subscription=subscription, kind=SeatChangeKind.PURCHASE, delta=5, quantity_after=5,
                           occurred_at=PURCHASE, refundable_until=PURCHASE + timedelta(hours=168))
         subscription.charge_events.create(
-            charge_type=ChargeType.NEW, quantity=5, unit_price=Decimal("10"), effective_unit_price=Decimal("10"),
+            charge_type=ChargeType.NEW, quantity=5, **lifecycle.event_terms(subscription), unit_price=Decimal("10"), effective_unit_price=Decimal("10"),
             amount=Decimal("50.00"), currency="USD", charge_start=date(2026, 3, 1), charge_end=date(2026, 3, 31),
             occurred_at=PURCHASE,
         )
@@ -235,6 +241,54 @@ def test_renewal_starts_a_new_term_with_a_new_window_and_applies_scheduled_chang
         assert lifecycle.refundable_quantity(bought) == 8
     with time_machine.travel(renewal_moment + timedelta(hours=169), tick=False):
         assert not lifecycle.can_cancel(bought)
+    bought.license.refresh_from_db()
+    assert bought.license.quantity == 8  # the tenant holds the new term's seats (rating pools count them)
+
+
+def renew_on_1_march_2027():
+    with time_machine.travel(datetime(2027, 3, 1, 0, 30, tzinfo=dt_timezone.utc), tick=False):
+        assert lifecycle.renew_subscriptions(on_date=date(2027, 3, 1)) == (1, 0)
+
+
+def test_a_new_term_takes_the_price_in_force_on_the_renewal_day(bought):
+    # The old price (10.00) was locked for the old term only; 12.00 applies from 2027-01-01.
+    PriceListEntryFactory(sku=bought.sku, term_duration="P1Y", billing_plan="monthly", unit_price=Decimal("10.00"),
+                          effective_start=date(2025, 1, 1), effective_end=date(2027, 1, 1))
+    PriceListEntryFactory(sku=bought.sku, term_duration="P1Y", billing_plan="monthly", unit_price=Decimal("12.00"),
+                          effective_start=date(2027, 1, 1))
+    PriceListEntryFactory(sku=bought.sku, term_duration="P1Y", billing_plan="monthly", market="GB", currency="GBP",
+                          unit_price=Decimal("9.00"), effective_start=date(2027, 1, 1))  # another market
+    renew_on_1_march_2027()
+    bought.refresh_from_db()
+    assert (bought.unit_price, bought.currency) == (Decimal("12.00"), "USD")
+    renew = bought.charge_events.get(charge_type=ChargeType.RENEW)
+    assert (renew.unit_price, renew.amount) == (Decimal("12.00"), Decimal("60.00"))
+
+
+@pytest.fixture
+def annual_offered(bought):
+    bought.availability.terms = [*bought.availability.terms, {"termDuration": "P1Y", "billingCycle": "annual"}]
+    bought.availability.save()
+    return bought
+
+
+def test_a_billing_cycle_changed_at_renewal_is_priced_from_the_new_cycles_row(annual_offered):
+    bought = annual_offered
+    PriceListEntryFactory(sku=bought.sku, term_duration="P1Y", billing_plan="annual", unit_price=Decimal("110.00"))
+    lifecycle.subscription_schedule_next_term(subscription=bought, billing_cycle="annual", acting_user=None)
+    renew_on_1_march_2027()
+    renew = bought.charge_events.get(charge_type=ChargeType.RENEW)
+    assert (renew.charge_start, renew.charge_end) == (date(2027, 3, 1), date(2028, 2, 29))
+    assert (renew.unit_price, renew.amount) == (Decimal("110.00"), Decimal("550.00"))
+
+
+def test_without_a_row_for_the_new_cycle_the_price_is_converted_by_the_cycles_length(annual_offered):
+    bought = annual_offered
+    # Monthly 10.00 with no annual row in the price list: 120.00 a year, never 10.00 a year.
+    lifecycle.subscription_schedule_next_term(subscription=bought, billing_cycle="annual", acting_user=None)
+    renew_on_1_march_2027()
+    renew = bought.charge_events.get(charge_type=ChargeType.RENEW)
+    assert (renew.unit_price, renew.amount) == (Decimal("120.00"), Decimal("600.00"))
 
 
 def test_without_auto_renew_the_subscription_expires_and_its_license_goes(bought):
