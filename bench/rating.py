@@ -74,6 +74,8 @@ def load(calls, customers):
     CustomerRelationship.objects.bulk_create([CustomerRelationship(customer=c, partner=partner) for c in objs], batch_size=2000)
     TenantLicense.objects.bulk_create([TenantLicense(customer=c, sku=sku, channel="csp_nce", source_partner=partner,
                                                      quantity=rng.randint(1, 5)) for c in objs], batch_size=2000)
+    # Held since before the month (provisioned_at is auto_now_add): the pools count them.
+    TenantLicense.objects.filter(sku=sku).update(provisioned_at=datetime(2026, 8, 1, tzinfo=UTC))
     start = datetime(2026, 8, 1, tzinfo=UTC)
     with_overage = objs[: customers // 2]
     plans = AzurePlan.objects.bulk_create([AzurePlan(customer=c, partner=partner) for c in with_overage], batch_size=2000)

@@ -49,6 +49,7 @@ from catalog.models import CallingZone, TenantLicense
 from overage.models import OverageAssignment, OverageService
 from portal.models import currency_for_country
 from portal.services import audit_record
+from subscriptions.models import SubscriptionStatus
 from subscriptions.periods import add_months
 
 MONTH_NOT_ENDED = _("%(month)s has not ended yet: a month can be rated once it is over.")
@@ -87,11 +88,17 @@ def whole_minutes(seconds):
 # --- what the rating reads, fetched in bulk --------------------------------------------
 
 
-def pools_by_customer(customer_ids):
-    """{customer id: {zone: minutes}} from the tenant's active licenses of telco SKUs."""
+def pools_by_customer(customer_ids, month_start, month_end):
+    """{customer id: {zone: minutes}} from the tenant's licenses of telco SKUs held in the
+    month: provisioned before it ended, and still active or on a subscription that expired
+    during or after it. So re-rating a month later gives the same pools when licenses were
+    bought or expired since. (Quantities are the licenses' current ones.)"""
     pools = defaultdict(lambda: defaultdict(int))
+    held = Q(is_active=True) | Q(
+        subscription__status=SubscriptionStatus.EXPIRED, subscription__commitment_end_date__gte=month_start.date()
+    )
     rows = (
-        TenantLicense.objects.filter(customer_id__in=customer_ids, is_active=True)
+        TenantLicense.objects.filter(held, customer_id__in=customer_ids, provisioned_at__lt=month_end)
         .values("customer_id", "quantity", "sku__included_minutes_domestic",
                 "sku__included_minutes_international", "sku__included_minutes_conferencing")
     )
@@ -318,7 +325,7 @@ def _rate_customers(billing_month, customer_ids, month_start, month_end, rates):
             "destination_country", "number_type",
         )
     )
-    pools = pools_by_customer(customer_ids)
+    pools = pools_by_customer(customer_ids, month_start, month_end)
     credits = credit_states(customer_ids, month_start, month_end, billing_month)
     assignments = assignments_by_customer(customer_ids, month_end)
     finalized_used = {}

@@ -53,7 +53,8 @@ def customer(partner_a, customer_of, rates):
     """A US customer with 2 licenses of a plan including 10 domestic minutes each (a 20-minute pool)."""
     customer = customer_of(partner_a, country="US")
     sku = SkuFactory(included_minutes_domestic=10)
-    TenantLicenseFactory(customer=customer, sku=sku, quantity=2, channel=LicenseChannel.CSP_NCE, source_partner=partner_a)
+    TenantLicenseFactory(customer=customer, sku=sku, quantity=2, channel=LicenseChannel.CSP_NCE, source_partner=partner_a,
+                         provisioned_at=datetime(2026, 8, 20, tzinfo=dt_timezone.utc))
     return customer
 
 
@@ -82,6 +83,25 @@ def test_calls_within_the_pool_cost_nothing(customer):
     line = rated(first)
     assert (line.minutes, line.pool_minutes, line.billable_minutes, line.amount) == (2, 2, 0, Decimal("0"))
     assert line.status == RatedCallStatus.INCLUDED
+
+
+def test_pools_count_the_licenses_held_in_the_month_whenever_it_is_re_rated(customer, overage, partner_a):
+    # The fixture's 20-minute pool, plus: 10 minutes of a subscription that expired on
+    # 20 September (held in September), and 50 of a license bought in October (not held).
+    from subscriptions.models import SubscriptionStatus
+    from tests.factories import SubscriptionFactory
+
+    expired_sku = SkuFactory(included_minutes_domestic=10)
+    expired = TenantLicenseFactory(customer=customer, sku=expired_sku, quantity=1, is_active=False,
+                                   source_partner=partner_a, provisioned_at=datetime(2025, 9, 21, tzinfo=dt_timezone.utc))
+    SubscriptionFactory(partner=partner_a, customer=customer, sku=expired_sku, license=expired,
+                        status=SubscriptionStatus.EXPIRED, start_date=date(2025, 9, 21),
+                        commitment_end_date=date(2026, 9, 20))
+    TenantLicenseFactory(customer=customer, sku=SkuFactory(included_minutes_domestic=50), quantity=1,
+                         source_partner=partner_a, provisioned_at=datetime(2026, 10, 2, tzinfo=dt_timezone.utc))
+    record = call(customer, 25, 40 * 60)
+    rating.rate_month(month=SEPTEMBER)
+    assert (rated(record).pool_minutes, rated(record).postpaid_minutes) == (30, 10)
 
 
 def test_the_pool_runs_out_in_the_middle_of_a_call(customer, overage):

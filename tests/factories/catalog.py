@@ -112,3 +112,12 @@ class TenantLicenseFactory(DjangoModelFactory):
     quantity = 10
     is_active = True
 
+
+    @factory.post_generation
+    def provisioned_at(obj, create, extracted, **kwargs):
+        """``provisioned_at=<datetime>``: when the license reached the tenant (the field is
+        ``auto_now_add``, so it is set after the insert). Rating counts a license's minutes
+        only in months that end after it was provisioned."""
+        if create and extracted is not None:
+            type(obj).objects.filter(pk=obj.pk).update(provisioned_at=extracted)
+            obj.provisioned_at = extracted
