@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import BillingCycle, TermDuration
+from subscriptions.forms import TERM_SEPARATOR, term_label
 from subscriptions.models import SubscriptionStatus
 from subscriptions.services.lifecycle import QUANTITY_NOT_INTEGER
 
@@ -65,38 +66,43 @@ class AutoRenewForm(_ActionForm):
 
 
 class NextTermForm(_ActionForm):
-    """Changes applied at renewal. Empty fields mean "keep as is"; all empty clears them."""
+    """Changes applied at renewal. Empty fields mean "keep as is"; all empty clears them.
+    Term and billing cycle are one choice among the pairs the offer sells, so the form never
+    offers a combination the service would refuse (P3Y billed monthly where it is not sold)."""
 
     quantity = forms.CharField(label=_("Seats"), required=False, widget=forms.NumberInput(attrs={"step": 1}))
-    term_duration = forms.ChoiceField(label=_("Term"), required=False)
-    billing_cycle = forms.ChoiceField(label=_("Billing cycle"), required=False)
+    term = forms.ChoiceField(label=_("Term and billing cycle"), required=False)
 
-    def __init__(self, *args, subscription, terms=(), cycles=(), **kwargs):
+    def __init__(self, *args, subscription, pairs=(), **kwargs):
         super().__init__(*args, subscription=subscription, **kwargs)
         sku = subscription.sku
         self.fields["quantity"].widget.attrs.update({"min": max(sku.min_quantity, 1), "max": sku.max_quantity})
-        keep = [("", _("No change"))]
-        self.fields["term_duration"].choices = keep + [(t, TermDuration(t).label) for t in terms if t in TermDuration.values]
-        self.fields["billing_cycle"].choices = keep + [
-            (c, BillingCycle(c).label) for c in cycles if c in BillingCycle.values
+        valid = [
+            (t, c) for t, c in dict.fromkeys(pairs) if t in TermDuration.values and c in BillingCycle.values
+        ]
+        self.fields["term"].choices = [("", _("No change"))] + [
+            (f"{t}{TERM_SEPARATOR}{c}", term_label(t, c)) for t, c in sorted(valid)
         ]
         if not self.is_bound:
-            self.initial.update(
-                {
-                    "quantity": subscription.next_term_quantity or "",
-                    "term_duration": subscription.next_term_duration or "",
-                    "billing_cycle": subscription.next_term_billing_cycle or "",
-                }
-            )
+            scheduled = ""
+            if subscription.next_term_duration or subscription.next_term_billing_cycle:
+                scheduled = (
+                    f"{subscription.next_term_duration or subscription.term_duration}{TERM_SEPARATOR}"
+                    f"{subscription.next_term_billing_cycle or subscription.billing_cycle}"
+                )
+            self.initial.update({"quantity": subscription.next_term_quantity or "", "term": scheduled})
 
     def clean_quantity(self):
         return _parse_quantity(self.cleaned_data.get("quantity"), required=False)
 
-    def clean_term_duration(self):
-        return self.cleaned_data.get("term_duration") or None
-
-    def clean_billing_cycle(self):
-        return self.cleaned_data.get("billing_cycle") or None
+    def clean(self):
+        """``term_duration`` and ``billing_cycle`` for the service: each only when it differs
+        from the current one (choosing the current pair changes nothing)."""
+        cleaned = super().clean()
+        term, _sep, cycle = (cleaned.get("term") or "").partition(TERM_SEPARATOR)
+        cleaned["term_duration"] = term if term and term != self.subscription.term_duration else None
+        cleaned["billing_cycle"] = cycle if cycle and cycle != self.subscription.billing_cycle else None
+        return cleaned
 
 
 class StatusForm(_ActionForm):

@@ -146,15 +146,11 @@ def cancellation_state(subscription, now=None):
 
 
 def next_term_choices(subscription):
-    """The terms and billing cycles the subscription's availability sells (or, without one,
-    the SKU's), as choice lists for the next-term form."""
+    """The ``(term, billing cycle)`` pairs the subscription's availability sells (or, without
+    one, the SKU's): the next-term form's choices, as the service checks them."""
     if subscription.availability_id and subscription.availability.terms:
-        pairs = [(t.get("termDuration"), t.get("billingCycle")) for t in subscription.availability.terms]
-    else:
-        pairs = [(t, c) for t in subscription.sku.supported_terms for c in subscription.sku.supported_billing_cycles]
-    terms = sorted({t for t, _c in pairs if t})
-    cycles = sorted({c for _t, c in pairs if c})
-    return terms, cycles, pairs
+        return [(t.get("termDuration"), t.get("billingCycle")) for t in subscription.availability.terms]
+    return [(t, c) for t in subscription.sku.supported_terms for c in subscription.sku.supported_billing_cycles]
 
 
 def audit_trail(partner, subscription, limit=50):

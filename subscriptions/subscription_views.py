@@ -296,14 +296,12 @@ def _actions_context(request, subscription, *, bound=None, error=""):
     seat_changes = list(subscription.seat_changes.order_by("occurred_at", "id"))
     windows = seat_windows(subscription, seat_changes, now)
     cancel_allowed, cancel_deadline = cancellation_state(subscription, now)
-    terms, cycles, _pairs = next_term_choices(subscription)
+    pairs = next_term_choices(subscription)
     origin = _origin(request)
     forms = {
         "quantity_form": action_forms.QuantityForm(subscription=subscription, initial={"origin": origin}),
         "cancel_form": action_forms.CancelForm(subscription=subscription, initial={"origin": origin}),
-        "next_term_form": action_forms.NextTermForm(
-            subscription=subscription, terms=terms, cycles=cycles, initial={"origin": origin}
-        ),
+        "next_term_form": action_forms.NextTermForm(subscription=subscription, pairs=pairs, initial={"origin": origin}),
     }
     reduce_floor = lowest_allowed_quantity(subscription, windows)
     # The browser already refuses a total below what the open windows allow.
@@ -428,7 +426,7 @@ def subscription_auto_renew(request, subscription_id):
 def subscription_next_term(request, subscription_id):
     """Schedule (or, with every field empty, clear) next-term changes; needs auto-renew."""
     subscription = _get_subscription(request, subscription_id)
-    terms, cycles, _pairs = next_term_choices(subscription)
+    pairs = next_term_choices(subscription)
 
     def change(subscription, data):
         updated = subscription_schedule_next_term(
@@ -442,9 +440,7 @@ def subscription_next_term(request, subscription_id):
         cleared = not any([data["quantity"], data["term_duration"], data["billing_cycle"]])
         return updated, (NEXT_TERM_CLEARED if cleared else NEXT_TERM_SAVED) % {"name": _display_name(updated)}
 
-    return _perform(
-        request, subscription_id, "next_term_form", action_forms.NextTermForm, change, terms=terms, cycles=cycles
-    )
+    return _perform(request, subscription_id, "next_term_form", action_forms.NextTermForm, change, pairs=pairs)
 
 
 @require_POST

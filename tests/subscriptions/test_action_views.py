@@ -2,6 +2,7 @@
 the HTMX and plain-page answers. A refused action changes nothing."""
 
 import datetime
+import re
 from datetime import timezone as dt_timezone
 
 import pytest
@@ -247,10 +248,31 @@ def test_auto_renew_off_and_on(sales, bought):
 
 
 def test_schedule_next_term_changes(sales, bought):
-    response = sales.post(url("next_term", bought), {"quantity": "8", "term_duration": "P1M", "billing_cycle": "monthly"})
+    assert (bought.term_duration, bought.billing_cycle) == ("P1Y", "monthly")
+    response = sales.post(url("next_term", bought), {"quantity": "8", "term": "P1M:monthly"})
     assert response.status_code == 302
     bought = reload(bought)
-    assert (bought.next_term_quantity, bought.next_term_duration, bought.next_term_billing_cycle) == (8, "P1M", "monthly")
+    # Only what differs is scheduled: the billing cycle stays monthly.
+    assert (bought.next_term_quantity, bought.next_term_duration, bought.next_term_billing_cycle) == (8, "P1M", None)
+
+
+def test_next_term_offers_only_the_term_and_cycle_pairs_the_offer_sells(sales, bought):
+    bought.availability.terms = [
+        {"termDuration": "P1M", "billingCycle": "monthly"},
+        {"termDuration": "P1Y", "billingCycle": "monthly"},
+        {"termDuration": "P1Y", "billingCycle": "annual"},
+        {"termDuration": "P3Y", "billingCycle": "annual"},
+    ]
+    bought.availability.save()
+    body = sales.get(url("actions", bought)).content.decode()
+    offered = set(re.findall(r'<option value="(P\w+:\w+)"', body))
+    assert offered == {"P1M:monthly", "P1Y:monthly", "P1Y:annual", "P3Y:annual"}  # never P3Y billed monthly
+    assert sales.post(url("next_term", bought), {"term": "P3Y:monthly"}).status_code == 400
+    assert sales.post(url("next_term", bought), {"term": "P3Y:annual"}).status_code == 302
+    bought = reload(bought)
+    assert (bought.next_term_duration, bought.next_term_billing_cycle) == ("P3Y", "annual")
+    again = sales.get(url("actions", bought)).content.decode()
+    assert '<option value="P3Y:annual" selected>' in again
 
 
 def test_next_term_needs_auto_renew(sales, bought):
@@ -263,7 +285,7 @@ def test_next_term_needs_auto_renew(sales, bought):
 
 
 def test_next_term_unknown_term_is_refused(sales, bought):
-    response = sales.post(url("next_term", bought), {"term_duration": "P9Y"})
+    response = sales.post(url("next_term", bought), {"term": "P9Y:monthly"})
     assert response.status_code == 400
     assert reload(bought).next_term_duration is None
 
