@@ -260,5 +260,26 @@ def test_a_call_is_never_rated_twice(customer):
     assert RatedCall.objects.filter(usage_record=record).count() == 1
 
 
+def test_a_re_sent_record_is_not_billed_again(customer, overage, partner_a):
+    # The carrier sends the same call again after the month was rated and finalized: the
+    # import counts it as a duplicate, so the next month has nothing to adjust.
+    from billing.services.usage import usage_import_records
+
+    item = {"recordId": "carrier-42", "tenantId": str(customer.tenant_id), "user": "ann@example.com",
+            "startTime": "2026-09-02T10:00:00Z", "durationSeconds": 25 * 60, "callType": "domestic",
+            "destinationCountry": "US", "numberType": "landline"}
+    assert usage_import_records(records=[item], partner=partner_a, acting_user=None).imported == 1
+    rating.rate_month(month=SEPTEMBER)
+    rating.billing_month_finalize(month=SEPTEMBER)
+    again = usage_import_records(records=[item], partner=partner_a, acting_user=None)
+    assert (again.imported, again.duplicates) == (0, 1)
+    with time_machine.travel(datetime(2026, 11, 2, tzinfo=dt_timezone.utc), tick=False):
+        rating.rate_month(month=date(2026, 10, 1))
+    assert RatedCall.objects.filter(usage_record__record_id="carrier-42").count() == 1
+    assert not RatedCall.objects.filter(billing_month__month=date(2026, 10, 1)).exists()
+    line = RatedCall.objects.get(usage_record__record_id="carrier-42")
+    assert (line.pool_minutes, line.postpaid_minutes, line.amount) == (20, 5, Decimal("0.100000"))
+
+
 def test_whole_started_minutes():
     assert [rating.whole_minutes(s) for s in (0, 1, 59, 60, 61, 3600)] == [0, 1, 1, 1, 2, 60]
