@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from billing.models import RatedCall, UsageRecord
 from billing.services import rating
 from billing.services.reconciliation import reconciliation_csv
 from catalog.models import LicenseChannel
+from tests.billing.test_reconciliation_properties import _in_rollback
 from tests.factories import (
     AzurePlanFactory,
     AzureSubscriptionFactory,
@@ -82,10 +82,6 @@ def lines_of(month):
     )
 
 
-class _Rollback(Exception):
-    pass
-
-
 @pytest.mark.django_db
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(month_calls=calls, late=late_calls)
@@ -127,9 +123,4 @@ def test_every_call_is_rated_once_and_re_rating_changes_nothing(world, month_cal
             postpaid = sum(line[5] for line in lines_of(month))
             assert sum(int(row["BillableQuantity"]) for row in usage) == postpaid
 
-    try:
-        with transaction.atomic():
-            check()
-            raise _Rollback
-    except _Rollback:
-        pass
+    _in_rollback(check)
