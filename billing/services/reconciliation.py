@@ -276,12 +276,29 @@ def _charge_event_lines(partner, month):
         yield key, row
 
 
+TERM_CHARGES = (ChargeType.NEW, ChargeType.RENEW)
+# The events that set what a subscription's seats cost from their charge start on.
+PRICING_CHARGES = (*TERM_CHARGES, ChargeType.CONVERT)
+
+
 def _term_starts(subscription):
     """The first days of the subscription's terms: its purchase and each renewal (from the
     ``new``/``renew`` charge events; renewals move ``start_date`` to the latest term)."""
     starts = {subscription.start_date}
-    starts.update(event.charge_start for event in subscription.term_events)
+    starts.update(event.charge_start for event in subscription.term_events if event.charge_type in TERM_CHARGES)
     return sorted(day for day in starts if day <= subscription.start_date)
+
+
+def _priced_by(subscription, day):
+    """The latest ``new``/``renew``/``convert`` event starting on or before ``day``: the SKU
+    and price the instalment of a period starting that day is billed at (an upgrade changes
+    them mid-term; a renewal from the new term on)."""
+    priced = None
+    for event in subscription.term_events:  # ordered by charge start
+        if event.charge_start > day:
+            break
+        priced = event
+    return priced
 
 
 def _ended_at(subscription):
@@ -309,13 +326,14 @@ def _seats_at(subscription, moment):
 
 
 def _monthly_periods(subscription, month):
-    """``(term event, first, last)`` for each monthly billing period of ``subscription`` that
-    starts in ``month`` and is not the first period of a term (``new``/``renew`` bill that
-    one). A term is billed monthly when its ``new``/``renew`` event says so (a renewal may
-    have changed the cycle since); a term without one takes the subscription's cycle."""
+    """``(pricing event, first, last)`` for each monthly billing period of ``subscription``
+    that starts in ``month`` and is not the first period of a term (``new``/``renew`` bill
+    that one). A term is billed monthly when its ``new``/``renew`` event says so (a renewal
+    may have changed the cycle since); a term without one takes the subscription's cycle.
+    The pricing event (``_priced_by``) gives the period's SKU and price."""
     month_end = month_last_day(month)
     starts = _term_starts(subscription)
-    events = {event.charge_start: event for event in subscription.term_events}
+    events = {event.charge_start: event for event in subscription.term_events if event.charge_type in TERM_CHARGES}
     for index, term_start in enumerate(starts):
         if index + 1 < len(starts):
             term_last = starts[index + 1] - timedelta(days=1)
@@ -332,7 +350,8 @@ def _monthly_periods(subscription, month):
             if period_start > term_last or period_start > month_end:
                 break
             if period_start >= month:
-                yield (event, *billing_period(term_start, BillingCycle.MONTHLY, period_start, term_last))
+                first, last = billing_period(term_start, BillingCycle.MONTHLY, period_start, term_last)
+                yield _priced_by(subscription, first), first, last
             step += 1
 
 
@@ -358,7 +377,7 @@ def _cycle_charge_lines(partner, month):
         .prefetch_related(
             Prefetch(
                 "charge_events",
-                queryset=ChargeEvent.objects.filter(charge_type__in=[ChargeType.NEW, ChargeType.RENEW])
+                queryset=ChargeEvent.objects.filter(charge_type__in=PRICING_CHARGES)
                 .select_related("sku__product")
                 .order_by("charge_start", "id"),
                 to_attr="term_events",

@@ -668,3 +668,28 @@ def test_an_upgrade_leaves_the_earlier_lines_on_the_sku_sold_then(partner_a):
 
     [line] = parse(export(partner_a, OCTOBER))
     assert (line["ChargeType"], line["SkuName"], line["SkuId"]) == ("new", "Office 365 E3", e3.sku_id)
+
+
+@pytest.mark.django_db
+def test_instalments_after_an_upgrade_are_billed_at_the_new_sku_and_price(partner_a):
+    from catalog.models import PriceListEntry
+    from subscriptions.services import changes
+
+    e3, e5 = SkuFactory(title="Office 365 E3"), SkuFactory(title="Office 365 E5")
+    e3.upgrade_targets.add(e5)
+    PriceListEntry.objects.create(sku=e5, market="US", currency="USD", term_duration="P1Y", billing_plan="monthly",
+                                  unit_price=Decimal("38.00"), erp_price=Decimal("40.00"), effective_start=dt.date(2026, 1, 1))
+    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"), sku=e3,
+                          purchased=at(2026, 10, 5, 9), unit_price="23.00", quantity=2)
+    new_charge(subscription)
+    with time_machine.travel(at(2026, 11, 20, 9), tick=False):
+        changes.subscription_upgrade(subscription=subscription, target_sku=e5, acting_user=None)
+
+    def cycle_lines(month):
+        return [(line["ChargeStartDate"], line["SkuName"], line["UnitPrice"], line["Subtotal"])
+                for line in parse(export(partner_a, month)) if line["ChargeType"] == "cycleCharge"]
+
+    # November's instalment started before the upgrade (the convert line bills the rest of it).
+    assert cycle_lines(dt.date(2026, 11, 1)) == [("2026-11-05", "Office 365 E3", "23.00", "46.00")]
+    assert cycle_lines(dt.date(2026, 12, 1)) == [("2026-12-05", "Office 365 E5", "38.00", "76.00")]
+    assert [line["SkuName"] for line in parse(export(partner_a, OCTOBER))] == ["Office 365 E3"]
