@@ -325,6 +325,7 @@ class ChargeEvent(models.Model):
     # What was sold when the event happened: an upgrade changes the subscription's SKU and a
     # renewal its term and billing cycle, never the lines of earlier months.
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="+")
+    availability = models.ForeignKey(Availability, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     term_duration = models.CharField(_("term"), max_length=3, choices=TermDuration.choices)
     billing_cycle = models.CharField(_("billing cycle"), max_length=10, choices=BillingCycle.choices)
     quantity = models.IntegerField(_("quantity"))

@@ -90,6 +90,7 @@ def rows(staff):
         subscription=subscription,
         charge_type="new",
         sku=subscription.sku,
+        availability=subscription.availability,
         term_duration=subscription.term_duration,
         billing_cycle=subscription.billing_cycle,
         quantity=5,

@@ -27,7 +27,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -49,7 +49,7 @@ from catalog.models import CallingZone, TenantLicense
 from overage.models import OverageAssignment, OverageService
 from portal.models import currency_for_country
 from portal.services import audit_record
-from subscriptions.models import SubscriptionStatus
+from subscriptions.models import SeatChange, SubscriptionStatus
 from subscriptions.periods import add_months
 
 MONTH_NOT_ENDED = _("%(month)s has not ended yet: a month can be rated once it is over.")
@@ -91,22 +91,30 @@ def whole_minutes(seconds):
 def pools_by_customer(customer_ids, month_start, month_end):
     """{customer id: {zone: minutes}} from the tenant's licenses of telco SKUs held in the
     month: provisioned before it ended, and still active or on a subscription that expired
-    during or after it. So re-rating a month later gives the same pools when licenses were
-    bought or expired since. (Quantities are the licenses' current ones.)"""
+    during or after it. A license sold through a subscription counts the seats it had at the
+    month's end (its append-only seat history), any other license its quantity. So re-rating
+    a month later gives the same pools when licenses were bought, renewed or expired since."""
     pools = defaultdict(lambda: defaultdict(int))
     held = Q(is_active=True) | Q(
         subscription__status=SubscriptionStatus.EXPIRED, subscription__commitment_end_date__gte=month_start.date()
     )
+    seats_then = (
+        SeatChange.objects.filter(subscription__license=OuterRef("pk"), occurred_at__lt=month_end)
+        .order_by("-occurred_at", "-pk")
+        .values("quantity_after")[:1]
+    )
     rows = (
         TenantLicense.objects.filter(held, customer_id__in=customer_ids, provisioned_at__lt=month_end)
-        .values("customer_id", "quantity", "sku__included_minutes_domestic",
+        .annotate(seats_then=Subquery(seats_then))
+        .values("customer_id", "quantity", "seats_then", "sku__included_minutes_domestic",
                 "sku__included_minutes_international", "sku__included_minutes_conferencing")
     )
     for row in rows:
+        quantity = row["quantity"] if row["seats_then"] is None else row["seats_then"]
         pool = pools[row["customer_id"]]
-        pool[CallingZone.DOMESTIC] += row["quantity"] * row["sku__included_minutes_domestic"]
-        pool[CallingZone.INTERNATIONAL] += row["quantity"] * row["sku__included_minutes_international"]
-        pool[CallingZone.CONFERENCING] += row["quantity"] * row["sku__included_minutes_conferencing"]
+        pool[CallingZone.DOMESTIC] += quantity * row["sku__included_minutes_domestic"]
+        pool[CallingZone.INTERNATIONAL] += quantity * row["sku__included_minutes_international"]
+        pool[CallingZone.CONFERENCING] += quantity * row["sku__included_minutes_conferencing"]
     return pools
 
 

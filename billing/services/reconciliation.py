@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import transaction
-from django.db.models import Prefetch, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -200,7 +200,7 @@ def _subscription_columns(partner, month, subscription, event=None):
         "OrderDate": order.created_at.astimezone(timezone.get_default_timezone()).date().isoformat() if order else "",
         "ProductId": sku.product_id,
         "SkuId": sku.sku_id,
-        "AvailabilityId": subscription.availability.availability_id if subscription.availability_id else "",
+        "AvailabilityId": sold.availability.availability_id if sold.availability_id else "",
         "SkuName": sku.title,
         "ProductName": sku.product.title,
         "TaxTotal": "0.00",
@@ -252,7 +252,9 @@ def _charge_event_lines(partner, month):
     first, last = _start_of(month), _start_of(month_last_day(month) + timedelta(days=1))
     events = (
         ChargeEvent.objects.filter(subscription__partner=partner, occurred_at__gte=first, occurred_at__lt=last)
-        .select_related(*(f"subscription__{name}" for name in _subscription_related()), "order", "sku__product")
+        .select_related(
+            *(f"subscription__{name}" for name in _subscription_related()), "order", "sku__product", "availability"
+        )
         .order_by("subscription__customer__name", "subscription_id", "charge_type", "charge_start", "id")
     )
     for event in events.iterator(chunk_size=CHUNK_SIZE):
@@ -290,12 +292,14 @@ def _term_starts(subscription):
 
 
 def _priced_by(subscription, day):
-    """The latest ``new``/``renew``/``convert`` event starting on or before ``day``: the SKU
-    and price the instalment of a period starting that day is billed at (an upgrade changes
-    them mid-term; a renewal from the new term on)."""
+    """The latest ``new``/``renew``/``convert`` event starting before ``day``: the SKU and
+    price the instalment of a period starting that day is billed at (an upgrade changes them
+    for the next periods; a renewal from the new term on). Strictly before: an upgrade made on
+    a period's first day already charges that whole period's difference (``convert``), and a
+    term's own event starts on its first day, which is never an instalment's."""
     priced = None
     for event in subscription.term_events:  # ordered by charge start
-        if event.charge_start > day:
+        if event.charge_start >= day:
             break
         priced = event
     return priced
@@ -361,24 +365,35 @@ def cycle_periods(subscription, month):
         yield first, last
 
 
+def _may_bill_instalments(month):
+    """Subscriptions that may owe a ``cycleCharge`` in ``month``: bought before it ended, not
+    pending, not the Azure plan, not expired before it began, and billed monthly now or in
+    some term (not by start date: a renewal moves it past the month; not by the current cycle
+    alone: a renewal may have changed it since). ``_monthly_periods`` decides per period."""
+    monthly_term = ChargeEvent.objects.filter(
+        subscription=OuterRef("pk"), charge_type__in=TERM_CHARGES, billing_cycle=BillingCycle.MONTHLY
+    )
+    return (
+        Subscription.objects.filter(purchased_at__lt=_start_of(month_last_day(month) + timedelta(days=1)))
+        .filter(Q(billing_cycle=BillingCycle.MONTHLY) | Exists(monthly_term))
+        .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
+        .exclude(status=SubscriptionStatus.PENDING)
+        .exclude(status=SubscriptionStatus.EXPIRED, commitment_end_date__lt=month)
+    )
+
+
 def _cycle_charge_lines(partner, month):
     """``cycleCharge`` lines of the partner's subscriptions for ``month``: an instalment for
     each monthly period of a monthly-billed term, priced as that term was sold."""
     subscriptions = (
-        # Not by start_date: a renewal moves it past the month whose periods we want. Not by
-        # the current billing cycle either: a renewal may have changed it since.
-        Subscription.objects.filter(
-            partner=partner,
-            purchased_at__lt=_start_of(month_last_day(month) + timedelta(days=1)),
-        )
-        .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
-        .exclude(status=SubscriptionStatus.PENDING)
+        _may_bill_instalments(month)
+        .filter(partner=partner)
         .select_related(*_subscription_related())
         .prefetch_related(
             Prefetch(
                 "charge_events",
                 queryset=ChargeEvent.objects.filter(charge_type__in=PRICING_CHARGES)
-                .select_related("sku__product")
+                .select_related("sku__product", "availability")
                 .order_by("charge_start", "id"),
                 to_attr="term_events",
             ),
@@ -623,11 +638,7 @@ def _partners_with_activity(month):
             "subscription__partner_id", flat=True
         )
     )
-    ids |= set(
-        Subscription.objects.filter(billing_cycle=BillingCycle.MONTHLY, purchased_at__lt=first)
-        .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
-        .values_list("partner_id", flat=True)
-    )
+    ids |= set(_may_bill_instalments(month).values_list("partner_id", flat=True))
     ids |= set(
         RatedCall.objects.filter(billing_month__month=month, postpaid_minutes__gt=0, partner__isnull=False)
         .values_list("partner_id", flat=True)

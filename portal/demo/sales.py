@@ -138,7 +138,7 @@ def _subscription(clock, *, order, sku, quantity, purchased_at, actor):
     )
     ChargeEvent.objects.create(
         subscription=subscription, order=order, charge_type=ChargeType.NEW, quantity=quantity,
-        sku=sku, term_duration=TERM, billing_cycle=BILLING_CYCLE,
+        sku=sku, availability=subscription.availability, term_duration=TERM, billing_cycle=BILLING_CYCLE,
         unit_price=price.unit_price, effective_unit_price=price.unit_price,
         amount=(price.unit_price * quantity).quantize(Decimal("0.01"), rounding=ROUND_DOWN),
         currency=price.currency, charge_start=start, charge_end=add_months(start, 1) - dt.timedelta(days=1),

@@ -1,4 +1,4 @@
-# A charge event keeps the SKU, term and billing cycle it was priced for, so the
+# A charge event keeps the SKU (and availability), term and billing cycle it was priced for, so the
 # reconciliation lines of an earlier month do not change when an upgrade or a renewal changes
 # the subscription. Existing events take their subscription's current values.
 
@@ -13,6 +13,7 @@ def backfill(apps, schema_editor):
     own = Subscription.objects.filter(pk=OuterRef("subscription_id"))
     ChargeEvent.objects.update(
         sku_id=Subquery(own.values("sku_id")[:1]),
+        availability_id=Subquery(own.values("availability_id")[:1]),
         term_duration=Subquery(own.values("term_duration")[:1]),
         billing_cycle=Subquery(own.values("billing_cycle")[:1]),
     )
@@ -31,6 +32,14 @@ class Migration(migrations.Migration):
             name="sku",
             field=models.ForeignKey(
                 null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="catalog.sku"
+            ),
+        ),
+        migrations.AddField(
+            model_name="chargeevent",
+            name="availability",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+",
+                to="catalog.availability",
             ),
         ),
         migrations.AddField(

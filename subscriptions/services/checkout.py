@@ -200,7 +200,8 @@ def _checkout_locked(*, cart_id, acting_user, idempotency_key, request_id):
         )
         ChargeEvent.objects.create(
             subscription=subscription, order=order, charge_type=ChargeType.NEW, quantity=line.quantity,
-            sku=subscription.sku, term_duration=subscription.term_duration, billing_cycle=subscription.billing_cycle,
+            sku=subscription.sku, availability=subscription.availability, term_duration=subscription.term_duration,
+            billing_cycle=subscription.billing_cycle,
             unit_price=price.unit_price, effective_unit_price=charge.effective_unit_price, amount=charge.amount,
             currency=price.currency, charge_start=charge.charge_start, charge_end=charge.charge_end, occurred_at=now,
         )

@@ -186,9 +186,10 @@ def _current_period(subscription, today):
 
 
 def event_terms(subscription):
-    """The SKU, term and billing cycle a charge event records (the subscription's, now)."""
+    """The SKU, availability, term and billing cycle a charge event records (the subscription's, now)."""
     return {
         "sku_id": subscription.sku_id,
+        "availability_id": subscription.availability_id,
         "term_duration": subscription.term_duration,
         "billing_cycle": subscription.billing_cycle,
     }
@@ -518,8 +519,8 @@ def renew_or_expire(subscription, *, now, price=None, actor=None):
         subscription.unit_price = price.unit_price
         subscription.currency = price.currency
     elif subscription.billing_cycle != old_cycle:
-        months = Decimal(CYCLE_MONTHS.get(subscription.billing_cycle, 1)) / CYCLE_MONTHS.get(old_cycle, 1)
-        subscription.unit_price = (subscription.unit_price * months).quantize(PRICE_PLACES, ROUND_DOWN)
+        converted = subscription.unit_price * CYCLE_MONTHS.get(subscription.billing_cycle, 1) / CYCLE_MONTHS.get(old_cycle, 1)
+        subscription.unit_price = converted.quantize(PRICE_PLACES, ROUND_DOWN)
     natural_end = term_end(start, subscription.term_duration)
     aligned_end = subscription.next_term_end_date
     _drop_scheduled_changes(subscription)

@@ -104,6 +104,25 @@ def test_pools_count_the_licenses_held_in_the_month_whenever_it_is_re_rated(cust
     assert (rated(record).pool_minutes, rated(record).postpaid_minutes) == (30, 10)
 
 
+def test_a_subscription_license_counts_the_seats_it_had_at_the_months_end(customer, overage, partner_a):
+    # 2 seats in September; the renewal on 1 October took the license to 5. September's pool
+    # (20 from the fixture + 2 × 10) is the same whenever the month is rated.
+    from subscriptions.models import SeatChangeKind
+    from tests.factories import SeatChangeFactory, SubscriptionFactory
+
+    sku = SkuFactory(included_minutes_domestic=10)
+    license = TenantLicenseFactory(customer=customer, sku=sku, quantity=5, source_partner=partner_a,
+                                   provisioned_at=datetime(2026, 8, 20, tzinfo=dt_timezone.utc))
+    subscription = SubscriptionFactory(partner=partner_a, customer=customer, sku=sku, license=license, quantity=5)
+    SeatChangeFactory(subscription=subscription, kind=SeatChangeKind.PURCHASE, delta=2, quantity_after=2,
+                      occurred_at=datetime(2026, 8, 20, tzinfo=dt_timezone.utc))
+    SeatChangeFactory(subscription=subscription, kind=SeatChangeKind.RENEW, delta=3, quantity_after=5,
+                      occurred_at=datetime(2026, 10, 1, tzinfo=dt_timezone.utc))
+    record = call(customer, 25, 45 * 60)
+    rating.rate_month(month=SEPTEMBER)
+    assert (rated(record).pool_minutes, rated(record).postpaid_minutes) == (40, 5)
+
+
 def test_the_pool_runs_out_in_the_middle_of_a_call(customer, overage):
     first = call(customer, 2, 18 * 60)
     second = call(customer, 3, 5 * 60)

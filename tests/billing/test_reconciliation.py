@@ -693,3 +693,60 @@ def test_instalments_after_an_upgrade_are_billed_at_the_new_sku_and_price(partne
     assert cycle_lines(dt.date(2026, 11, 1)) == [("2026-11-05", "Office 365 E3", "23.00", "46.00")]
     assert cycle_lines(dt.date(2026, 12, 1)) == [("2026-12-05", "Office 365 E5", "38.00", "76.00")]
     assert [line["SkuName"] for line in parse(export(partner_a, OCTOBER))] == ["Office 365 E3"]
+
+
+@pytest.mark.django_db
+def test_a_finalized_month_keeps_the_instalment_of_a_subscription_billed_annually_since(partner_a):
+    from catalog.models import PriceListEntry
+    from subscriptions.services import lifecycle
+
+    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"),
+                          purchased=at(2026, 3, 1, 9), unit_price="12.50")
+    new_charge(subscription)
+    subscription.availability.terms = [*subscription.availability.terms, {"termDuration": "P1Y", "billingCycle": "annual"}]
+    subscription.availability.save()
+    PriceListEntry.objects.create(sku=subscription.sku, market="US", currency="USD", term_duration="P1Y",
+                                  billing_plan="annual", unit_price=Decimal("140.00"), erp_price=Decimal("150.00"),
+                                  effective_start=dt.date(2026, 1, 1))
+    lifecycle.subscription_schedule_next_term(subscription=subscription, billing_cycle="annual", acting_user=None)
+    with time_machine.travel(at(2027, 3, 2, 9), tick=False):
+        lifecycle.renew_subscriptions(on_date=dt.date(2027, 3, 1))
+        february = BillingMonthFactory(month=dt.date(2027, 2, 1), status=BillingMonthStatus.FINALIZED)
+        reconciliation_snapshot(billing_month=february)
+    frozen = ReconciliationLine.objects.filter(billing_month=february, partner=partner_a)
+    assert [(line.charge_type, line.subtotal) for line in frozen] == [("cycleCharge", Decimal("37.50"))]
+    assert [(line["ChargeType"], line["Subtotal"]) for line in parse(export(partner_a, dt.date(2027, 2, 1)))] == [
+        ("cycleCharge", "37.50")]
+
+
+@pytest.mark.django_db
+def test_an_upgrade_on_a_periods_first_day_is_not_charged_twice(partner_a):
+    from catalog.models import PriceListEntry
+    from subscriptions.services import changes
+
+    e3, e5 = SkuFactory(title="Office 365 E3"), SkuFactory(title="Office 365 E5")
+    e3.upgrade_targets.add(e5)
+    PriceListEntry.objects.create(sku=e5, market="US", currency="USD", term_duration="P1Y", billing_plan="monthly",
+                                  unit_price=Decimal("38.00"), erp_price=Decimal("40.00"), effective_start=dt.date(2026, 1, 1))
+    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"), sku=e3,
+                          purchased=at(2026, 10, 5, 9), unit_price="23.00", quantity=2)
+    new_charge(subscription)
+    with time_machine.travel(at(2026, 12, 5, 9), tick=False):
+        changes.subscription_upgrade(subscription=subscription, target_sku=e5, acting_user=None)
+    december = {(line["ChargeType"], line["SkuName"], line["Subtotal"]) for line in parse(export(partner_a, dt.date(2026, 12, 1)))}
+    # The December instalment at the old price plus the whole period's difference: 46 + 30 = 76.
+    assert december == {("cycleCharge", "Office 365 E3", "46.00"), ("convert", "Office 365 E5", "30.00")}
+
+
+@pytest.mark.django_db
+def test_an_upgrade_leaves_the_earlier_lines_on_the_availability_sold_then(partner_a):
+    from tests.factories import AvailabilityFactory
+
+    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a), purchased=at(2026, 10, 5, 9))
+    sold_then = subscription.availability.availability_id
+    new_charge(subscription)
+    target = SkuFactory(title="Office 365 E5")
+    subscription.sku, subscription.availability = target, AvailabilityFactory(sku=target)
+    subscription.save()
+    [line] = parse(export(partner_a, OCTOBER))
+    assert line["AvailabilityId"] == sold_then

@@ -126,6 +126,7 @@ class ChargeEventFactory(DjangoModelFactory):
     subscription = factory.SubFactory(SubscriptionFactory)
     charge_type = ChargeType.NEW
     sku = factory.SelfAttribute("subscription.sku")
+    availability = factory.SelfAttribute("subscription.availability")
     term_duration = factory.SelfAttribute("subscription.term_duration")
     billing_cycle = factory.SelfAttribute("subscription.billing_cycle")
     quantity = 1

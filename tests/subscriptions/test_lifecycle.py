@@ -342,3 +342,12 @@ def test_the_azure_plan_is_never_a_coterm_target(db):
     assert [(item["allowedCustomTermEndDate"], item["cotermSubscriptionIds"]) for item in aligned] == [
         (date(2027, 2, 10), [str(licence.pk)])
     ]
+
+
+def test_a_triennial_price_converted_to_annual_is_truncated_once(db):
+    # 150.03 for three years is 50.01 a year: divide after multiplying, truncate once.
+    subscription = SubscriptionFactory(billing_cycle="triennial", term_duration="P3Y", unit_price=Decimal("150.03"),
+                                       next_term_billing_cycle="annual", start_date=date(2024, 3, 1),
+                                       commitment_end_date=date(2027, 2, 28))
+    lifecycle.renew_or_expire(subscription, now=datetime(2027, 3, 1, tzinfo=dt_timezone.utc))
+    assert subscription.unit_price == Decimal("50.01")
