@@ -670,20 +670,32 @@ def test_an_upgrade_leaves_the_earlier_lines_on_the_sku_sold_then(partner_a):
     assert (line["ChargeType"], line["SkuName"], line["SkuId"]) == ("new", "Office 365 E3", e3.sku_id)
 
 
-@pytest.mark.django_db
-def test_instalments_after_an_upgrade_are_billed_at_the_new_sku_and_price(partner_a):
+def e3_bought_on_5_october(partner):
+    """2 seats of E3 at 23.00 a month (periods start on the 5th), upgradable to E5 at 38.00."""
     from catalog.models import PriceListEntry
-    from subscriptions.services import changes
 
     e3, e5 = SkuFactory(title="Office 365 E3"), SkuFactory(title="Office 365 E5")
     e3.upgrade_targets.add(e5)
     PriceListEntry.objects.create(sku=e5, market="US", currency="USD", term_duration="P1Y", billing_plan="monthly",
                                   unit_price=Decimal("38.00"), erp_price=Decimal("40.00"), effective_start=dt.date(2026, 1, 1))
-    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"), sku=e3,
+    subscription = bought(partner=partner, customer=CustomerFactory(partner=partner, country="US"), sku=e3,
                           purchased=at(2026, 10, 5, 9), unit_price="23.00", quantity=2)
     new_charge(subscription)
+    return subscription
+
+
+def upgrade_to_e5(subscription):
+    from subscriptions.services import changes
+
+    changes.subscription_upgrade(subscription=subscription, target_sku=subscription.sku.upgrade_targets.get(),
+                                 acting_user=None)
+
+
+@pytest.mark.django_db
+def test_instalments_after_an_upgrade_are_billed_at_the_new_sku_and_price(partner_a):
+    subscription = e3_bought_on_5_october(partner_a)
     with time_machine.travel(at(2026, 11, 20, 9), tick=False):
-        changes.subscription_upgrade(subscription=subscription, target_sku=e5, acting_user=None)
+        upgrade_to_e5(subscription)
 
     def cycle_lines(month):
         return [(line["ChargeStartDate"], line["SkuName"], line["UnitPrice"], line["Subtotal"])
@@ -721,18 +733,9 @@ def test_a_finalized_month_keeps_the_instalment_of_a_subscription_billed_annuall
 
 @pytest.mark.django_db
 def test_an_upgrade_on_a_periods_first_day_is_not_charged_twice(partner_a):
-    from catalog.models import PriceListEntry
-    from subscriptions.services import changes
-
-    e3, e5 = SkuFactory(title="Office 365 E3"), SkuFactory(title="Office 365 E5")
-    e3.upgrade_targets.add(e5)
-    PriceListEntry.objects.create(sku=e5, market="US", currency="USD", term_duration="P1Y", billing_plan="monthly",
-                                  unit_price=Decimal("38.00"), erp_price=Decimal("40.00"), effective_start=dt.date(2026, 1, 1))
-    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"), sku=e3,
-                          purchased=at(2026, 10, 5, 9), unit_price="23.00", quantity=2)
-    new_charge(subscription)
+    subscription = e3_bought_on_5_october(partner_a)
     with time_machine.travel(at(2026, 12, 5, 9), tick=False):
-        changes.subscription_upgrade(subscription=subscription, target_sku=e5, acting_user=None)
+        upgrade_to_e5(subscription)
     december = {(line["ChargeType"], line["SkuName"], line["Subtotal"]) for line in parse(export(partner_a, dt.date(2026, 12, 1)))}
     # The December instalment at the old price plus the whole period's difference: 46 + 30 = 76.
     assert december == {("cycleCharge", "Office 365 E3", "46.00"), ("convert", "Office 365 E5", "30.00")}
