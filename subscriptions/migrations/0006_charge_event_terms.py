@@ -55,8 +55,8 @@ class Migration(migrations.Migration):
             model_name="chargeevent",
             name="billing_cycle",
             field=models.CharField(
-                choices=[("monthly", "Monthly"), ("annual", "Annual"), ("triennial", "Triennial"), ("none", "None")], default="",
-                max_length=10, verbose_name="billing cycle",
+                choices=[("monthly", "Monthly"), ("annual", "Annual"), ("triennial", "Triennial"), ("none", "None")],
+                default="", max_length=10, verbose_name="billing cycle",
             ),
             preserve_default=False,
         ),

@@ -519,8 +519,8 @@ def renew_or_expire(subscription, *, now, price=None, actor=None):
         subscription.unit_price = price.unit_price
         subscription.currency = price.currency
     elif subscription.billing_cycle != old_cycle:
-        converted = subscription.unit_price * CYCLE_MONTHS.get(subscription.billing_cycle, 1) / CYCLE_MONTHS.get(old_cycle, 1)
-        subscription.unit_price = converted.quantize(PRICE_PLACES, ROUND_DOWN)
+        new_months, old_months = CYCLE_MONTHS.get(subscription.billing_cycle, 1), CYCLE_MONTHS.get(old_cycle, 1)
+        subscription.unit_price = (subscription.unit_price * new_months / old_months).quantize(PRICE_PLACES, ROUND_DOWN)
     natural_end = term_end(start, subscription.term_duration)
     aligned_end = subscription.next_term_end_date
     _drop_scheduled_changes(subscription)

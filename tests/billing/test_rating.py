@@ -53,8 +53,8 @@ def customer(partner_a, customer_of, rates):
     """A US customer with 2 licenses of a plan including 10 domestic minutes each (a 20-minute pool)."""
     customer = customer_of(partner_a, country="US")
     sku = SkuFactory(included_minutes_domestic=10)
-    TenantLicenseFactory(customer=customer, sku=sku, quantity=2, channel=LicenseChannel.CSP_NCE, source_partner=partner_a,
-                         provisioned_at=datetime(2026, 8, 20, tzinfo=dt_timezone.utc))
+    TenantLicenseFactory(customer=customer, sku=sku, quantity=2, channel=LicenseChannel.CSP_NCE,
+                         source_partner=partner_a, provisioned_at=datetime(2026, 8, 20, tzinfo=dt_timezone.utc))
     return customer
 
 
@@ -93,7 +93,8 @@ def test_pools_count_the_licenses_held_in_the_month_whenever_it_is_re_rated(cust
 
     expired_sku = SkuFactory(included_minutes_domestic=10)
     expired = TenantLicenseFactory(customer=customer, sku=expired_sku, quantity=1, is_active=False,
-                                   source_partner=partner_a, provisioned_at=datetime(2025, 9, 21, tzinfo=dt_timezone.utc))
+                                   source_partner=partner_a,
+                                   provisioned_at=datetime(2025, 9, 21, tzinfo=dt_timezone.utc))
     SubscriptionFactory(partner=partner_a, customer=customer, sku=expired_sku, license=expired,
                         status=SubscriptionStatus.EXPIRED, start_date=date(2025, 9, 21),
                         commitment_end_date=date(2026, 9, 20))

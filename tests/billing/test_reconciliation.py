@@ -631,7 +631,8 @@ def test_a_cycle_changed_at_renewal_leaves_the_earlier_months_instalments_as_the
     subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"),
                           purchased=at(2026, 3, 1, 9), unit_price="12.50")
     new_charge(subscription)
-    subscription.availability.terms = [*subscription.availability.terms, {"termDuration": "P1Y", "billingCycle": "annual"}]
+    annual = {"termDuration": "P1Y", "billingCycle": "annual"}
+    subscription.availability.terms = [*subscription.availability.terms, annual]
     subscription.availability.save()
     PriceListEntry.objects.create(sku=subscription.sku, market="US", currency="USD", term_duration="P1Y",
                                   billing_plan="annual", unit_price=Decimal("140.00"), erp_price=Decimal("150.00"),
@@ -677,7 +678,8 @@ def e3_bought_on_5_october(partner):
     e3, e5 = SkuFactory(title="Office 365 E3"), SkuFactory(title="Office 365 E5")
     e3.upgrade_targets.add(e5)
     PriceListEntry.objects.create(sku=e5, market="US", currency="USD", term_duration="P1Y", billing_plan="monthly",
-                                  unit_price=Decimal("38.00"), erp_price=Decimal("40.00"), effective_start=dt.date(2026, 1, 1))
+                                  unit_price=Decimal("38.00"), erp_price=Decimal("40.00"),
+                                  effective_start=dt.date(2026, 1, 1))
     subscription = bought(partner=partner, customer=CustomerFactory(partner=partner, country="US"), sku=e3,
                           purchased=at(2026, 10, 5, 9), unit_price="23.00", quantity=2)
     new_charge(subscription)
@@ -715,7 +717,8 @@ def test_a_finalized_month_keeps_the_instalment_of_a_subscription_billed_annuall
     subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"),
                           purchased=at(2026, 3, 1, 9), unit_price="12.50")
     new_charge(subscription)
-    subscription.availability.terms = [*subscription.availability.terms, {"termDuration": "P1Y", "billingCycle": "annual"}]
+    annual = {"termDuration": "P1Y", "billingCycle": "annual"}
+    subscription.availability.terms = [*subscription.availability.terms, annual]
     subscription.availability.save()
     PriceListEntry.objects.create(sku=subscription.sku, market="US", currency="USD", term_duration="P1Y",
                                   billing_plan="annual", unit_price=Decimal("140.00"), erp_price=Decimal("150.00"),
@@ -736,7 +739,8 @@ def test_an_upgrade_on_a_periods_first_day_is_not_charged_twice(partner_a):
     subscription = e3_bought_on_5_october(partner_a)
     with time_machine.travel(at(2026, 12, 5, 9), tick=False):
         upgrade_to_e5(subscription)
-    december = {(line["ChargeType"], line["SkuName"], line["Subtotal"]) for line in parse(export(partner_a, dt.date(2026, 12, 1)))}
+    december_lines = parse(export(partner_a, dt.date(2026, 12, 1)))
+    december = {(line["ChargeType"], line["SkuName"], line["Subtotal"]) for line in december_lines}
     # The December instalment at the old price plus the whole period's difference: 46 + 30 = 76.
     assert december == {("cycleCharge", "Office 365 E3", "46.00"), ("convert", "Office 365 E5", "30.00")}
 

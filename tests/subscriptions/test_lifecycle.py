@@ -51,7 +51,8 @@ def bought(db):
         SeatChangeFactory(subscription=subscription, kind=SeatChangeKind.PURCHASE, delta=5, quantity_after=5,
                           occurred_at=PURCHASE, refundable_until=PURCHASE + timedelta(hours=168))
         subscription.charge_events.create(
-            charge_type=ChargeType.NEW, quantity=5, **lifecycle.event_terms(subscription), unit_price=Decimal("10"), effective_unit_price=Decimal("10"),
+            charge_type=ChargeType.NEW, quantity=5, **lifecycle.event_terms(subscription),
+            unit_price=Decimal("10"), effective_unit_price=Decimal("10"),
             amount=Decimal("50.00"), currency="USD", charge_start=date(2026, 3, 1), charge_end=date(2026, 3, 31),
             occurred_at=PURCHASE,
         )
