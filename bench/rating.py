@@ -8,18 +8,24 @@ branch of the rating runs. Run it on a database of its own:
     psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE portal_bench_rating'
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_rating .venv/bin/python bench/rating.py
 
-Without DATABASE_URL it uses a fresh SQLite file under /tmp. It migrates the database, loads the
-data once (reused on later runs of the same database), rates the month twice (the second run is
-the re-rating of a draft month) and prints the seconds and the peak memory of the process.
-Flags: ``--calls`` (default 1,000,000), ``--customers`` (default 10,000).
+Without DATABASE_URL it uses a fresh SQLite file under /tmp. It migrates the database and loads
+the data once (reused on later runs of the same database: drop it to measure the import again).
+The calls are written to a CSV and imported with the usage import service, timed (records per
+second). Then it rates the month twice (the second run is the re-rating of a draft month),
+prints the seconds and the peak memory of the rating process, and streams the month's
+reconciliation CSV of the partner, timed. Flags: ``--calls`` (default 1,000,000),
+``--customers`` (default 10,000). ``bench/usage_import.py`` and ``bench/reconciliation.py``
+measure the import and the file on their own, with more options.
 """
 
 import argparse
+import csv
 import os
 import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -41,6 +47,8 @@ from django.db import connection  # noqa: E402
 
 from billing.models import CreditAccount, CreditLedgerEntry, Rate, RatedCall, UsageRecord  # noqa: E402
 from billing.services.rating import rate_month  # noqa: E402
+from billing.services.reconciliation import reconciliation_csv  # noqa: E402
+from billing.services.usage import file_chunks, usage_import_file  # noqa: E402
 from catalog.models import Product, Sku, TenantLicense  # noqa: E402
 from overage.models import AzurePlan, AzureSubscription, OverageAssignment  # noqa: E402
 from portal.models import Customer, CustomerRelationship, Partner  # noqa: E402
@@ -96,23 +104,42 @@ def load(calls, customers):
         batch_size=2000)
     month_start = datetime(2026, 9, 1, tzinfo=UTC)
     per_customer = calls // customers
-    batch, n = [], 0
-    for c in objs:
-        for k in range(per_customer):
-            call_type = rng.choice(CALL_TYPES)
-            batch.append(UsageRecord(
-                record_id=f"bench-{n}", customer=c, user=f"u{k % 20}@{c.domain}",
-                started_at=month_start + timedelta(seconds=rng.randrange(30 * 86400)),
-                duration_seconds=rng.randint(20, 1800), call_type=call_type,
-                destination_country=c.country if call_type == "domestic" else rng.choice(COUNTRIES),
-                number_type="tollfree" if call_type == "tollfree_inbound" else rng.choice(["landline", "mobile"])))
-            n += 1
-            if len(batch) >= 10000:
-                UsageRecord.objects.bulk_create(batch)
-                batch = []
-    if batch:
-        UsageRecord.objects.bulk_create(batch)
-    print(f"loaded {n:,} calls for {len(objs):,} customers")
+    # The calls arrive as a carrier's CSV and go through the import service (the upload page,
+    # import_usage and the API use it): its speed is the first figure of this bench.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "calls.csv")
+        n = 0
+        with open(path, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["record_id", "tenant_id", "user", "start_time", "duration_seconds", "call_type",
+                             "destination_country", "number_type"])
+            for c in objs:
+                for k in range(per_customer):
+                    call_type = rng.choice(CALL_TYPES)
+                    started = month_start + timedelta(seconds=rng.randrange(30 * 86400))
+                    writer.writerow([
+                        f"bench-{n}", c.tenant_id, f"u{k % 20}@{c.domain}", started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        rng.randint(20, 1800), call_type,
+                        c.country if call_type == "domestic" else rng.choice(COUNTRIES),
+                        "tollfree" if call_type == "tollfree_inbound" else rng.choice(["landline", "mobile"]),
+                    ])
+                    n += 1
+        started = time.perf_counter()
+        with open(path, "rb") as fileobj:
+            result = usage_import_file(fileobj_chunks=file_chunks(fileobj), file_name="calls.csv")
+        seconds = time.perf_counter() - started
+    print(f"import: {result.imported_rows:,} of {n:,} calls for {len(objs):,} customers in {seconds:.1f} s "
+          f"({result.imported_rows / seconds:,.0f} records/s, status {result.status})")
+
+
+def stream_reconciliation(partner):
+    """The month's reconciliation file of the partner, streamed into nothing: (seconds, lines, bytes)."""
+    started = time.perf_counter()
+    lines = size = 0
+    for chunk in reconciliation_csv(partner=partner, month=MONTH):
+        lines += chunk.count("\n")
+        size += len(chunk.encode())
+    return time.perf_counter() - started, lines, size
 
 
 def main():
@@ -139,6 +166,8 @@ def main():
     print(f"rated calls: {RatedCall.objects.filter(billing_month__month=MONTH).count():,}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS of the rating process): {peak:.0f} MB")
+    seconds, lines, size = stream_reconciliation(Partner.objects.get(mpn_id="9900001"))
+    print(f"reconciliation CSV of the month: {lines:,} lines, {size / 1e6:.1f} MB in {seconds:.1f} s")
 
 
 if __name__ == "__main__":
