@@ -149,6 +149,11 @@ class SubscriptionQuerySet(models.QuerySet):
     def live(self):
         return self.filter(status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED])
 
+    def licenses(self):
+        """Every subscription but the Azure plan: the plan is pay as you go, with no term to
+        renew, align with or bill in instalments."""
+        return self.exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
+
 
 class Subscription(models.Model):
     """A license subscription: one per checked-out cart line, with its own term, end date

@@ -4,7 +4,7 @@ dates of coterminosity (SPEC §5, PARTNER-CENTER.md §6.5)."""
 import datetime
 from collections import defaultdict
 
-from catalog.models import AZURE_PLAN_PRODUCT_ID, TermDuration
+from catalog.models import TermDuration
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.periods import TERM_MONTHS, add_months, month_end, term_end
 
@@ -27,8 +27,8 @@ def coterm_candidates(*, customer, partner):
     align its end date with (same customer, same partner, target active). The Azure plan is
     pay as you go, with no term to end with: never a target. One query."""
     return list(
-        Subscription.objects.filter(customer=customer, partner=partner, status=SubscriptionStatus.ACTIVE)
-        .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
+        Subscription.objects.licenses()
+        .filter(customer=customer, partner=partner, status=SubscriptionStatus.ACTIVE)
         .values("id", "term_duration", "commitment_end_date")
     )
 

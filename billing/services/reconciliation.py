@@ -374,9 +374,9 @@ def _may_bill_instalments(month):
         subscription=OuterRef("pk"), charge_type__in=TERM_CHARGES, billing_cycle=BillingCycle.MONTHLY
     )
     return (
-        Subscription.objects.filter(purchased_at__lt=_start_of(month_last_day(month) + timedelta(days=1)))
+        Subscription.objects.licenses()
+        .filter(purchased_at__lt=_start_of(month_last_day(month) + timedelta(days=1)))
         .filter(Q(billing_cycle=BillingCycle.MONTHLY) | Exists(monthly_term))
-        .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
         .exclude(status=SubscriptionStatus.PENDING)
         .exclude(status=SubscriptionStatus.EXPIRED, commitment_end_date__lt=month)
     )

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import AZURE_PLAN_PRODUCT_ID, Availability, TenantLicense
+from catalog.models import Availability, TenantLicense
 from portal.models import Customer
 from portal.services import audit_record
 from subscriptions.models import (
@@ -580,11 +580,7 @@ RENEWAL_FIELDS = [
 def due_for_renewal(on_date):
     """Live license subscriptions whose term ended before ``on_date``. The Azure plan has no
     term: it is never renewed or expired."""
-    return (
-        Subscription.objects.live()
-        .filter(commitment_end_date__lt=on_date)
-        .exclude(sku__product_id=AZURE_PLAN_PRODUCT_ID)
-    )
+    return Subscription.objects.live().licenses().filter(commitment_end_date__lt=on_date)
 
 
 def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
