@@ -9,9 +9,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import BillingCycle, TermDuration
-from subscriptions.forms import TERM_SEPARATOR, term_label
+from subscriptions.forms import split_term_choice, term_choice, term_label
 from subscriptions.models import SubscriptionStatus
-from subscriptions.services.lifecycle import QUANTITY_NOT_INTEGER
+from subscriptions.services.lifecycle import QUANTITY_NOT_INTEGER, renewal_terms
 
 FROM_CHOICES = [("list", "list"), ("detail", "detail")]
 
@@ -81,16 +81,14 @@ class NextTermForm(_ActionForm):
             (t, c) for t, c in dict.fromkeys(pairs) if t in TermDuration.values and c in BillingCycle.values
         ]
         self.fields["term"].choices = [("", _("No change"))] + [
-            (f"{t}{TERM_SEPARATOR}{c}", term_label(t, c)) for t, c in sorted(valid)
+            (term_choice(t, c), term_label(t, c)) for t, c in sorted(valid)
         ]
         if not self.is_bound:
-            scheduled = ""
-            if subscription.next_term_duration or subscription.next_term_billing_cycle:
-                scheduled = (
-                    f"{subscription.next_term_duration or subscription.term_duration}{TERM_SEPARATOR}"
-                    f"{subscription.next_term_billing_cycle or subscription.billing_cycle}"
-                )
-            self.initial.update({"quantity": subscription.next_term_quantity or "", "term": scheduled})
+            scheduled = subscription.next_term_duration or subscription.next_term_billing_cycle
+            self.initial.update({
+                "quantity": subscription.next_term_quantity or "",
+                "term": term_choice(*renewal_terms(subscription)) if scheduled else "",
+            })
 
     def clean_quantity(self):
         return _parse_quantity(self.cleaned_data.get("quantity"), required=False)
@@ -99,7 +97,7 @@ class NextTermForm(_ActionForm):
         """``term_duration`` and ``billing_cycle`` for the service: each only when it differs
         from the current one (choosing the current pair changes nothing)."""
         cleaned = super().clean()
-        term, _sep, cycle = (cleaned.get("term") or "").partition(TERM_SEPARATOR)
+        term, cycle = split_term_choice(cleaned.get("term"))
         cleaned["term_duration"] = term if term and term != self.subscription.term_duration else None
         cleaned["billing_cycle"] = cycle if cycle and cycle != self.subscription.billing_cycle else None
         return cleaned

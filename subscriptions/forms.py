@@ -17,6 +17,17 @@ from subscriptions.services.cart import LineInput
 TERM_SEPARATOR = ":"
 
 
+def term_choice(term_duration, billing_cycle):
+    """The value of a term and billing cycle pair in a form's choice: ``P1Y:monthly``."""
+    return f"{term_duration}{TERM_SEPARATOR}{billing_cycle}"
+
+
+def split_term_choice(value):
+    """``(term, billing cycle)`` of a ``term_choice`` value (``("", "")`` for none)."""
+    term_duration, _sep, billing_cycle = (value or "").partition(TERM_SEPARATOR)
+    return term_duration, billing_cycle
+
+
 def term_label(term_duration, billing_cycle):
     return f"{TermDuration(term_duration).label} · {BillingCycle(billing_cycle).label}"
 
@@ -58,7 +69,7 @@ class CartLineForm(forms.Form):
         terms = self.availability.terms if self.availability else []
         self.fields["term"].choices = [
             (
-                f"{t['termDuration']}{TERM_SEPARATOR}{t['billingCycle']}",
+                term_choice(t["termDuration"], t["billingCycle"]),
                 term_label(t["termDuration"], t["billingCycle"]),
             )
             for t in terms
@@ -90,7 +101,7 @@ class CartLineForm(forms.Form):
 
     def clean_term(self):
         term = self.cleaned_data["term"]
-        term_duration, _sep, billing_cycle = term.partition(TERM_SEPARATOR)
+        term_duration, billing_cycle = split_term_choice(term)
         return term_duration, billing_cycle
 
     def clean_custom_term_end_date(self):

@@ -43,6 +43,12 @@ def list_rows(queryset, related=LIST_ROW_RELATED):
     return annotate_list_flags(queryset.select_related(*related))
 
 
+def _live_bases(*, customer, partner, sku):
+    """The live subscriptions of ``customer`` sold by ``partner`` whose SKU is one of
+    ``sku``'s prerequisites: the bases an add-on depends on (values or ``OuterRef``s)."""
+    return Subscription.objects.filter(customer=customer, partner=partner, status__in=LIVE_STATUSES, sku__addons=sku)
+
+
 def annotate_list_flags(queryset):
     """Annotate ``base_end_date`` and ``outlives_base`` on each subscription, in SQL.
 
@@ -53,12 +59,7 @@ def annotate_list_flags(queryset):
     partner sold no such base, nothing is flagged: the base may come from another channel.
     """
     base_end = (
-        Subscription.objects.filter(
-            customer=OuterRef("customer"),
-            partner=OuterRef("partner"),
-            status__in=LIVE_STATUSES,
-            sku__addons=OuterRef("sku"),
-        )
+        _live_bases(customer=OuterRef("customer"), partner=OuterRef("partner"), sku=OuterRef("sku"))
         .order_by()
         .values("customer")
         .annotate(latest=Max("commitment_end_date"))
@@ -82,9 +83,7 @@ def latest_base_of(addon):
     last: the one to align with an add-on that outlives its bases (SPEC §5: "existing
     subscriptions can be aligned with an add-on subscription"). None when there is none."""
     return (
-        Subscription.objects.filter(
-            customer=addon.customer_id, partner=addon.partner_id, status__in=LIVE_STATUSES, sku__addons=addon.sku_id
-        )
+        _live_bases(customer=addon.customer_id, partner=addon.partner_id, sku=addon.sku_id)
         .select_related("sku")
         .order_by("-commitment_end_date", "pk")
         .first()
