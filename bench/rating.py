@@ -48,7 +48,7 @@ from django.db import connection  # noqa: E402
 from billing.models import CreditAccount, CreditLedgerEntry, Rate, RatedCall, UsageRecord  # noqa: E402
 from billing.services.rating import rate_month  # noqa: E402
 from billing.services.reconciliation import reconciliation_csv  # noqa: E402
-from billing.services.usage import file_chunks, usage_import_file  # noqa: E402
+from billing.services.usage import COLUMNS, file_chunks, usage_import_file  # noqa: E402
 from catalog.models import Product, Sku, TenantLicense  # noqa: E402
 from overage.models import AzurePlan, AzureSubscription, OverageAssignment  # noqa: E402
 from portal.models import Customer, CustomerRelationship, Partner  # noqa: E402
@@ -111,8 +111,7 @@ def load(calls, customers):
         n = 0
         with open(path, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
-            writer.writerow(["record_id", "tenant_id", "user", "start_time", "duration_seconds", "call_type",
-                             "destination_country", "number_type"])
+            writer.writerow(COLUMNS)
             for c in objs:
                 for k in range(per_customer):
                     call_type = rng.choice(CALL_TYPES)

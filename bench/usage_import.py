@@ -40,7 +40,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from billing.services.usage import file_chunks, usage_import_error_rows, usage_import_file  # noqa: E402
+from billing.services.usage import COLUMNS, file_chunks, usage_import_error_rows, usage_import_file  # noqa: E402
 from billing.models import RatedCall, UsageRecord  # noqa: E402
 from portal.models import Customer  # noqa: E402
 
@@ -77,8 +77,7 @@ def write_csv(path, records, tenants, run_id):
     start = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(["record_id", "tenant_id", "user", "start_time", "duration_seconds",
-                         "call_type", "destination_country", "number_type"])
+        writer.writerow(COLUMNS)
         for i in range(records):
             call_type, number_type = CALLS[i % len(CALLS)]
             tenant = tenants[i % len(tenants)]

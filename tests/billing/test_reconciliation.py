@@ -623,12 +623,12 @@ def test_export_command_exit_status_is_non_zero():
 # --- Lines keep what was sold then -----------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_a_cycle_changed_at_renewal_leaves_the_earlier_months_instalments_as_they_were(partner_a):
+def monthly_bought_on_1_march_with_annual_offered(partner):
+    """3 seats at 12.50 a month from 2026-03-01 (a P1Y term), whose offer also sells annual
+    billing at 140.00 a year."""
     from catalog.models import PriceListEntry
-    from subscriptions.services import lifecycle
 
-    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"),
+    subscription = bought(partner=partner, customer=CustomerFactory(partner=partner, country="US"),
                           purchased=at(2026, 3, 1, 9), unit_price="12.50")
     new_charge(subscription)
     annual = {"termDuration": "P1Y", "billingCycle": "annual"}
@@ -637,6 +637,14 @@ def test_a_cycle_changed_at_renewal_leaves_the_earlier_months_instalments_as_the
     PriceListEntry.objects.create(sku=subscription.sku, market="US", currency="USD", term_duration="P1Y",
                                   billing_plan="annual", unit_price=Decimal("140.00"), erp_price=Decimal("150.00"),
                                   effective_start=dt.date(2026, 1, 1))
+    return subscription
+
+
+@pytest.mark.django_db
+def test_a_cycle_changed_at_renewal_leaves_the_earlier_months_instalments_as_they_were(partner_a):
+    from subscriptions.services import lifecycle
+
+    subscription = monthly_bought_on_1_march_with_annual_offered(partner_a)
     february = dt.date(2027, 2, 1)
     before = [line for line in parse(export(partner_a, february)) if line["ChargeType"] == "cycleCharge"]
     lifecycle.subscription_schedule_next_term(subscription=subscription, billing_cycle="annual", acting_user=None)
@@ -711,18 +719,9 @@ def test_instalments_after_an_upgrade_are_billed_at_the_new_sku_and_price(partne
 
 @pytest.mark.django_db
 def test_a_finalized_month_keeps_the_instalment_of_a_subscription_billed_annually_since(partner_a):
-    from catalog.models import PriceListEntry
     from subscriptions.services import lifecycle
 
-    subscription = bought(partner=partner_a, customer=CustomerFactory(partner=partner_a, country="US"),
-                          purchased=at(2026, 3, 1, 9), unit_price="12.50")
-    new_charge(subscription)
-    annual = {"termDuration": "P1Y", "billingCycle": "annual"}
-    subscription.availability.terms = [*subscription.availability.terms, annual]
-    subscription.availability.save()
-    PriceListEntry.objects.create(sku=subscription.sku, market="US", currency="USD", term_duration="P1Y",
-                                  billing_plan="annual", unit_price=Decimal("140.00"), erp_price=Decimal("150.00"),
-                                  effective_start=dt.date(2026, 1, 1))
+    subscription = monthly_bought_on_1_march_with_annual_offered(partner_a)
     lifecycle.subscription_schedule_next_term(subscription=subscription, billing_cycle="annual", acting_user=None)
     with time_machine.travel(at(2027, 3, 2, 9), tick=False):
         lifecycle.renew_subscriptions(on_date=dt.date(2027, 3, 1))
