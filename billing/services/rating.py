@@ -33,12 +33,15 @@ open month as adjustments (drawing on what was left of their own month's pools).
 """
 
 import math
+import os
+import socket
+import threading
 import time as clock
 from collections import defaultdict
 from datetime import datetime, time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -306,6 +309,42 @@ def _plan_chunks(run, context):
     return total
 
 
+def _concurrency():
+    """Connections that rate chunks side by side in the coordinating process. SQLite has a
+    single writer; inside a transaction (tests) other connections would not see the run."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, getattr(settings, "RATING_CONCURRENCY", 2))
+
+
+class _ChunkThreads:
+    """Extra connections of the coordinator, each taking chunks until none is free. A
+    failure is kept and raised by ``join`` in the coordinator's thread."""
+
+    def __init__(self, run, count):
+        self.failure = None
+        self.threads = [threading.Thread(target=self._work, args=(run.pk,), daemon=True) for _ in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self, run_id):
+        try:
+            run = RatingRun.objects.select_related("billing_month").get(pk=run_id)
+            context = RunContext(run)
+            while rate_next_chunk(context) is not None:
+                pass
+        except Exception as error:  # noqa: BLE001 - handed to the coordinator
+            self.failure = error
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def join(self):
+        for thread in self.threads:
+            thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+
 def rate_next_chunk(context):
     """Claim one pending chunk of the run, rate it and commit it; ``None`` when no chunk is
     free (all done, or the rest held by other workers)."""
@@ -324,7 +363,9 @@ def rate_next_chunk(context):
             month_start=context.month_start, month_end=context.month_end,
         )
         StagedCreditEntry.objects.bulk_create(staged_credit_entries(run, states), batch_size=2000)
-        RatingChunk.objects.filter(pk=chunk.pk).update(status=RatingChunkStatus.DONE, done_at=timezone.now())
+        RatingChunk.objects.filter(pk=chunk.pk).update(
+            status=RatingChunkStatus.DONE, done_at=timezone.now(), done_by=f"{socket.gethostname()}:{os.getpid()}"[:100]
+        )
         RatingRun.objects.filter(pk=run.pk).update(
             processed_records=F("processed_records") + count, done_chunks=F("done_chunks") + 1
         )
@@ -360,7 +401,8 @@ def _publish(run):
         )
     # Outside the publication: the month no longer reads these rows; a crash here leaves
     # only invisible rows, which the next publication of the month removes.
-    RatedCall.objects.filter(billing_month=billing_month).exclude(run=run).delete()
+    replaced = RatingRun.objects.filter(billing_month=billing_month).exclude(pk=run.pk)
+    RatedCall.objects.filter(run__in=replaced).delete()
 
 
 def rate_month(*, month, acting_user=None, run=None, progress=None):
@@ -385,6 +427,7 @@ def rate_month(*, month, acting_user=None, run=None, progress=None):
         _plan_chunks(run, context)
         run.refresh_from_db()
         _enqueue_helpers(run)
+        threads = _ChunkThreads(run, min(_concurrency(), run.total_chunks) - 1)
         while True:
             if rate_next_chunk(context) is None:
                 if not RatingChunk.objects.filter(run=run, status=RatingChunkStatus.PENDING).exists():
@@ -392,14 +435,23 @@ def rate_month(*, month, acting_user=None, run=None, progress=None):
                 clock.sleep(0.2)  # a worker holds the rest; if it dies, its chunk comes back
             if progress:
                 progress(*RatingRun.objects.filter(pk=run.pk).values_list("processed_records", "total_records").get())
+            if threads.failure is not None:
+                break
+        threads.join()
         _publish(run)
     except BaseException as error:
-        RatingRun.objects.filter(pk=run.pk, status=RatingRunStatus.RUNNING).update(
-            status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=str(error)[:500]
-        )
+        try:
+            RatingRun.objects.filter(pk=run.pk, status=RatingRunStatus.RUNNING).update(
+                status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=str(error)[:500]
+            )
+        except DatabaseError:
+            pass  # the connection itself is gone: the run's lock went with it, readers reap it
         raise
     finally:
-        run_locks.release(run_locks.RATING_RUN, run.pk)
+        try:
+            run_locks.release(run_locks.RATING_RUN, run.pk)
+        except DatabaseError:
+            pass  # a lost connection released it already
     run.refresh_from_db()
     return run
 

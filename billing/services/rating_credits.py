@@ -33,6 +33,15 @@ class CreditState:
     last_draw_at: dict = field(default_factory=dict)
     recharges: list = field(default_factory=list)
 
+    def may_pay(self):
+        """Whether this account can pay any minute this month: a positive balance now or
+        later in the month, or auto-recharge. The others need no replay at all."""
+        return (
+            self.balance > 0
+            or any(amount > 0 for _moment, amount in self.upcoming)
+            or (self.account.auto_recharge and self.account.recharge_amount > 0)
+        )
+
     def advance_to(self, moment):
         while self.upcoming and self.upcoming[0][0] <= moment:
             self.balance += self.upcoming.pop(0)[1]

@@ -6,16 +6,16 @@ customers' currencies, the included-minute pools, the rates and the overage assi
 non-overlapping time spans, all resolved in Python where the rule says "the first that
 matches"), then:
 
-1. **calls** (one ``CREATE TEMP TABLE … AS SELECT``): each call's whole minutes, its zone,
-   the minutes it draws from its zone's pool as a window-function running sum in time order
+1. **calls** (a query, ``_calls_sql``): each call's whole minutes, its zone, the minutes it
+   draws from its zone's pool as a window-function running sum in time order
    (``SUM(minutes) OVER (PARTITION BY customer, month, zone ORDER BY start, record id)``),
    and the rate in force at its start, joined by time span;
-2. **credits**: the priced billable calls of customers holding a credit account are read in
-   time order and replayed against the balance (``billing.services.rating_credits``); the
-   minutes paid go back into a temporary table;
-3. **rated calls** (one ``INSERT … SELECT``): the rest of each billable call accrues
-   post-paid to the Azure subscription whose assignment span holds the call's start, else it
-   is blocked; amounts are exact (price × whole minutes).
+2. **credits**: for the customers holding a credit account only, that query's priced
+   billable calls are read in time order and replayed against the balance
+   (``billing.services.rating_credits``); the minutes paid go into a temporary table;
+3. **rated calls** (one ``INSERT … SELECT`` over the same query for the whole chunk): the
+   rest of each billable call accrues post-paid to the Azure subscription whose assignment
+   span holds the call's start, else it is blocked; amounts are exact (price × minutes).
 
 The two databases run the same statements; where their SQL differs (``GREATEST`` against
 SQLite's two-argument ``max``, a byte-order collation for ties, rounding SQLite's floating
@@ -60,7 +60,7 @@ ZONES = {
     CallType.INTERNATIONAL: CallingZone.INTERNATIONAL,
     CallType.CONFERENCE_DIALOUT: CallingZone.CONFERENCING,
 }
-TEMP_TABLES = ("rc_month", "rc_customer", "rc_pool", "rc_rate", "rc_assign", "rc_calc", "rc_credit")
+TEMP_TABLES = ("rc_month", "rc_customer", "rc_credit_customer", "rc_pool", "rc_rate", "rc_assign", "rc_credit")
 
 
 def _dialect():
@@ -88,9 +88,22 @@ def _create(cursor, name, columns):
 
 
 def _fill(cursor, name, columns, rows):
-    if rows:
-        marks = ", ".join(["%s"] * len(columns))
-        cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
+    if not rows:
+        return
+    if connection.vendor == "postgresql":  # one round trip for the whole table
+        with cursor.cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join(["%s"] * len(columns))
+    cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def _analyze(cursor):
+    """Temporary tables have no statistics until analyzed: without them PostgreSQL plans
+    for a few hundred rows and picks sorts and merge joins over hash joins."""
+    if connection.vendor == "postgresql":
+        cursor.execute("ANALYZE " + ", ".join(name for name in TEMP_TABLES if name != "rc_credit"))
 
 
 # --- Inputs ------------------------------------------------------------------------------
@@ -161,7 +174,7 @@ def _currency_case():
     return f"CASE cu.country {whens} ELSE 'USD' END"
 
 
-def load_inputs(cursor, *, chunk, months, pools, rates):
+def load_inputs(cursor, *, chunk, months, pools, rates, credit_customers):
     """Fill the temporary input tables of a chunk. ``months``: ``[(key, start, end, is_own)]``;
     ``pools``: ``{(customer id, month key, zone): minutes left}``; ``rates``: ``rate_spans``."""
     _create(cursor, "rc_month", "month_key integer, starts timestamp, ends timestamp, is_own integer")
@@ -173,6 +186,8 @@ def load_inputs(cursor, *, chunk, months, pools, rates):
         "WHERE cu.id BETWEEN %s AND %s",
         [chunk.first_customer_id, chunk.last_customer_id],
     )
+    _create(cursor, "rc_credit_customer", "customer_id bigint PRIMARY KEY")
+    _fill(cursor, "rc_credit_customer", ("customer_id",), [(pk,) for pk in sorted(credit_customers)])
     _create(cursor, "rc_pool", "customer_id bigint, month_key integer, zone varchar(20), minutes bigint")
     _fill(cursor, "rc_pool", ("customer_id", "month_key", "zone", "minutes"),
           [(*key, minutes) for key, minutes in pools.items()])
@@ -185,28 +200,37 @@ def load_inputs(cursor, *, chunk, months, pools, rates):
     month_end = max(end for _key, _start, end, _own in months)
     _fill(cursor, "rc_assign", ("customer_id", "starts", "ends", "azure_subscription_id", "partner_id", "reseller_id"),
           assignment_spans(chunk.first_customer_id, chunk.last_customer_id, month_end))
+    _analyze(cursor)
 
 
 # --- The passes --------------------------------------------------------------------------
 
 
-def _calls_sql(billing_month_id, has_late):
-    """Step 1: every call of the chunk with its minutes, pool draw and rate."""
+def _calls_sql(has_late, credit_only=False):
+    """Step 1: every call of the chunk (or of its credit customers) with its minutes, pool
+    draw and rate."""
     d = _dialect()
     usage = connection.ops.quote_name(UsageRecord._meta.db_table)
     rated = connection.ops.quote_name(RatedCall._meta.db_table)
     zone = " ".join(f"WHEN '{call_type}' THEN '{zone}'" for call_type, zone in ZONES.items())
+    zones = sorted(set(ZONES.values()))
+    used = ", ".join(
+        f"COALESCE(SUM(minutes) FILTER (WHERE zone = '{name}') OVER w, 0) AS used_{name}" for name in zones
+    )
+    used_of_zone = " ".join(f"WHEN '{name}' THEN used_{name}" for name in zones)
     own = (
         f"SELECT u.id, u.customer_id, u.started_at, u.record_id, u.duration_seconds, u.call_type, "
         f"u.destination_country, u.number_type, m.month_key, m.is_own FROM {usage} u "
         "JOIN rc_month m ON m.is_own = 1 AND u.started_at >= m.starts AND u.started_at < m.ends "
         "WHERE u.customer_id BETWEEN %(first)s AND %(last)s"
     )
+    credit = " AND u.customer_id IN (SELECT customer_id FROM rc_credit_customer)" if credit_only else ""
+    own += credit
     late = (
         f" UNION ALL SELECT u.id, u.customer_id, u.started_at, u.record_id, u.duration_seconds, u.call_type, "
         f"u.destination_country, u.number_type, m.month_key, m.is_own FROM {usage} u "
         "JOIN rc_month m ON m.is_own = 0 AND u.started_at >= m.starts AND u.started_at < m.ends "
-        "WHERE u.customer_id BETWEEN %(first)s AND %(last)s "
+        f"WHERE u.customer_id BETWEEN %(first)s AND %(last)s{credit} "
         # A late call already billed in another month's published run is not billed again.
         f"AND NOT EXISTS (SELECT 1 FROM {rated} r JOIN billing_billingmonth b ON b.published_run_id = r.run_id "
         "WHERE r.usage_record_id = u.id AND b.id <> %(month)s)"
@@ -218,16 +242,21 @@ def _calls_sql(billing_month_id, has_late):
                    CASE call_type {zone} END AS zone
             FROM calls
         ),
-        pooled AS (
-            SELECT minuted.*,
-                   CASE WHEN minuted.zone IS NULL THEN 0 ELSE {d["greatest"]}(0, {d["least"]}(minuted.minutes,
-                       COALESCE(p.minutes, 0) - COALESCE(SUM(minuted.minutes) OVER (
-                           PARTITION BY minuted.customer_id, minuted.month_key, minuted.zone
-                           ORDER BY minuted.started_at, minuted.record_id{d["bytes_order"]}
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) END AS pool_minutes
+        windowed AS (
+            -- One window per customer and month, in the order of the index on (customer, start):
+            -- each zone's minutes drawn by the earlier calls, as filtered running sums.
+            SELECT minuted.*, {used}
             FROM minuted
-            LEFT JOIN rc_pool p ON p.customer_id = minuted.customer_id AND p.month_key = minuted.month_key
-                AND p.zone = minuted.zone
+            WINDOW w AS (PARTITION BY customer_id, month_key ORDER BY started_at, record_id{d["bytes_order"]}
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        ),
+        pooled AS (
+            SELECT windowed.*,
+                   CASE WHEN windowed.zone IS NULL THEN 0 ELSE {d["greatest"]}(0, {d["least"]}(windowed.minutes,
+                       COALESCE(p.minutes, 0) - CASE windowed.zone {used_of_zone} END)) END AS pool_minutes
+            FROM windowed
+            LEFT JOIN rc_pool p ON p.customer_id = windowed.customer_id AND p.month_key = windowed.month_key
+                AND p.zone = windowed.zone
         )
         SELECT pooled.id, pooled.customer_id, pooled.started_at, pooled.record_id, pooled.is_own,
                pooled.minutes, pooled.pool_minutes, pooled.minutes - pooled.pool_minutes AS billable,
@@ -241,7 +270,7 @@ def _calls_sql(billing_month_id, has_late):
     """
 
 
-def _insert_sql():
+def _insert_sql(has_late):
     """Step 3: the rated calls of the chunk, written for the run."""
     d = _dialect()
     money = d["money"]
@@ -266,7 +295,7 @@ def _insert_sql():
                    CASE WHEN a.azure_subscription_id IS NULL THEN 0
                         ELSE c.billable - COALESCE(cr.credit_minutes, 0) END AS postpaid,
                    a.azure_subscription_id, a.partner_id, a.reseller_id
-            FROM rc_calc c
+            FROM ({_calls_sql(has_late)}) c
             LEFT JOIN rc_credit cr ON cr.usage_record_id = c.id
             LEFT JOIN rc_assign a ON c.rate_id IS NOT NULL AND c.billable > COALESCE(cr.credit_minutes, 0)
                 AND a.customer_id = c.customer_id AND a.starts <= c.started_at
@@ -293,43 +322,40 @@ def rate_chunk(*, run, chunk, months, pools, rates, month_start, month_end):
         if connection.vendor == "postgresql":
             # The window sorts a chunk's calls: in memory, not in temporary files.
             cursor.execute("SET LOCAL work_mem = '256MB'")
-        load_inputs(cursor, chunk=chunk, months=months, pools=pools, rates=rates)
-        cursor.execute(_dialect()["drop"].format("rc_calc"))
-        has_late = any(not own for _key, _start, _end, own in months)
-        cursor.execute(_dialect()["temp"].format("rc_calc") + " AS " + _calls_sql(billing_month.pk, has_late), params)
         states = credit_states(chunk.first_customer_id, chunk.last_customer_id, month_start, month_end, billing_month)
+        states = {customer_id: state for customer_id, state in states.items() if state.may_pay()}
+        load_inputs(cursor, chunk=chunk, months=months, pools=pools, rates=rates, credit_customers=states)
+        has_late = any(not own for _key, _start, _end, own in months)
         _create(cursor, "rc_credit", "usage_record_id bigint PRIMARY KEY, credit_minutes integer")
         if states:
-            _fill(cursor, "rc_credit", ("usage_record_id", "credit_minutes"), _credit_minutes(cursor, states))
-        cursor.execute(_insert_sql(), params)
+            _fill(cursor, "rc_credit", ("usage_record_id", "credit_minutes"),
+                  _credit_minutes(cursor, states, has_late, params))
+            if connection.vendor == "postgresql":
+                cursor.execute("ANALYZE rc_credit")
+        cursor.execute(_insert_sql(has_late), params)
         count = cursor.rowcount
         for name in TEMP_TABLES:
             cursor.execute(_dialect()["drop"].format(name))
     return count, states
 
 
-def _credit_minutes(cursor, states):
+def _credit_minutes(cursor, states, has_late, params):
     """Step 2: replay the balance of each credit customer over its priced billable calls, in
     the order the pools were drawn in; ``[(usage record id, minutes paid)]`` of paid calls."""
-    d = _dialect()
-    accounts = sorted(states)
+    cursor.execute(
+        f"SELECT c.id, c.customer_id, c.started_at, c.billable, c.unit_price FROM ({_calls_sql(has_late, True)}) c "
+        f"WHERE c.rate_id IS NOT NULL AND c.billable > 0 "
+        f"ORDER BY c.customer_id, c.started_at, c.record_id{_dialect()['bytes_order']}",
+        params,
+    )
     paid = []
-    for offset in range(0, len(accounts), 500):
-        batch = accounts[offset : offset + 500]
-        marks = ", ".join(["%s"] * len(batch))
-        cursor.execute(
-            f"SELECT id, customer_id, started_at, billable, unit_price FROM rc_calc "
-            f"WHERE customer_id IN ({marks}) AND rate_id IS NOT NULL AND billable > 0 "
-            f"ORDER BY customer_id, started_at, record_id{d['bytes_order']}",
-            batch,
-        )
-        for pk, customer_id, started_at, billable, unit_price in cursor.fetchall():
-            state = states[customer_id]
-            moment = _aware(started_at)
-            state.advance_to(moment)
-            minutes = state.pay(billable, _decimal(unit_price), moment)
-            if minutes:
-                paid.append((pk, minutes))
+    for pk, customer_id, started_at, billable, unit_price in cursor.fetchall():
+        state = states[customer_id]
+        moment = _aware(started_at)
+        state.advance_to(moment)
+        minutes = state.pay(billable, _decimal(unit_price), moment)
+        if minutes:
+            paid.append((pk, minutes))
     return paid
 
 

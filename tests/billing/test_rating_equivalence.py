@@ -129,7 +129,7 @@ def publish_reference(month, rows, entries):
 
 
 def engine_rows(month):
-    rows = RatedCall.objects.published().filter(billing_month__month=month).values("usage_record_id", *FIELDS)
+    rows = RatedCall.objects.billed_in(month).values("usage_record_id", *FIELDS)
     return {row.pop("usage_record_id"): row for row in rows}
 
 
