@@ -111,6 +111,15 @@ def september(partner_a, customer_of):
     return partner_a
 
 
+def start_run(**extra):
+    """A ``rate_usage`` process, once its run row is there: ``(process, run id)``."""
+    known = getattr(latest_run(), "pk", 0)
+    process = manage("rate_usage", "--month", "2026-09", **extra)
+    wait_for(lambda: getattr(latest_run(), "pk", 0) > known or process.poll() is not None, what="a new run")
+    assert process.poll() is None, process.communicate()
+    return process, latest_run().pk
+
+
 def clean_run():
     process = manage("rate_usage", "--month", "2026-09")
     out, err = process.communicate(timeout=120)
@@ -122,54 +131,45 @@ def test_a_rating_run_killed_at_any_point_leaves_the_month_as_it_was_and_a_new_r
     before = clean_run()
     assert before[1] == CUSTOMERS * CALLS_EACH
     kill_points = {
-        "as soon as its run row appears": lambda run: run is not None and run.pk != before[0],
-        "after its first chunk": lambda run: run is not None and run.pk != before[0] and run.done_chunks >= 1,
-        "half-way": lambda run: run is not None and run.pk != before[0] and run.done_chunks * 2 >= run.total_chunks > 0,
+        "as soon as its run row appears": lambda run: True,
+        "after its first chunk": lambda run: run.done_chunks >= 1,
+        "half-way": lambda run: run.done_chunks * 2 >= run.total_chunks > 0,
     }
     for point, reached in kill_points.items():
-        process = manage("rate_usage", "--month", "2026-09")
-        wait_for(lambda: reached(latest_run()) or process.poll() is not None, what=point)
+        process, run_id = start_run()
+        wait_for(lambda: reached(RatingRun.objects.get(pk=run_id)) or process.poll() is not None, what=point)
         assert process.poll() is None, f"the run ended before it could be killed {point}"
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert month_state() == before, f"killed {point}, the month changed"
         # The server drops the lock as soon as it sees the client gone (after a statement in flight).
         wait_for(lambda: reap_dead_runs() == 1, timeout=10, what="the dead run to be reaped")
-        assert latest_run().status == "failed"
+        assert RatingRun.objects.get(pk=run_id).status == "failed"
 
-    # Killed while it waits to publish: the test holds the month's row, so the run blocks there.
-    process = manage("rate_usage", "--month", "2026-09")
-    wait_for(lambda: (run := latest_run()) is not None and run.pk != before[0] and run.status == "running"
-             and run.total_chunks > 0, what="the run to start")
-    with connection.cursor() as cursor:
-        cursor.execute("BEGIN")
-        cursor.execute("SELECT id FROM billing_billingmonth WHERE month = %s FOR UPDATE", [SEPTEMBER])
-        wait_for(lambda: RatingRun.objects.get(pk=latest_run().pk).done_chunks == latest_run().total_chunks,
-                 what="every chunk to be done")
-        time.sleep(0.3)  # it now waits for the month's row in the publishing transaction
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        cursor.execute("ROLLBACK")
-    assert month_state() == before, "killed while publishing, the month changed"
-
-    # The coordinator's database connection is cut (the holder of the run's lock), while it
-    # waits for the month's row to publish.
-    process = manage("rate_usage", "--month", "2026-09")
-    wait_for(lambda: (run := latest_run()) is not None and run.status == "running" and run.total_chunks > 0,
-             what="the run to start")
-    with connection.cursor() as cursor:
-        cursor.execute("BEGIN")
-        cursor.execute("SELECT id FROM billing_billingmonth WHERE month = %s FOR UPDATE", [SEPTEMBER])
-        wait_for(lambda: RatingRun.objects.get(pk=latest_run().pk).done_chunks == latest_run().total_chunks,
-                 what="every chunk to be done")
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
-            "AND objid = %s AND objsubid = 2", [run_locks.RATING_RUN, latest_run().pk])
-        assert cursor.fetchall() == [(True,)]
-        cursor.execute("ROLLBACK")
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 1 and "database error" in err and "Traceback" not in err
-    assert month_state() == before, "the coordinator lost its connection, the month changed"
+    # Killed while it waits to publish, and then with its connection cut while it waits: the
+    # test holds the month's row, so the run blocks in its publishing transaction.
+    for fault in ("SIGKILL", "connection cut"):
+        process, run_id = start_run()
+        with connection.cursor() as cursor:
+            # Its run row is committed, so it no longer holds the month's row: take it first.
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT id FROM billing_billingmonth WHERE month = %s FOR UPDATE", [SEPTEMBER])
+            wait_for(lambda: (run := RatingRun.objects.get(pk=run_id)).total_chunks > 0
+                     and run.done_chunks == run.total_chunks, what="every chunk to be done")
+            time.sleep(0.5)  # the run now waits for the month's row
+            if fault == "SIGKILL":
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+            else:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+                    "AND objid = %s AND objsubid = 2", [run_locks.RATING_RUN, run_id])
+                assert cursor.fetchall() == [(True,)]
+            cursor.execute("ROLLBACK")
+        if fault != "SIGKILL":
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 1 and "database error" in err and "Traceback" not in err
+        assert month_state() == before, f"{fault} while publishing, the month changed"
 
     after = clean_run()  # at once: nobody touched the database
     assert after[0] != before[0] and after[1:] == before[1:]
@@ -181,10 +181,9 @@ def test_a_chunk_whose_worker_died_is_taken_again(september):
     worker = manage("db_worker", "--interval", "0.05", "--no-startup-delay", TASKS_BACKEND="database")
     time.sleep(3)  # the worker is polling the queue
     # One customer a chunk: 40 chunks, so that the worker's task takes some beside the coordinator.
-    coordinator = manage("rate_usage", "--month", "2026-09", TASKS_BACKEND="database", RATING_CHUNK_CALLS="1")
+    coordinator, run_id = start_run(TASKS_BACKEND="database", RATING_CHUNK_CALLS="1")
     try:
-        wait_for(lambda: RatingRun.objects.filter(pk=getattr(latest_run(), "pk", None)).exclude(pk=before[0]).exists()
-                 and latest_run().chunks.filter(done_by__endswith=f":{worker.pid}").exists(),
+        wait_for(lambda: RatingRun.objects.get(pk=run_id).chunks.filter(done_by__endswith=f":{worker.pid}").exists(),
                  what="the worker to rate a chunk")
         worker.send_signal(signal.SIGKILL)  # most likely in the middle of its next chunk
         worker.wait()
