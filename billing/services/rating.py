@@ -55,11 +55,10 @@ from billing.models import (
     RatingChunkStatus,
     RatingRun,
     RatingRunStatus,
-    StagedCreditEntry,
     UsageRecord,
 )
 from billing.services import rating_sql, run_locks
-from billing.services.rating_credits import publish_credit_entries, staged_credit_entries
+from billing.services.rating_credits import publish_credit_entries, stage_credit_entries
 from catalog.models import CallingZone, TenantLicense
 from portal.services import audit_record
 from subscriptions.models import SeatChange, SubscriptionStatus
@@ -304,6 +303,7 @@ def _plan_chunks(run, context):
             )
             current, first = 0, None
     RatingChunk.objects.bulk_create(chunks)
+    rating_sql.prepare_run_table(run)
     total = sum(chunk.calls for chunk in chunks)
     RatingRun.objects.filter(pk=run.pk).update(total_records=total, total_chunks=len(chunks))
     return total
@@ -362,7 +362,7 @@ def rate_next_chunk(context):
             run=run, chunk=chunk, months=context.months, pools=context.pools(chunk), rates=context.rates,
             month_start=context.month_start, month_end=context.month_end,
         )
-        StagedCreditEntry.objects.bulk_create(staged_credit_entries(run, states), batch_size=2000)
+        stage_credit_entries(run, states)
         RatingChunk.objects.filter(pk=chunk.pk).update(
             status=RatingChunkStatus.DONE, done_at=timezone.now(), done_by=f"{socket.gethostname()}:{os.getpid()}"[:100]
         )
@@ -385,6 +385,7 @@ def _enqueue_helpers(run):
 
 def _publish(run):
     """The one transaction that makes the run the month's, then the replaced rows go."""
+    rating_sql.seal_run_table(run)
     with transaction.atomic():
         billing_month = BillingMonth.objects.select_for_update().get(pk=run.billing_month_id)
         current = RatingRun.objects.select_for_update().get(pk=run.pk)
@@ -392,6 +393,7 @@ def _publish(run):
             raise RatingError(RUN_SUPERSEDED)
         if billing_month.status == BillingMonthStatus.FINALIZED:
             raise RatingError(MONTH_FINALIZED % {"month": _label(billing_month)})
+        rating_sql.attach_run_table(run)
         publish_credit_entries(run, billing_month)
         billing_month.published_run = run
         billing_month.save(update_fields=["published_run"])
@@ -401,8 +403,7 @@ def _publish(run):
         )
     # Outside the publication: the month no longer reads these rows; a crash here leaves
     # only invisible rows, which the next publication of the month removes.
-    replaced = RatingRun.objects.filter(billing_month=billing_month).exclude(pk=run.pk)
-    RatedCall.objects.filter(run__in=replaced).delete()
+    rating_sql.drop_runs(RatingRun.objects.filter(billing_month=billing_month).exclude(pk=run.pk))
 
 
 def rate_month(*, month, acting_user=None, run=None, progress=None):
