@@ -109,23 +109,24 @@ def stage_credit_entries(run, states):
     recharges of ``states`` for ``run``, kept apart until it is published. Tens of thousands
     of rows a month: written as plain rows (``COPY`` on PostgreSQL), not model instances."""
     rows = []
+    calls_of, recharged = _("Calls of %(day)s"), _("Auto-recharge below %(threshold)s")
+    draw, recharge = CreditEntryKind.USAGE_DRAW.value, CreditEntryKind.RECHARGE.value
     for state in states.values():
         account_id = state.account.pk
         for day, amount in sorted(state.draws.items()):
-            rows.append((run.pk, account_id, CreditEntryKind.USAGE_DRAW.value, -amount.quantize(PRICE_PLACES),
-                         state.last_draw_at[day], _("Calls of %(day)s") % {"day": day.isoformat()}))
+            rows.append((run.pk, account_id, draw, -amount.quantize(PRICE_PLACES), state.last_draw_at[day],
+                         calls_of % {"day": day.isoformat()}))
         for moment, amount in state.recharges:
-            rows.append((run.pk, account_id, CreditEntryKind.RECHARGE.value, amount, moment,
-                         _("Auto-recharge below %(threshold)s") % {"threshold": state.account.threshold}))
+            rows.append((run.pk, account_id, recharge, amount, moment, recharged % {"threshold": state.account.threshold}))
     if not rows:
         return 0
     table = connection.ops.quote_name(StagedCreditEntry._meta.db_table)
     columns = ", ".join(STAGED_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            from billing.services.rating_sql import copy_rows
+
+            copy_rows(cursor, table, STAGED_COLUMNS, rows)
         else:
             adapt_time, adapt_amount = connection.ops.adapt_datetimefield_value, str
             cursor.executemany(

@@ -87,13 +87,30 @@ def _create(cursor, name, columns):
     cursor.execute(dialect["temp"].format(name) + f" ({columns})")
 
 
+def copy_text(value):
+    """A value in COPY's text format (strings here never hold tabs or line breaks)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def copy_rows(cursor, name, columns, rows):
+    """PostgreSQL: the rows in one ``COPY``, formatted as one text block (psycopg's
+    row-by-row writer costs several microseconds a row)."""
+    block = "".join("\t".join(map(copy_text, row)) + "\n" for row in rows)
+    with cursor.cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+        copy.write(block)
+
+
 def _fill(cursor, name, columns, rows):
     if not rows:
         return
     if connection.vendor == "postgresql":  # one round trip for the whole table
-        with cursor.cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(cursor, name, columns, rows)
         return
     marks = ", ".join(["%s"] * len(columns))
     cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows)
@@ -232,10 +249,11 @@ def prepare_run_table(run):
         cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_run CHECK (run_id = {int(run.pk)})")
 
 
-# The parent's indexes, built on a run's table before it is attached (ATTACH adopts them).
+# The parent's constraints and indexes, built on a run's table before it is attached (ATTACH
+# adopts matching ones instead of building its own inside the publishing transaction).
 _RUN_INDEXES = (
-    "CREATE UNIQUE INDEX {table}_pkey ON {table} (id, run_id)",
-    "CREATE UNIQUE INDEX {table}_once ON {table} (run_id, usage_record_id)",
+    "ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY (id, run_id)",
+    "ALTER TABLE {table} ADD CONSTRAINT {table}_once UNIQUE (run_id, usage_record_id)",
     "CREATE INDEX {table}_partner ON {table} (run_id, partner_id) WHERE partner_id IS NOT NULL",
 )
 
@@ -423,11 +441,12 @@ def _credit_minutes(cursor, states, has_late, params):
         params,
     )
     paid = []
+    exact = connection.vendor == "postgresql"  # aware datetimes and Decimals already
     for pk, customer_id, started_at, billable, unit_price in cursor.fetchall():
         state = states[customer_id]
-        moment = _aware(started_at)
+        moment = started_at if exact else _aware(started_at)
         state.advance_to(moment)
-        minutes = state.pay(billable, _decimal(unit_price), moment)
+        minutes = state.pay(billable, unit_price if exact else _decimal(unit_price), moment)
         if minutes:
             paid.append((pk, minutes))
     return paid
