@@ -81,7 +81,9 @@ class JsonFormatter(logging.Formatter):
                 data[field] = value
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, ensure_ascii=False)
+        # ASCII only: a U+2028 or U+0085 in a path would split the line for readers using
+        # str.splitlines (honcho among them).
+        return json.dumps(data, default=str)
 
 
 def log_request_line(*, method, path, status, started):
