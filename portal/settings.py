@@ -175,6 +175,8 @@ STORAGES = {
         )
     },
 }
+# The embedded demo (make run) serves static files straight from the apps: no collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG or env_bool("PLAIN_STATIC_STORAGE")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

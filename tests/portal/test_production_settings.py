@@ -108,11 +108,14 @@ def test_make_run_demo_shows_the_portals_404_page_not_djangos_debug_page():
         # A throwaway key: the demo's own would be written under var/.
         {**env, "SECRET_KEY": secrets.token_urlsafe(50)},
         "from django.test import Client\n"
+        "print(Client().get('/static/js/portal.js', HTTP_HOST='127.0.0.1').status_code)\n"
         "r = Client().get('/no-such-page/', HTTP_HOST='127.0.0.1')\n"
         "print(r.status_code); print(r.content.decode())",
     )
     assert result.returncode == 0, result.stderr
-    status, _, html = result.stdout.partition("\n")
+    static, status, html = result.stdout.split("\n", 2)
+    # With DEBUG off the demo still serves its static files (whitenoise, without collectstatic).
+    assert static == "200"
     assert status == "404"
     assert "There is nothing at this address" in html and "portal-navbar" in html
     assert "Using the URLconf" not in html and "DEBUG = True" not in html
