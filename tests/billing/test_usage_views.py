@@ -65,7 +65,7 @@ def test_progress_partial_polls_while_the_import_runs(partner_a, make_member):
     body = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in body  # the partial only
-    assert 'hx-trigger="every 1s"' in body and "width: 25%" in body
+    assert 'hx-trigger="every 1s"' in body and 'data-progress="25"' in body
 
 
 def test_partner_upload_naming_another_partners_tenant_reports_unknown_tenant(
