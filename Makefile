@@ -1,6 +1,9 @@
-# One command to run the portal with demo data, one to run every test.
-#   make run   - virtualenv, install, migrate, demo data if empty, serve on 127.0.0.1:8000
-#   make test  - install test dependencies and run the whole suite
+# One command to run the portal with demo data, one to run every test, one for production.
+#   make run   - virtualenv, runtime packages, migrate, demo data if empty, serve on 127.0.0.1:8000
+#   make test  - runtime and test packages, then the whole suite
+#   make prod  - against $DATABASE_URL: collectstatic, migrate, then web (gunicorn) and worker
+#                (db_worker) from the Procfile, under honcho
+#   make lock  - recompile requirements/*.txt from pyproject.toml (pinned, with hashes)
 #
 # Python >= 3.12 is required (Django 6.1). The first candidate that really runs and is
 # new enough wins: pyenv shims for versions that are not active fail, so each one is tried.
@@ -14,34 +17,67 @@ PYTHON := $(firstword $(foreach c,$(PY_CANDIDATES),$(shell $(c) -c 'import sys; 
 
 VENV := .venv
 VPY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Every package, direct and indirect, pinned with its hashes: runtime.txt for running the
+# portal, test.txt for the same plus the test tools. `make lock` writes both.
+RUNTIME_LOCK := requirements/runtime.txt
+TEST_LOCK := requirements/test.txt
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo is not a debugging session: DEBUG off, so visitors see the portal's own error
+# pages; plain cookies because it serves http://127.0.0.1. `make run DEMO_DEBUG=1` for Django's.
+DEMO_DEBUG ?= 0
+DEMO_ENV := DEBUG=$(DEMO_DEBUG) SECURE_COOKIES=0 PLAIN_STATIC_STORAGE=1
+UV_VERSION := 0.13.8
+LOCK_FLAGS := --universal --python-version 3.12 --generate-hashes --no-header --quiet
 
-.PHONY: run test install migrate demo check-python clean
+.PHONY: run test prod install install-test lock migrate demo check-python clean
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 or newer is required (tried: $(PY_CANDIDATES))" >&2; exit 1; fi
 
-$(STAMP): pyproject.toml | check-python
-	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+$(VPY): | check-python
+	$(PYTHON) -m venv $(VENV)
 
-install: $(STAMP)
+$(RUNTIME_STAMP): $(RUNTIME_LOCK) | $(VPY)
+	$(VPY) -m pip install --quiet --require-hashes -r $(RUNTIME_LOCK)
+	@touch $@
+
+$(TEST_STAMP): $(TEST_LOCK) | $(VPY)
+	$(VPY) -m pip install --quiet --require-hashes -r $(TEST_LOCK)
+	@touch $@
+
+install: $(RUNTIME_STAMP)
+
+install-test: $(TEST_STAMP)
 
 migrate: install
-	$(VPY) manage.py migrate --noinput
+	$(DEMO_ENV) $(VPY) manage.py migrate --noinput
 
 demo: migrate
-	$(VPY) manage.py seed_demo --if-empty
+	$(DEMO_ENV) $(VPY) manage.py seed_demo --if-empty
 
 run: demo
-	$(VPY) manage.py demo_logins
-	$(VPY) manage.py runserver $(HOST):$(PORT)
+	$(DEMO_ENV) $(VPY) manage.py demo_logins
+	$(DEMO_ENV) $(VPY) manage.py runserver $(HOST):$(PORT)
 
-test: install
+test: install-test
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
+# Production on this machine: the settings come from the environment (README "Production").
+prod: install
+	@if [ -z "$(DATABASE_URL)" ]; then echo "make prod needs DATABASE_URL (and SECRET_KEY); see README, Production" >&2; exit 1; fi
+	$(VPY) manage.py collectstatic --noinput --verbosity 0
+	$(VPY) manage.py migrate --noinput
+	$(VPY) manage.py createcachetable
+	PATH="$(abspath $(VENV))/bin:$$PATH" TASKS_BACKEND=database HOST=$(HOST) \
+		$(VENV)/bin/honcho start --procfile Procfile --port $(PORT)
+
+lock: | check-python
+	@test -x .tools/bin/uv || { $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv==$(UV_VERSION); }
+	cd requirements && ../.tools/bin/uv pip compile ../pyproject.toml $(LOCK_FLAGS) -o runtime.txt
+	cd requirements && ../.tools/bin/uv pip compile ../pyproject.toml --extra test -c runtime.txt $(LOCK_FLAGS) -o test.txt
+
 clean:
-	rm -rf $(VENV) var/*.sqlite3 staticfiles
+	rm -rf $(VENV) .tools var/*.sqlite3 var/secret_key staticfiles

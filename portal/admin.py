@@ -275,7 +275,7 @@ class CustomerRelationshipAdmin(AuditedAdminMixin, UUIDSearchMixin, admin.ModelA
 def _pretty_json(value):
     if value is None:
         return "—"
-    return format_html("<pre style='margin:0'>{}</pre>", json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 @admin.register(AuditEvent)

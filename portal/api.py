@@ -8,7 +8,9 @@ Rules enforced here, for every router:
   a missing, unknown or revoked token is 401, a user without a membership 403;
 - every error answers ``{"code", "description", "data"}`` with a fitting status, never a 500
   for bad input: routers raise ``ApiError`` (or a subclass) for their domain failures;
-- a partner-owned object outside the caller's scope is 404, exactly like an unknown one.
+- a partner-owned object outside the caller's scope is 404, exactly like an unknown one;
+- calls are throttled per token, per client address, and per address that sends bad tokens
+  (``portal.throttles``): over a rate, 429 with ``Retry-After``.
 
 Each app's router is mounted in ``mounted_api()``, which the root URLconf calls: the routers
 import this module's helpers, so this module imports them only then.
@@ -16,18 +18,21 @@ import this module's helpers, so this module imports them only then.
 
 import json
 import logging
+import math
 import uuid
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.responses import codes_4xx
 from ninja.security import HttpBearer
 
 from portal import permissions
+from portal.logs import log_context_bind
 from portal.models import Customer
+from portal.throttles import AddressRateThrottle, AuthFailureThrottle, TokenRateThrottle
 from portal.tokens import api_token_authenticate
 
 logger = logging.getLogger(__name__)
@@ -39,6 +44,7 @@ FORBIDDEN_CODE = "Forbidden"
 NOT_FOUND_CODE = "NotFound"
 CUSTOMER_NOT_FOUND_CODE = "CustomerNotFound"
 INTERNAL_ERROR_CODE = "InternalServerError"
+THROTTLED_CODE = "TooManyRequests"
 
 UNAUTHORIZED_MESSAGE = _("Send a valid API token: Authorization: Bearer <token>. The token is missing, unknown or revoked.")
 NOT_FOUND_MESSAGE = _("Not found.")
@@ -46,6 +52,7 @@ CUSTOMER_NOT_FOUND_MESSAGE = _("No customer with tenant id %(tenant_id)s.")
 INVALID_JSON_MESSAGE = _("The request body is not valid JSON: %(error)s.")
 UNPARSABLE_BODY_MESSAGE = _("The request body could not be read as JSON.")
 INVALID_INPUT_MESSAGE = _("Invalid request input: %(fields)s.")
+THROTTLED_MESSAGE = _("Too many requests. Retry after %(seconds)s seconds.")
 INTERNAL_ERROR_MESSAGE = _("Something went wrong on our side. Quote request id %(request_id)s to the operator.")
 
 
@@ -77,6 +84,17 @@ class ApiForbidden(ApiError):
 class ApiUnauthorized(ApiError):
     status = 401
     code = UNAUTHORIZED_CODE
+
+
+class ApiThrottled(ApiError):
+    """Over a rate: 429 with ``Retry-After`` (whole seconds, at least 1)."""
+
+    status = 429
+    code = THROTTLED_CODE
+
+    def __init__(self, retry_after):
+        self.retry_after = max(1, math.ceil(retry_after or 1))
+        super().__init__(description=THROTTLED_MESSAGE % {"seconds": self.retry_after})
 
 
 # --- Schemas shared by routers ------------------------------------------------------------
@@ -134,9 +152,26 @@ def attributes(object_type):
 # --- Auth ---------------------------------------------------------------------------------
 
 
+_address_throttle = AddressRateThrottle()
+_auth_failures = AuthFailureThrottle()
+
+
 class ApiTokenAuth(HttpBearer):
     """Bearer token → the token's user, membership and partner on the request, as the session
-    middleware does for the pages; a user without a membership is refused (403)."""
+    middleware does for the pages; a user without a membership is refused (403).
+
+    Before the token is read, the client address must be under its rates (every call, and calls
+    with bad tokens); a missing, unknown or revoked token counts against the second."""
+
+    def __call__(self, request):
+        if _auth_failures.exceeded(request):
+            raise ApiThrottled(_auth_failures.wait())
+        if not _address_throttle.allow_request(request):
+            raise ApiThrottled(_address_throttle.wait())
+        result = super().__call__(request)
+        if result is None:
+            _auth_failures.record(request)
+        return result
 
     def authenticate(self, request, token):
         api_token = api_token_authenticate(token.strip())
@@ -147,6 +182,7 @@ class ApiTokenAuth(HttpBearer):
         request.user = user
         request.membership = membership
         request.partner = membership.partner if membership else None
+        log_context_bind(user=user.pk, partner=request.partner.mpn_id if request.partner else "")
         if membership is None:
             raise ApiForbidden(description=permissions.denial_reason(None, permissions.VIEW))
         return api_token
@@ -181,6 +217,7 @@ api = NinjaAPI(
     version="1.0",
     description="Partner Center shaped JSON API. Authenticate with `Authorization: Bearer <token>`.",
     auth=ApiTokenAuth(),
+    throttle=[TokenRateThrottle()],
     urls_namespace="v1",
     openapi_url="/openapi.json",
     docs_url="/docs",
@@ -198,6 +235,8 @@ def _api_error(request, exc):
     response = api.create_response(request, error_body(exc.code, exc.description, exc.data), status=exc.status)
     if exc.status == 401:
         response["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, ApiThrottled):
+        response["Retry-After"] = str(exc.retry_after)
     return response
 
 
@@ -213,6 +252,12 @@ def _validation_error(request, exc):
     return _api_error(
         request, ApiError(INVALID_INPUT_CODE, INVALID_INPUT_MESSAGE % {"fields": fields}, 400, details)
     )
+
+
+@api.exception_handler(Throttled)
+def _throttled(request, exc):
+    # ninja's per-operation throttles (the token rate); ninja sets Retry-After itself as well.
+    return _api_error(request, ApiThrottled(exc.wait))
 
 
 @api.exception_handler(HttpError)

@@ -7,6 +7,7 @@ from portal.api import mounted_api
 from portal.forms import LoginForm
 
 urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
@@ -22,3 +23,4 @@ urlpatterns = [
 
 handler403 = views.permission_denied
 handler404 = views.page_not_found
+handler500 = views.server_error

@@ -1,25 +1,33 @@
-"""The portal's shell: dashboard, customers list and customer page, error pages.
+"""The portal's shell: dashboard, customers list and customer page, error pages, health check.
 
 ``portal`` is the lowest app, so it reaches subscriptions, licenses, the Azure plan and
 credits only through reverse relations (whose managers keep their ``for_partner``).
 """
 
+import logging
 from datetime import timedelta
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, connection
 from django.db.models import Count, Q
-from django.http import JsonResponse
+from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils.html import escape
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import DetailView, ListView
 
 from portal import permissions
 from portal.models import AuditEvent, Customer
+
+logger = logging.getLogger(__name__)
 
 NO_MEMBERSHIP_MESSAGE = _(
     "Your account is not a member of any partner organisation yet. Ask your partner's global admin "
@@ -215,3 +223,40 @@ def page_not_found(request, exception=None):
         return JsonResponse({"code": 404, "description": "Not found.", "data": []}, status=404)
     return render(request, "404.html", status=404)
 
+
+
+def server_error(request):
+    """The 500 page in the portal's layout, with the request id to quote; never Django's
+    technical page. When the layout itself cannot be drawn (the database is down, so the
+    signed-in user cannot be read), a plain page says the same."""
+    request_id = getattr(request, "request_id", "")
+    if request.path.startswith("/v1/"):
+        # The API's own handler answers its errors; this is for a failure outside it.
+        from portal.api import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
+
+        body = {"code": INTERNAL_ERROR_CODE, "description": str(INTERNAL_ERROR_MESSAGE % {"request_id": request_id}), "data": []}
+        return JsonResponse(body, status=500)
+    try:
+        html = render_to_string("500.html", {"request_id": request_id}, request=request)
+    except Exception:
+        logger.exception("The 500 page could not be drawn in the layout (request id %s)", request_id)
+        title = escape(gettext("Something went wrong"))
+        text = escape(gettext("The portal could not finish this request. Try again in a moment."))
+        html = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{text}</p><p>{escape(request_id)}</p>"
+    return HttpResponseServerError(html)
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """``GET /healthz`` for load balancers and ``make prod``'s checks (SPEC §11): 200 and
+    ``{"status": "ok", "database": "ok"}`` when the database answers a query, else 503 with
+    ``"database": "unavailable"``. No login, no throttling, no HTTPS redirect (settings)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        logger.exception("Health check: the database does not answer")
+        return JsonResponse({"status": "unavailable", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})

@@ -123,7 +123,7 @@ class CustomerPicker(forms.Select):
             '<div class="customer-picker position-relative" data-customer-picker data-testid="customer-picker">'
             "<input%s><input%s>"
             '<div id="%s" class="list-group position-absolute w-100 shadow-sm customer-picker-options" '
-            'style="z-index: 1050; max-height: 20rem; overflow-y: auto" role="listbox" data-customer-options></div>'
+            'role="listbox" data-customer-options></div>'
             "</div>" % (flatatt(hidden), flatatt(text_attrs), escape(options_id))
         )
 

@@ -13,6 +13,16 @@ from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory, 
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    # The API throttles count in the cache (locmem in tests): each test starts uncounted.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Every member gets a hashed password; PBKDF2 would spend half a second on each.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -70,7 +70,7 @@ def test_progress_partial_polls_while_the_import_runs(partner_a, make_member):
     body = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in body  # the partial only
-    assert 'hx-trigger="every 1s"' in body and "width: 25%" in body
+    assert 'hx-trigger="every 1s"' in body and 'data-progress="25"' in body
 
 
 def test_an_import_whose_process_died_shows_as_failed_with_what_it_imported(partner_a, make_member):

@@ -53,13 +53,33 @@ def demo_data(transactional_db):
     call_command("seed_demo", verbosity=0)
 
 
+# Reports every Content-Security-Policy violation of every page a test opens to Python.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolation(e.violatedDirective + " blocked " + (e.blockedURI || "inline") +
+    " at " + e.sourceFile + ":" + e.lineNumber + " on " + document.location.pathname);
+});
+"""
+
+
 @pytest.fixture
 def page(browser, live_server):
+    """A fresh browser page on the live server. Any CSP violation on any page the test opens
+    fails the test (the portal has no inline script or style; issue 11 item 7)."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(10_000)
+    violations = []
+    context.expose_function("__cspViolation", lambda text: violations.append(text))
+    context.add_init_script(_CSP_LISTENER)
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    page.csp_violations = violations
     yield page
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

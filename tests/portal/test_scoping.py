@@ -5,19 +5,26 @@ later is swept without anyone remembering to write its test. Each id kwarg is bu
 ``OBJECT_IDS``, the one map from kwarg name to "partner A's object"; a URL with a kwarg the map
 does not know fails, telling the developer to add it.
 
-Skipped: Django admin (operator's staff see everything) and the ``/v1/`` API (its own tests,
-with token auth and JSON errors).
+The ``/v1/`` API is swept the same way, read from the same resolver: every method an API route
+serves (from the ninja operations behind it), called with another partner's bearer token, must
+answer 404 in Partner Center's error body, and the owner's token must not.
+
+Skipped: Django admin (operator's staff see everything).
 """
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cached_property
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from portal.api import mounted_api
 from portal.models import Role
+from portal.tokens import api_token_create
 from subscriptions.models import CartStatus
 from tests.factories import (
     ApiTokenFactory,
@@ -44,7 +51,8 @@ from tests.factories import (
 
 ALL_ROLES = Role.values
 SKIPPED_NAMESPACES = {"admin"}
-SKIPPED_PREFIXES = ("admin/", "v1/")
+SKIPPED_PREFIXES = ("admin/",)
+API_PREFIX = "v1/"
 # What the owner's own GET may answer: a page, a redirect, or 405 for a POST-only endpoint.
 OWNER_GET_OK = {200, 204, 301, 302, 303, 405}
 
@@ -83,7 +91,9 @@ class World:
 
     @cached_property
     def azure_plan(self):
-        return AzurePlanFactory(customer=self.customer, partner=self.partner)
+        # With its own subscription row: the API names a plan by that subscription's id.
+        plan_subscription = SubscriptionFactory(partner=self.partner, reseller=self.reseller, customer=self.customer)
+        return AzurePlanFactory(customer=self.customer, partner=self.partner, subscription=plan_subscription)
 
     @cached_property
     def azure_subscription(self):
@@ -171,6 +181,8 @@ OBJECT_IDS = {
     "order_id": Owned(lambda w: w.order.pk),
     "plan_id": Owned(lambda w: w.azure_plan.pk),
     "azure_plan_id": Owned(lambda w: w.azure_plan.pk),
+    # The API names the Azure plan by its subscription's id (it is listed among subscriptions).
+    "v1:get_azure_entitlements.plan_id": Owned(lambda w: w.azure_plan.subscription_id),
     "azure_subscription_id": Owned(lambda w: w.azure_subscription.pk),
     "entitlement_id": Owned(lambda w: w.azure_subscription.pk),
     "overage_setting_id": Owned(lambda w: w.overage_setting.pk),
@@ -219,10 +231,38 @@ def _walk(patterns, prefix="", namespace="", kwargs=()):
 
 def routes_with_ids():
     """Every non-admin, non-API URL pattern that takes at least one kwarg."""
-    return [route for route in _walk(get_resolver().url_patterns) if route.kwargs]
+    return [route for route in _walk(get_resolver().url_patterns) if route.kwargs and not route.pattern.startswith(API_PREFIX)]
+
+
+def _api_methods():
+    """URL name → the HTTP methods of the ninja operation of that name."""
+    methods = {}
+    for _prefix, router in mounted_api()._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                methods[operation.view_func.__name__] = list(operation.methods)
+    return methods
+
+
+@dataclass(frozen=True)
+class ApiRoute(Route):
+    methods: tuple = ()
+
+
+def api_routes_with_ids():
+    """Every ``/v1/`` URL pattern that takes a kwarg, once per path, with all its methods (ninja
+    makes one Django pattern per operation, each of which serves the path's every method)."""
+    methods = _api_methods()
+    by_pattern = {}
+    for route in _walk(get_resolver().url_patterns):
+        if route.pattern.startswith(API_PREFIX) and route.kwargs and route.name:
+            first, served = by_pattern.get(route.pattern, (route, ()))
+            by_pattern[route.pattern] = (first, served + tuple(methods.get(route.name.split(":")[-1], ())))
+    return [ApiRoute(r.pattern, r.name, r.kwargs, tuple(dict.fromkeys(m))) for r, m in by_pattern.values()]
 
 
 ROUTES = routes_with_ids()
+API_ROUTES = api_routes_with_ids()
 
 
 def _id_spec(route, kwarg):
@@ -249,6 +289,13 @@ def _url_for(route, world):
 def test_the_sweep_finds_the_customer_page():
     # Guards the resolver walk itself: if it found nothing, every sweep test would pass vacuously.
     assert "portal:customer_detail" in {r.name for r in ROUTES}
+
+
+def test_the_api_sweep_finds_the_subscription_and_its_methods():
+    routes = {r.pattern: r for r in API_ROUTES}
+    subscription = routes["v1/customers/<tenant_id>/subscriptions/<subscription_id>"]
+    assert set(subscription.methods) == {"GET", "PATCH"}
+    assert "v1/customers/<tenant_id>/carts/<cart_id>/checkout" in routes
 
 
 SCENARIOS = ["direct", "sibling_reseller"]
@@ -305,4 +352,44 @@ def test_another_partners_object_is_not_found(route, scenario):
         assert get in {404, 405} and post in {404, 405} and 404 in {get, post}, (
             f"{branch} request to another partner's {url}: GET → {get}, POST → {post}; expected 404 "
             f"(405 only for the method the URL does not serve). Fetch the object from for_partner()."
+        )
+
+
+# A body each body-taking operation accepts, so that the call gets past ninja's body validation
+# (the same 400 whatever the ids, so no leak) to the scope check.
+API_BODIES = {
+    "v1:create_cart": {"lineItems": []},
+    "v1:get_cart": {"lineItems": []},  # the cart path's PUT (update_cart)
+}
+
+
+def _token_client(user):
+    _token, secret = api_token_create(user=user, name="scoping sweep")
+    return Client(headers={"Authorization": f"Bearer {secret}"})
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, indirect=True)
+@pytest.mark.parametrize("route", API_ROUTES, ids=str)
+def test_another_partners_object_is_not_found_in_the_api(route, scenario):
+    world, owner_session, outsider_session = scenario
+    url, kind = _url_for(route, world)
+    if kind == "public":
+        pytest.skip(f"{route} takes only public ids ({', '.join(route.kwargs)})")
+    owner, outsider = _token_client(owner_session.user), _token_client(outsider_session.user)
+
+    body = json.dumps(API_BODIES.get(route.name, {}))
+    for method in route.methods:
+        # The outsider first: the owner's calls may change the object (a checkout, a PATCH).
+        response = outsider.generic(method, url, body, content_type="application/json")
+        assert response.status_code == 404, (
+            f"{method} {url} with another partner's token → {response.status_code} {response.content[:200]!r}; "
+            f"expected 404 (fetch the object from for_partner() before any other check)."
+        )
+        assert set(response.json()) == {"code", "description", "data"}
+    # Positive control: the owner's token reaches the same objects (a 400 for the empty body
+    # is fine: it is past the scope check).
+    for method in route.methods:
+        response = owner.generic(method, url, body, content_type="application/json")
+        assert response.status_code not in {401, 403, 404} and response.status_code < 500, (
+            f"owner {method} {url} → {response.status_code} {response.content[:200]!r}"
         )
