@@ -74,6 +74,7 @@ def is_held(kind, object_id):
             # A lock this very session holds would be granted again: ask pg_locks instead.
             cursor.execute(
                 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 2)",
                 [kind, object_id],
             )

@@ -163,6 +163,7 @@ def test_a_rating_run_killed_at_any_point_leaves_the_month_as_it_was_and_a_new_r
             else:
                 cursor.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                     "AND objid = %s AND objsubid = 2", [run_locks.RATING_RUN, run_id])
                 assert cursor.fetchall() == [(True,)]
             cursor.execute("ROLLBACK")
