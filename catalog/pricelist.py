@@ -20,6 +20,7 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import BillingCycle, PriceListEntry, PriceTag, Segment, Sku, TermDuration
+from portal.csv_export import CsvLineWriter
 from portal.services import audit_record
 
 EXPORT_COLUMNS = [
@@ -137,16 +138,9 @@ def export_row(entry):
     ]
 
 
-class _Echo:
-    """A file-like object whose ``write`` hands the line back, for streaming csv.writer."""
-
-    def write(self, value):
-        return value
-
-
 def export_lines(*, market=None, chunk_size=500):
     """The CSV text of the price list, one line at a time (the header first)."""
-    writer = csv.writer(_Echo())
+    writer = CsvLineWriter()
     yield writer.writerow(EXPORT_COLUMNS)
     for entry in export_queryset(market=market).iterator(chunk_size=chunk_size):
         yield writer.writerow(export_row(entry))

@@ -6,7 +6,6 @@ being its transacting partner (403 with the reason otherwise); the rules themsel
 lifecycle service's, whose refusals come back as a 400 with its message and nothing changed.
 """
 
-import csv
 import json
 
 from django.contrib import messages
@@ -22,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import DetailView, ListView
 
+from portal.csv_export import CsvLineWriter
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required
 from subscriptions import action_forms
 from subscriptions.filters import ORDERING_FIELDS, SubscriptionFilter
@@ -185,13 +185,8 @@ class SubscriptionListView(PartnerRequiredMixin, ListView):
         return context
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _csv_rows(queryset):
-    writer = csv.writer(_Echo())
+    writer = CsvLineWriter()
     yield writer.writerow(CSV_COLUMNS)
     for s in queryset.iterator(chunk_size=500):
         yield writer.writerow(
