@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.RequestIdMiddleware",
     "portal.middleware.CurrentPartnerMiddleware",
+    "portal.middleware.RejectControlCharactersMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
