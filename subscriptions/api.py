@@ -24,7 +24,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Schema, Status
-from pydantic import StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from catalog.models import BillingCycle, TermDuration
 from portal import permissions
@@ -133,7 +133,7 @@ class CartLineIn(Schema):
     termDuration: str
     billingCycle: str
     customTermEndDate: datetime.date | None = None
-    friendlyName: str | None = None
+    friendlyName: str | None = Field(None, max_length=errors.FRIENDLY_NAME_MAX_LENGTH)
     participants: list[ParticipantIn] = []
 
 
@@ -158,7 +158,7 @@ class SubscriptionPatchIn(Schema):
     quantity: StrictInt | None = None
     autoRenewEnabled: StrictBool | None = None
     status: str | None = None
-    friendlyName: str | None = None
+    friendlyName: str | None = Field(None, max_length=errors.FRIENDLY_NAME_MAX_LENGTH)
     scheduledNextTermInstructions: NextTermIn | None = None
 
 

@@ -107,6 +107,10 @@ def _parse_lines(lines):
             raise CartInputError(errors.INVALID_INPUT, errors.INVALID_BILLING_CYCLE % {"cycle": line.billing_cycle})
         if line.custom_term_end_date is not None and not isinstance(line.custom_term_end_date, date):
             raise CartInputError(errors.INVALID_INPUT, errors.INVALID_INPUT_DATE)
+        if len(line.friendly_name or "") > errors.FRIENDLY_NAME_MAX_LENGTH:
+            raise CartInputError(
+                errors.INVALID_INPUT, errors.FRIENDLY_NAME_TOO_LONG % {"n": n, "max": errors.FRIENDLY_NAME_MAX_LENGTH}
+            )
         triples.append(match.groups())
     return triples
 
@@ -136,7 +140,7 @@ def _write_lines(cart, lines, availabilities):
                 term_duration=line.term_duration,
                 billing_cycle=line.billing_cycle,
                 custom_term_end_date=line.custom_term_end_date,
-                friendly_name=(line.friendly_name or "")[:200],
+                friendly_name=line.friendly_name or "",
             )
             for n, line in enumerate(lines)
         ]

@@ -55,6 +55,8 @@ AZURE_PLAN_HAS_NO_SEATS = _(
     "The Azure plan has no seats, term or renewal: manage its Azure subscriptions on the customer's Azure plan page."
 )
 UNSUPPORTED_TERM = _("The offer does not support %(term)s with %(cycle)s billing.")
+FRIENDLY_NAME_MAX_LENGTH = Subscription._meta.get_field("friendly_name").max_length
+FRIENDLY_NAME_TOO_LONG = _("The friendly name can be at most %(max)s characters.")
 
 
 class SubscriptionError(Exception):
@@ -398,7 +400,9 @@ def subscription_set_auto_renew(*, subscription, enabled, acting_user, request_i
 def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, request_id=""):
     subscription = _lock(subscription)
     _require_live(subscription)
-    friendly_name = (friendly_name or "").strip()[:200]
+    friendly_name = (friendly_name or "").strip()
+    if len(friendly_name) > FRIENDLY_NAME_MAX_LENGTH:
+        raise SubscriptionError(CODE_INVALID_INPUT, FRIENDLY_NAME_TOO_LONG % {"max": FRIENDLY_NAME_MAX_LENGTH})
     if friendly_name == subscription.friendly_name:
         return subscription
     before = {"friendlyName": subscription.friendly_name}
