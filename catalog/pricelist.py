@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog.models import BillingCycle, PriceListEntry, PriceTag, Segment, Sku, TermDuration
 from portal.csv_export import CsvLineWriter
 from portal.services import audit_record
+from portal.text import control_character
 
 EXPORT_COLUMNS = [
     "ProductTitle",
@@ -69,6 +70,7 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 NOT_UTF8 = _("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")
 EMPTY_FILE = _("The file is empty: it needs a header line and at least one row.")
 MISSING_COLUMN = _("The header has no “%(column)s” column.")
+CONTROL_CHARACTER_IN_CELL = _("%(column)s contains a control character (%(character)s).")
 NOT_CSV = _("The file could not be read as CSV: %(reason)s")
 
 
@@ -322,6 +324,10 @@ def parse_price_list(text):
 
 
 def _parse_row(values, cell, skus, *, line, has_tags):
+    for column in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
+        character = control_character(cell(values, column))
+        if character:
+            raise ValueError(CONTROL_CHARACTER_IN_CELL % {"column": column, "character": character})
     product_id = cell(values, "ProductId").upper()
     sku_id = cell(values, "SkuId").upper()
     if not product_id or not sku_id:

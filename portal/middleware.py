@@ -10,6 +10,8 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
+from portal.text import control_character
+
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
@@ -57,11 +59,6 @@ class CurrentPartnerMiddleware:
 
 # --- Control characters -------------------------------------------------------------------
 
-# Unicode's control characters (C0, DEL, C1) and lone surrogates (invalid text that a
-# database cannot store). PostgreSQL refuses NUL in any text with an error of its own.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# A form field may hold what a textarea legitimately sends: tab and line breaks (CR LF).
-_CONTROL_IN_FORM_FIELD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 CONTROL_CHARACTER_MESSAGE = _(
@@ -80,26 +77,32 @@ class _Refused(Exception):
         self.where, self.field, self.character = where, field, character
 
 
-def _check(text, pattern, where, field):
-    found = pattern.search(text)
-    if found:
-        raise _Refused(where, field, f"U+{ord(found.group()):04X}")
+def _printable(name):
+    # A field name is echoed in the answer: never echo the character refused.
+    return "".join("\ufffd" if control_character(c) else c for c in str(name))
 
 
-def _check_pairs(querydict, pattern, where_template, source):
+def _check(text, where, field, *, line_breaks=False):
+    character = control_character(text, line_breaks=line_breaks)
+    if character:
+        raise _Refused(where, field, character)
+
+
+def _check_pairs(querydict, where_template, source, *, line_breaks=False):
     for name, values in querydict.lists():
         for text in (name, *values):
-            _check(text, pattern, where_template % {"name": name}, f"{name} ({source})")
+            printable = _printable(name)
+            _check(text, where_template % {"name": printable}, f"{printable} ({source})", line_breaks=line_breaks)
 
 
 def _check_json(value, path=""):
     if isinstance(value, str):
         where = IN_JSON_FIELD % {"name": path} if path else IN_JSON_BODY
-        _check(value, _CONTROL, where, path or "body")
+        _check(value, where, path or "body")
     elif isinstance(value, dict):
         for key, item in value.items():
-            name = f"{path}.{key}" if path else str(key)
-            _check(str(key), _CONTROL, IN_JSON_FIELD % {"name": name}, name)
+            name = f"{path}.{_printable(key)}" if path else _printable(key)
+            _check(str(key), IN_JSON_FIELD % {"name": name}, name)
             _check_json(item, name)
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -136,8 +139,8 @@ class RejectControlCharactersMiddleware:
         return self.get_response(request)
 
     def _inspect(self, request):
-        _check(request.path, _CONTROL, IN_ADDRESS, "path")
-        _check_pairs(request.GET, _CONTROL, IN_QUERY_PARAMETER, "query")
+        _check(request.path, IN_ADDRESS, "path")
+        _check_pairs(request.GET, IN_QUERY_PARAMETER, "query")
         content_type = request.content_type or ""
         if _is_json(content_type):
             try:
@@ -150,7 +153,7 @@ class RejectControlCharactersMiddleware:
                 form = request.POST
             except (MultiPartParserError, RequestDataTooBig):
                 return
-            _check_pairs(form, _CONTROL_IN_FORM_FIELD, IN_FORM_FIELD, "form")
+            _check_pairs(form, IN_FORM_FIELD, "form", line_breaks=True)
 
     def _refusal(self, request, refused):
         message = CONTROL_CHARACTER_MESSAGE % {"where": refused.where, "character": refused.character}
