@@ -7,6 +7,8 @@ built from its own subscriptions and rated calls, never anyone else's. Paged wit
 ``links.next`` points at the next page while there is one.
 """
 
+import re
+
 from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Schema
 from pydantic import Field
@@ -14,13 +16,16 @@ from pydantic import Field
 from billing.selectors import line_page
 from billing.services.reconciliation import COLUMNS, parse_month
 from portal import permissions
-from portal.api import ApiError, AttributesOut, LinkOut, attributes, link, require, responses
+from portal.api import ApiError, AttributesOut, LinkOut, attributes, documented, link, require, responses
 
 router = Router(tags=["reconciliation"])
 
 DEFAULT_PAGE_SIZE = 2000
 MAX_PAGE_SIZE = 10000
 BAD_MONTH_MESSAGE = _("%(month)s is not a billing month: use YYYY-MM, e.g. 2026-10.")
+# YYYY-MM in ASCII digits, from 0001-01 to 9999-11 (a month needs a next month to end).
+MONTH_PATTERN = r"^(?!0000-)(?!9999-12)[0-9]{4}-(?:0[1-9]|1[0-2])$"
+Month = documented(pattern=MONTH_PATTERN, description="The billing month, YYYY-MM (e.g. 2026-10).")
 
 
 def camel_case(column):
@@ -63,12 +68,11 @@ def line_item_json(row):
 
 
 @router.get("/{month}/lineitems", response=responses(LineItemCollectionOut))
-def reconciliation_line_items(request, month: str, paging: Query[LineItemQuery]):
+def reconciliation_line_items(request, month: Month, paging: Query[LineItemQuery]):
     require(request, permissions.BILLING)
-    try:
-        first_day = parse_month(month)
-    except ValueError:
-        raise ApiError(description=BAD_MONTH_MESSAGE % {"month": month}) from None
+    if not re.fullmatch(MONTH_PATTERN, month):
+        raise ApiError(description=BAD_MONTH_MESSAGE % {"month": month})
+    first_day = parse_month(month)
     page = line_page(partner=request.partner, month=first_day, offset=paging.offset, limit=paging.size)
     links = {}
     if page.has_next:

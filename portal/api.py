@@ -14,9 +14,12 @@ Each app's router is mounted in ``mounted_api()``, which the root URLconf calls:
 import this module's helpers, so this module imports them only then.
 """
 
+import datetime
 import json
 import logging
+import re
 import uuid
+from typing import Annotated
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -24,7 +27,10 @@ from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.responses import codes_4xx
+from ninja.schema import DjangoGetter
 from ninja.security import HttpBearer
+from pydantic import BeforeValidator, TypeAdapter, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 from portal import permissions
 from portal.models import Customer
@@ -80,6 +86,52 @@ class ApiUnauthorized(ApiError):
 
 
 # --- Schemas shared by routers ------------------------------------------------------------
+# The schema says exactly what an operation accepts (issue 11): a body's objects are objects,
+# dates are ISO dates, and a code the operation reads in any letter case (Partner Center
+# writes "Monthly" and "monthly") is documented with the pattern it really matches.
+
+
+class InputSchema(Schema):
+    """A request body's object. Only a JSON object validates: ninja's ``Schema`` reads the
+    attributes of any value, so ``"product": 5`` passed as an object whose fields are all
+    missing."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_json_object(cls, value):
+        # ninja's own validator has already wrapped the value in its attribute reader.
+        received = value._obj if isinstance(value, DjangoGetter) else value
+        if isinstance(received, (dict, Schema)):
+            return value
+        raise PydanticCustomError("object_type", "Input should be a JSON object")
+
+
+def _iso_date_text(value):
+    if isinstance(value, datetime.date) or (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)):
+        return value
+    raise PydanticCustomError("date_type", "Input should be a date written YYYY-MM-DD")
+
+
+# A date as the schema's ``format: date`` says: the text YYYY-MM-DD, not a number of seconds
+# or a date-time (which pydantic would otherwise read).
+IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date_text), WithJsonSchema({"type": "string", "format": "date"})]
+
+
+def documented(annotation=str, **json_schema):
+    """``annotation`` documented with ``json_schema`` (a pattern, an enum, bounds) that the
+    operation checks itself, to answer with Partner Center's codes and words rather than
+    pydantic's. Tests hold the two to the same values."""
+    return Annotated[annotation, WithJsonSchema({**TypeAdapter(annotation).json_schema(), **json_schema})]
+
+
+def any_case(*values, optional=False):
+    """The pattern of ``values`` in any letter case, with surrounding spaces (how operations
+    compare codes: ``value.strip().lower()``); ``optional`` also allows the empty string."""
+    words = "|".join(
+        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in value) for value in values
+    )
+    return rf"^(?:\s*(?:{words})\s*){'?' if optional else ''}$"
+
 
 
 class ErrorOut(Schema):

@@ -34,11 +34,15 @@ from portal.api import (
     ApiForbidden,
     ApiNotFound,
     AttributesOut,
+    InputSchema,
+    IsoDate,
     LinkOut,
+    any_case,
     attributes,
     collection,
     collection_schema,
     customer_or_404,
+    documented,
     link,
     require,
     responses,
@@ -70,9 +74,9 @@ CART_NOT_FOUND_CODE = 800008
 SUBSCRIPTION_NOT_FOUND_CODE = 20003
 TRANSACTION_RESELLER = "TransactionReseller"
 # Partner Center's REST docs spell the participant type in snake case too.
-TRANSACTION_RESELLER_KEYS = {"transactionreseller", "transaction_reseller"}
+TRANSACTION_RESELLER_KEYS = ("transactionreseller", "transaction_reseller")
 # What a PATCH may set ``status`` to: cancel, suspend, reactivate.
-PATCHABLE_STATUSES = {"active", "suspended", "deleted"}
+PATCHABLE_STATUSES = ("active", "suspended", "deleted")
 
 CART_NOT_FOUND_MESSAGE = _("Cart %(id)s was not found for this customer.")
 SUBSCRIPTION_NOT_FOUND_MESSAGE = _("Subscription %(id)s was not found for this customer.")
@@ -85,7 +89,6 @@ NOT_TRANSACTING_PARTNER = _(
 STATUS_NOT_ALLOWED = _("Status '%(status)s' cannot be set. Use active, suspended or deleted.")
 TERM_NOT_ALLOWED = _("'%(term)s' is not a term duration. Use P1M, P1Y or P3Y.")
 CYCLE_NOT_ALLOWED = _("'%(cycle)s' is not a billing cycle. Use monthly, annual or triennial.")
-TERM_DURATION_REQUIRED = _("term_duration is required: P1M, P1Y or P3Y.")
 START_DATE_IN_PAST = _("term_start_date cannot be in the past.")
 START_DATE_TOO_FAR = _("term_start_date is too far in the future.")
 IDEMPOTENCY_KEY_TOO_LONG = _("The Idempotency-Key (or MS-RequestId) header can be at most 100 characters.")
@@ -121,50 +124,62 @@ def _uuid_or_none(value):
 # --- Request shapes -----------------------------------------------------------------------
 
 
-class ParticipantIn(Schema):
-    key: str
-    value: str
+# What each code field accepts, for the schema; the operation checks it with PC's messages.
+CATALOG_ITEM_ID_PATTERN = r"^\s*[A-Za-z0-9]{12}:[A-Za-z0-9]{4}:[A-Za-z0-9]{1,12}\s*$"
+TERM_PATTERN = any_case(*TermDuration.values)
+CYCLE_PATTERN = any_case(BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL)
+TERM_TEXT = documented(pattern=TERM_PATTERN, description="P1M, P1Y or P3Y (any letter case).")
+CYCLE_TEXT = documented(pattern=CYCLE_PATTERN, description="monthly, annual or triennial (any letter case).")
+SEATS = documented(StrictInt, minimum=1)
 
 
-class CartLineIn(Schema):
-    catalogItemId: str
+class ParticipantIn(InputSchema):
+    key: documented(pattern=any_case(*TRANSACTION_RESELLER_KEYS), description="TransactionReseller.")
+    value: str = Field(..., description="The MPN id of your indirect reseller.")
+
+
+class CartLineIn(InputSchema):
+    catalogItemId: documented(pattern=CATALOG_ITEM_ID_PATTERN, description="productId:skuId:availabilityId.")
     # Strict: "5" or 2.5 is bad input, not five seats or two.
-    quantity: StrictInt
-    termDuration: str
-    billingCycle: str
-    customTermEndDate: datetime.date | None = None
+    quantity: documented(StrictInt, minimum=1, maximum=errors.MAX_LINE_QUANTITY)
+    termDuration: TERM_TEXT
+    billingCycle: CYCLE_TEXT
+    customTermEndDate: IsoDate | None = None
     friendlyName: str | None = Field(None, max_length=errors.FRIENDLY_NAME_MAX_LENGTH)
     participants: list[ParticipantIn] = []
 
 
-class CartIn(Schema):
-    lineItems: list[CartLineIn]
+class CartIn(InputSchema):
+    lineItems: list[CartLineIn] = Field(..., min_length=1)
 
 
-class NextTermProductIn(Schema):
-    termDuration: str | None = None
-    billingCycle: str | None = None
+class NextTermProductIn(InputSchema):
+    # Empty means "no change", like a missing field.
+    termDuration: documented(pattern=any_case(*TermDuration.values, optional=True)) | None = None
+    billingCycle: documented(
+        pattern=any_case(BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL, optional=True)
+    ) | None = None
 
 
-class NextTermIn(Schema):
-    quantity: StrictInt | None = None
+class NextTermIn(InputSchema):
+    quantity: SEATS | None = None
     product: NextTermProductIn | None = None
-    customTermEndDate: datetime.date | None = None
+    customTermEndDate: IsoDate | None = None
 
 
-class SubscriptionPatchIn(Schema):
+class SubscriptionPatchIn(InputSchema):
     """Any of these; other fields of a full Subscription resource sent back are ignored."""
 
-    quantity: StrictInt | None = None
+    quantity: SEATS | None = None
     autoRenewEnabled: StrictBool | None = None
-    status: str | None = None
+    status: documented(pattern=any_case(*PATCHABLE_STATUSES), description="active, suspended or deleted.") | None = None
     friendlyName: str | None = Field(None, max_length=errors.FRIENDLY_NAME_MAX_LENGTH)
     scheduledNextTermInstructions: NextTermIn | None = None
 
 
 class CustomTermEndDatesQuery(Schema):
-    term_duration: str | None = None
-    term_start_date: datetime.date | None = None
+    term_duration: TERM_TEXT
+    term_start_date: IsoDate | None = None
     target_coterm_subscription_id: uuid.UUID | None = None
 
 
@@ -643,8 +658,6 @@ def list_custom_term_end_dates(request, tenant_id: str, query: Query[CustomTermE
     subscription's date only."""
     customer = customer_or_404(request, tenant_id)
     require(request, permissions.VIEW)
-    if not query.term_duration:
-        raise ApiError(INVALID_INPUT_CODE, TERM_DURATION_REQUIRED)
     term = _term(query.term_duration)
     if term not in TermDuration.values:
         raise ApiError(INVALID_INPUT_CODE, TERM_NOT_ALLOWED % {"term": query.term_duration})
