@@ -33,10 +33,14 @@ def _parse_quantity(raw, *, required):
 class _ActionForm(forms.Form):
     # Where the flyout was opened from: the list swaps the row, the subscription page reloads.
     origin = forms.ChoiceField(choices=FROM_CHOICES, required=False, widget=forms.HiddenInput)
+    # The subscription's version this form was rendered with: a change from a form that an
+    # other change has overtaken is refused (optimistic concurrency), not applied.
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, subscription, **kwargs):
         self.subscription = subscription
         super().__init__(*args, **kwargs)
+        self.fields["version"].initial = subscription.version
 
 
 class QuantityForm(_ActionForm):

@@ -10,7 +10,10 @@ Rules enforced here, on top of the services':
 - a subscription the partner only sees as reseller of record cannot be changed (403);
 - bad input is a 400 with Partner Center's body and writes nothing; a PATCH applies all of its
   fields in one transaction or none of them;
-- checkout is idempotent by the ``Idempotency-Key`` header, else ``MS-RequestId``.
+- checkout is idempotent by the ``Idempotency-Key`` header, else ``MS-RequestId``;
+- a subscription answers with its ``ETag`` (also ``attributes.etag``); a PATCH with an
+  ``If-Match`` that names no current ETag is a 412, and one whose subscription changed
+  between this request's read and its write (without If-Match) a 409: nothing is changed.
 
 The router is mounted at ``/customers`` after the overage router: the literal
 ``/subscriptions/...`` paths must match before ``/subscriptions/{subscription_id}``.
@@ -20,8 +23,10 @@ import datetime
 import uuid
 
 from django.db import transaction
+from django.http import HttpResponse
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.http import parse_etags
 from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, StrictBool, StrictInt
@@ -56,11 +61,14 @@ from subscriptions.services.cart import LineInput, cart_create, cart_update
 from subscriptions.services.changes import subscription_align_end_date
 from subscriptions.services.checkout import cart_checkout
 from subscriptions.services.lifecycle import (
+    CODE_CHANGED,
+    SubscriptionChanged,
     SubscriptionError,
     can_cancel,
     cancellation_deadline,
     refundable_batches,
     subscription_cancel,
+    subscription_lock,
     subscription_schedule_next_term,
     subscription_set_auto_renew,
     subscription_set_friendly_name,
@@ -80,6 +88,12 @@ PATCHABLE_STATUSES = ("active", "suspended", "deleted")
 
 CART_NOT_FOUND_MESSAGE = _("Cart %(id)s was not found for this customer.")
 SUBSCRIPTION_NOT_FOUND_MESSAGE = _("Subscription %(id)s was not found for this customer.")
+PRECONDITION_FAILED_CODE = "PreconditionFailed"
+SUBSCRIPTION_CHANGED_CODE = CODE_CHANGED
+STALE_ETAG_MESSAGE = _(
+    "If-Match %(sent)s names no current version of this subscription: it is at ETag %(current)s. GET it again "
+    "and make your change from its current state."
+)
 PARTICIPANT_NOT_SUPPORTED = _("Participant type '%(key)s' is not supported. Use TransactionReseller.")
 RESELLERS_DIFFER = _("Every line item of a cart must name the same transaction reseller.")
 NOT_TRANSACTING_PARTNER = _(
@@ -292,6 +306,11 @@ class ProductTypeOut(Schema):
     displayName: str
 
 
+class SubscriptionAttributesOut(Schema):
+    objectType: str
+    etag: str
+
+
 class SubscriptionOut(Schema):
     id: str
     offerId: str
@@ -314,7 +333,7 @@ class SubscriptionOut(Schema):
     isTrial: bool
     productType: ProductTypeOut
     links: SelfLinksOut
-    attributes: AttributesOut
+    attributes: SubscriptionAttributesOut
 
 
 class CustomTermEndDateOut(Schema):
@@ -464,7 +483,7 @@ def subscription_json(subscription, now):
         "isTrial": False,
         "productType": {"id": product.product_type, "displayName": product.product_type},
         "links": {"self": link(f"/customers/{tenant_id}/subscriptions/{subscription.pk}")},
-        "attributes": attributes("Subscription"),
+        "attributes": attributes("Subscription") | {"etag": etag(subscription)},
     }
 
 
@@ -499,6 +518,16 @@ def _subscriptions(request, customer):
         .select_related("customer", "reseller", "sku__product", "availability__sku")
         .prefetch_related(Prefetch("seat_changes", queryset=seat_changes))
     )
+
+
+def etag(subscription):
+    """The subscription's ETag: its version, quoted (a strong validator)."""
+    return f'"{subscription.version}"'
+
+
+def _if_match_names(header, subscription):
+    etags = parse_etags(header)
+    return "*" in etags or etag(subscription) in etags
 
 
 def _subscription_or_404(request, customer, subscription_id):
@@ -701,10 +730,12 @@ def list_subscriptions(request, tenant_id: str):
 @router.get(
     "/{tenant_id}/subscriptions/{subscription_id}", response=responses(SubscriptionOut), summary="Get a subscription"
 )
-def get_subscription(request, tenant_id: str, subscription_id: str):
+def get_subscription(request, response: HttpResponse, tenant_id: str, subscription_id: str):
     customer = customer_or_404(request, tenant_id)
     require(request, permissions.VIEW)
-    return subscription_json(_subscription_or_404(request, customer, subscription_id), timezone.now())
+    subscription = _subscription_or_404(request, customer, subscription_id)
+    response["ETag"] = etag(subscription)
+    return subscription_json(subscription, timezone.now())
 
 
 def _status(value):
@@ -771,11 +802,17 @@ def _apply_next_term(subscription, instructions, sent, acting_user, request_id):
 @router.patch(
     "/{tenant_id}/subscriptions/{subscription_id}", response=responses(SubscriptionOut), summary="Change a subscription"
 )
-def update_subscription(request, tenant_id: str, subscription_id: str, body: SubscriptionPatchIn):
+def update_subscription(
+    request, response: HttpResponse, tenant_id: str, subscription_id: str, body: SubscriptionPatchIn
+):
     """Any of ``quantity``, ``autoRenewEnabled``, ``status`` (``deleted`` cancels,
     ``suspended``/``active``), ``friendlyName`` and ``scheduledNextTermInstructions``; a
     field equal to the current value changes nothing. All or nothing: the first refused
-    change (e.g. 800090, a reduction outside its 168-hour window) rolls back the others."""
+    change (e.g. 800090, a reduction outside its 168-hour window) rolls back the others.
+
+    Optimistic concurrency: ``If-Match`` must name the current ETag (else 412); without it,
+    the subscription must still be the version this request read when it is locked (else
+    409), so a change decided on one state is never applied to another."""
     customer = customer_or_404(request, tenant_id)
     subscription = _subscription_or_404(request, customer, subscription_id)
     require(request, permissions.BUY)
@@ -784,10 +821,19 @@ def update_subscription(request, tenant_id: str, subscription_id: str, body: Sub
     status = _status(body.status) if body.status is not None else None
     if body.scheduledNextTermInstructions is not None:
         _next_term_values(body.scheduledNextTermInstructions)
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and not _if_match_names(if_match, subscription):
+        raise _precondition_failed(if_match, subscription)
     sent = body.model_fields_set
     kwargs = {"acting_user": request.user, "request_id": request.request_id}
     try:
         with transaction.atomic():
+            try:
+                subscription = subscription_lock(subscription=subscription, version=subscription.version)
+            except SubscriptionChanged as exc:
+                if if_match is not None and if_match.strip() != "*":
+                    raise _precondition_failed(if_match, exc.current) from exc
+                raise ApiError(exc.code, exc.description, exc.status, [{"currentETag": etag(exc.current)}]) from exc
             # Cancelling first: any other change asked with it is then refused (2011) and
             # the whole request rolls back, rather than charging seats and refunding them.
             if status == SubscriptionStatus.DELETED and subscription.status != status:
@@ -812,4 +858,15 @@ def update_subscription(request, tenant_id: str, subscription_id: str, body: Sub
                 subscription = subscription_set_status(subscription=subscription, status=status, **kwargs)
     except SubscriptionError as exc:
         raise ApiError(exc.code, exc.description, exc.status) from exc
-    return subscription_json(_subscription_or_404(request, customer, subscription.pk), timezone.now())
+    subscription = _subscription_or_404(request, customer, subscription.pk)
+    response["ETag"] = etag(subscription)
+    return subscription_json(subscription, timezone.now())
+
+
+def _precondition_failed(sent, current):
+    return ApiError(
+        PRECONDITION_FAILED_CODE,
+        STALE_ETAG_MESSAGE % {"sent": sent, "current": etag(current)},
+        412,
+        [{"currentETag": etag(current)}],
+    )

@@ -93,7 +93,7 @@ def test_get_subscription_in_pc_shape(api_client, partner_a, customer_of):
                 "headers": [],
             }
         },
-        "attributes": {"objectType": "Subscription"},
+        "attributes": {"objectType": "Subscription", "etag": "\"1\""},
     }
 
 
