@@ -91,6 +91,10 @@ class ApiUnauthorized(ApiError):
 # writes "Monthly" and "monthly") is documented with the pattern it really matches.
 
 
+OBJECT_EXPECTED = _("Input should be a JSON object")
+DATE_EXPECTED = _("Input should be a date written YYYY-MM-DD")
+
+
 class InputSchema(Schema):
     """A request body's object. Only a JSON object validates: ninja's ``Schema`` reads the
     attributes of any value, so ``"product": 5`` passed as an object whose fields are all
@@ -103,18 +107,28 @@ class InputSchema(Schema):
         received = value._obj if isinstance(value, DjangoGetter) else value
         if isinstance(received, (dict, Schema)):
             return value
-        raise PydanticCustomError("object_type", "Input should be a JSON object")
+        raise PydanticCustomError("object_type", str(OBJECT_EXPECTED))
 
 
-def _iso_date_text(value):
-    if isinstance(value, datetime.date) or (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)):
+# A date is written YYYY-MM-DD, or as Partner Center writes one in a resource (its
+# customTermEndDates answer 2026-10-31T00:00:00, which a client sends back in a cart line).
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T00:00:00Z?)?$"
+
+
+def _date_text(value):
+    if isinstance(value, datetime.date):
         return value
-    raise PydanticCustomError("date_type", "Input should be a date written YYYY-MM-DD")
+    if isinstance(value, str) and re.fullmatch(DATE_PATTERN, value):
+        return value[:10]
+    raise PydanticCustomError("date_type", str(DATE_EXPECTED))
 
 
-# A date as the schema's ``format: date`` says: the text YYYY-MM-DD, not a number of seconds
-# or a date-time (which pydantic would otherwise read).
-IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date_text), WithJsonSchema({"type": "string", "format": "date"})]
+# Not a number of seconds, nor another time of day (pydantic would read both).
+IsoDate = Annotated[
+    datetime.date,
+    BeforeValidator(_date_text),
+    WithJsonSchema({"type": "string", "pattern": DATE_PATTERN, "description": "YYYY-MM-DD (or YYYY-MM-DDT00:00:00)."}),
+]
 
 
 def documented(annotation=str, **json_schema):

@@ -207,20 +207,33 @@ def test_a_cart_line_that_is_not_an_object_is_400(api_client, partner_a, custome
     assert response.status_code == 400
 
 
-def test_dates_in_bodies_are_iso_date_strings(schema):
-    date = string_schema(component(schema, "CartLineIn")["properties"]["customTermEndDate"])
-    assert date["format"] == "date"
-
-
-@pytest.mark.parametrize("value", ["1700000000", "2026-05-10T00:00:00"])
-def test_a_query_date_must_be_an_iso_date(api_client, partner_a, customer_of, value):
+@pytest.mark.parametrize(
+    "value, accepted",
+    [("2026-05-10", True), ("2026-05-10T00:00:00", True), ("2026-05-10T00:00:00Z", True),
+     ("2026-05-10T10:00:00", False), ("1700000000", False), ("10/05/2026", False)],
+)
+def test_a_date_is_accepted_as_the_schema_writes_it(api_client, partner_a, customer_of, schema, value, accepted):
     customer = customer_of(partner_a)
+    pattern = string_schema(parameter(schema, TERM_END_DATES, "get", "term_start_date")["schema"])["pattern"]
     with time_machine.travel(datetime.datetime(2026, 3, 15, tzinfo=datetime.UTC), tick=False):
         response = api_client(partner_a).get(
             f"/v1/customers/{customer.tenant_id}/subscriptions/customTermEndDates",
             {"term_duration": "P1M", "term_start_date": value},
         )
-    assert response.status_code == 400
+    assert (response.status_code == 200) is accepted is matches(pattern, value)
+
+
+def test_an_allowed_end_date_as_the_api_answers_it_can_be_sent_back_in_a_cart(api_client, partner_a, customer_of):
+    catalog = make_catalog()
+    customer = customer_of(partner_a)
+    client = api_client(partner_a)
+    with time_machine.travel(datetime.datetime(2026, 3, 15, tzinfo=datetime.UTC), tick=False):
+        allowed = client.get(f"/v1/customers/{customer.tenant_id}/subscriptions/customTermEndDates",
+                             {"term_duration": "P1Y"}).json()["items"][0]["allowedCustomTermEndDate"]
+        response = post_cart(client, customer, [line(catalog.base_av, customTermEndDate=allowed)])
+    assert allowed.endswith("T00:00:00")
+    assert response.status_code == 201
+    assert "error" not in response.json()["lineItems"][0]
 
 
 def test_status_values_are_documented(schema):
