@@ -269,7 +269,8 @@ class Subscription(models.Model):
         (``version + 1``, read back on save): two writers holding the same copy still make
         two versions. Bulk updates (``renew_subscriptions``) add ``F("version") + 1`` themselves."""
         update_fields = kwargs.get("update_fields")
-        if not self._state.adding and (update_fields is None or update_fields):
+        updating = not self._state.adding and self.pk is not None and not kwargs.get("force_insert")
+        if updating and (update_fields is None or update_fields):
             self.version = models.F("version") + 1
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "version"}
