@@ -1,4 +1,5 @@
-"""Benchmark of rating a month (issue 6): 1,000,000 calls across 10,000 customers.
+"""Benchmark of rating a month (issues 6 and 10): 1,000,000 calls across 10,000 customers,
+measured beside the yardsticks of issue 10 in the same run.
 
 Each customer has a telco license (a pooled domestic allowance), a third have communication
 credits (some with auto-recharge), half have overage assigned to an Azure subscription, and the
@@ -14,7 +15,15 @@ The calls are written to a CSV and imported with the usage import service, timed
 second). Then it rates the month twice (the second run is the re-rating of a draft month),
 prints the seconds and the peak memory of the rating process, and streams the month's
 reconciliation CSV of the partner, timed. Flags: ``--calls`` (default 1,000,000),
-``--customers`` (default 10,000). ``bench/usage_import.py`` and ``bench/reconciliation.py``
+``--customers`` (default 10,000).
+
+Yardsticks (PostgreSQL only, same database, same calls, same run): a plain ``COPY`` of the
+calls' CSV into a new table with the usage table's indexes (against the import's
+throughput), and one plain SQL statement that joins each call to its rate by effective date
+and computes each customer's running minutes with a window function, writing every row into
+a new table (against rating and re-rating). The ratios are printed last. The calls CSV is
+kept under /tmp (``portal_bench_calls_<calls>.csv``) so the COPY has the same file on later
+runs; ``--reload`` empties the usage and rating tables and imports it again. ``bench/usage_import.py`` and ``bench/reconciliation.py``
 measure the import and the file on their own, with more options.
 """
 
@@ -102,33 +111,114 @@ def load(calls, customers):
     CreditLedgerEntry.objects.bulk_create(
         [CreditLedgerEntry(account=a, kind="purchase", amount=Decimal("10"), occurred_at=start) for a in accounts],
         batch_size=2000)
+    write_calls(objs, calls, rng)
+    import_calls(calls)
+
+
+def calls_path(calls):
+    return Path(tempfile.gettempdir()) / f"portal_bench_calls_{calls}.csv"
+
+
+def write_calls(customers, calls, rng):
+    """The carrier's CSV of the month's calls (kept: the COPY yardstick reads the same file)."""
     month_start = datetime(2026, 9, 1, tzinfo=UTC)
-    per_customer = calls // customers
-    # The calls arrive as a carrier's CSV and go through the import service (the upload page,
-    # import_usage and the API use it): its speed is the first figure of this bench.
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "calls.csv")
-        n = 0
-        with open(path, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(COLUMNS)
-            for c in objs:
-                for k in range(per_customer):
-                    call_type = rng.choice(CALL_TYPES)
-                    started = month_start + timedelta(seconds=rng.randrange(30 * 86400))
-                    writer.writerow([
-                        f"bench-{n}", c.tenant_id, f"u{k % 20}@{c.domain}", started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        rng.randint(20, 1800), call_type,
-                        c.country if call_type == "domestic" else rng.choice(COUNTRIES),
-                        "tollfree" if call_type == "tollfree_inbound" else rng.choice(["landline", "mobile"]),
-                    ])
-                    n += 1
+    per_customer = calls // len(customers)
+    n = 0
+    with open(calls_path(calls), "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for c in customers:
+            for k in range(per_customer):
+                call_type = rng.choice(CALL_TYPES)
+                started = month_start + timedelta(seconds=rng.randrange(30 * 86400))
+                writer.writerow([
+                    f"bench-{n}", c.tenant_id, f"u{k % 20}@{c.domain}", started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    rng.randint(20, 1800), call_type,
+                    c.country if call_type == "domestic" else rng.choice(COUNTRIES),
+                    "tollfree" if call_type == "tollfree_inbound" else rng.choice(["landline", "mobile"]),
+                ])
+                n += 1
+
+
+def import_calls(calls):
+    """The calls go through the import service (the upload page, import_usage and the API use
+    it): its speed is the first figure of this bench."""
+    started = time.perf_counter()
+    with open(calls_path(calls), "rb") as fileobj:
+        result = usage_import_file(fileobj_chunks=file_chunks(fileobj), file_name="calls.csv")
+    seconds = time.perf_counter() - started
+    rate = result.imported_rows / seconds
+    print(f"import: {result.imported_rows:,} calls in {seconds:.1f} s ({rate:,.0f} records/s, status {result.status})")
+    IMPORT_FIGURE.write_text(str(rate))
+
+
+IMPORT_FIGURE = Path(tempfile.gettempdir()) / "portal_bench_import_rate.txt"
+
+
+def reload_calls(calls):
+    """Empty the month's usage and rating rows, then import the kept CSV again."""
+    with connection.cursor() as cursor:
+        tables = ["billing_ratedcall", "billing_stagedcreditentry", "billing_ratingchunk"]
+        if connection.vendor == "postgresql":
+            cursor.execute("UPDATE billing_billingmonth SET published_run_id = NULL")
+            cursor.execute(f"TRUNCATE {', '.join(tables)}, billing_usagerecord")
+        else:
+            cursor.execute("UPDATE billing_billingmonth SET published_run_id = NULL")
+            for table in [*tables, "billing_usagerecord"]:
+                cursor.execute(f"DELETE FROM {table}")
+    CreditLedgerEntry.objects.exclude(billing_month=None).delete()
+    import_calls(calls)
+
+
+def plain_copy(calls):
+    """Yardstick: COPY the same CSV into a new table with the usage table's indexes."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_plain_copy")
+        cursor.execute(
+            "CREATE TABLE bench_plain_copy (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+            "record_id varchar(100) NOT NULL UNIQUE, tenant_id uuid NOT NULL, \"user\" varchar(254) NOT NULL, "
+            "start_time timestamptz NOT NULL, duration_seconds integer NOT NULL, call_type varchar(20) NOT NULL, "
+            "destination_country varchar(2) NOT NULL, number_type varchar(10) NOT NULL)"
+        )
+        cursor.execute("CREATE INDEX ON bench_plain_copy (tenant_id, start_time)")
         started = time.perf_counter()
-        with open(path, "rb") as fileobj:
-            result = usage_import_file(fileobj_chunks=file_chunks(fileobj), file_name="calls.csv")
+        with open(calls_path(calls), "rb") as fileobj, cursor.cursor.copy(
+            "COPY bench_plain_copy (record_id, tenant_id, \"user\", start_time, duration_seconds, call_type, "
+            "destination_country, number_type) FROM STDIN WITH (FORMAT csv, HEADER true)"
+        ) as copy:
+            while block := fileobj.read(1 << 20):
+                copy.write(block)
         seconds = time.perf_counter() - started
-    print(f"import: {result.imported_rows:,} of {n:,} calls for {len(objs):,} customers in {seconds:.1f} s "
-          f"({result.imported_rows / seconds:,.0f} records/s, status {result.status})")
+        cursor.execute("DROP TABLE bench_plain_copy")
+    return seconds
+
+
+PLAIN_PASS = """
+CREATE TABLE bench_plain_pass AS
+SELECT u.id, r.id AS rate_id, r.unit_price,
+       SUM((u.duration_seconds + 59) / 60) OVER (
+           PARTITION BY u.customer_id ORDER BY u.started_at, u.record_id) AS running_minutes
+FROM billing_usagerecord u
+JOIN portal_customer c ON c.id = u.customer_id
+LEFT JOIN billing_rate r ON r.destination_country = u.destination_country AND r.number_type = u.number_type
+    AND r.currency = CASE c.country WHEN 'GB' THEN 'GBP' WHEN 'IT' THEN 'EUR' ELSE 'USD' END
+    AND r.effective_from <= (u.started_at AT TIME ZONE 'UTC')::date
+    AND (r.effective_to IS NULL OR (u.started_at AT TIME ZONE 'UTC')::date < r.effective_to)
+WHERE u.started_at >= %s AND u.started_at < %s
+"""
+
+
+def plain_sql_pass():
+    """Yardstick: join each call to its rate, running minutes per customer by window
+    function, every row written into a new table; (seconds, rows)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_plain_pass")
+        started = time.perf_counter()
+        cursor.execute(PLAIN_PASS, [datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)])
+        rows = cursor.rowcount
+        seconds = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_plain_pass")
+    return seconds, rows
 
 
 def stream_reconciliation(partner):
@@ -145,26 +235,48 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--reload", action="store_true", help="import the kept calls CSV again (timed)")
     parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_only:
         call_command("migrate", verbosity=0)
         started = time.perf_counter()
-        load(args.calls, args.customers)
+        if args.reload and UsageRecord.objects.filter(record_id__startswith="bench-").exists():
+            reload_calls(args.calls)
+        else:
+            load(args.calls, args.customers)
         print(f"load: {time.perf_counter() - started:.1f} s")
         return
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    IMPORT_FIGURE.unlink(missing_ok=True)
     # The data is loaded by a child process, so the peak memory below is the rating's own.
     subprocess.run([sys.executable, __file__, "--load-only", "--calls", str(args.calls),
-                    "--customers", str(args.customers)], check=True)
+                    "--customers", str(args.customers), *(["--reload"] if args.reload else [])], check=True)
+    postgres = connection.vendor == "postgresql"
+    if postgres and IMPORT_FIGURE.exists():
+        seconds = plain_copy(args.calls)
+        copy_rate = args.calls / seconds
+        import_rate = float(IMPORT_FIGURE.read_text())
+        print(f"yardstick, plain COPY of the same CSV into a table with the usage indexes: {seconds:.1f} s "
+              f"({copy_rate:,.0f} rows/s)")
+        print(f"RATIO import / plain COPY throughput: {import_rate / copy_rate:.2f} (target at least 0.70)")
+    timings = []
     for attempt in ("rate", "re-rate"):
         started = time.perf_counter()
         run = rate_month(month=MONTH)
         seconds = time.perf_counter() - started
-        print(f"{attempt}: {run.processed_records:,} calls in {seconds:.1f} s ({run.processed_records / seconds:,.0f} calls/s)")
-    print(f"rated calls: {RatedCall.objects.filter(billing_month__month=MONTH).count():,}")
+        timings.append(seconds)
+        print(f"{attempt}: {run.processed_records:,} calls in {seconds:.1f} s ({run.processed_records / seconds:,.0f} "
+              f"calls/s, {run.total_chunks} chunks)")
+    print(f"rated calls: {RatedCall.objects.billed_in(MONTH).count():,}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (max RSS of the rating process): {peak:.0f} MB")
+    if postgres:
+        seconds, rows = plain_sql_pass()
+        print(f"yardstick, plain SQL pass (rate join + running minutes window, {rows:,} rows into a new table): "
+              f"{seconds:.1f} s")
+        for attempt, timing in zip(("rate", "re-rate"), timings):
+            print(f"RATIO {attempt} / plain SQL pass: {timing / seconds:.2f} (target at most 2.0)")
     seconds, lines, size = stream_reconciliation(Partner.objects.get(mpn_id="9900001"))
     print(f"reconciliation CSV of the month: {lines:,} lines, {size / 1e6:.1f} MB in {seconds:.1f} s")
 

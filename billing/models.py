@@ -245,6 +245,11 @@ class BillingMonth(models.Model):
     )
     finalized_at = models.DateTimeField(null=True, blank=True)
     finalized_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The run whose rated calls are the month's: a new run writes its rows beside these and
+    # takes their place in one transaction at its end, so a run that dies changes nothing.
+    published_run = models.OneToOneField(
+        "RatingRun", on_delete=models.PROTECT, null=True, blank=True, related_name="published_for", db_index=False
+    )
 
     class Meta:
         ordering = ["-month"]
@@ -266,12 +271,19 @@ class RatingRunStatus(models.TextChoices):
 
 
 class RatingRun(models.Model):
-    """One run of rating for a month, with its progress for the progress bar."""
+    """One run of rating for a month, with its progress for the progress bar.
+
+    "Running" is only a claim: the process rating it holds a lock that dies with it
+    (``billing.services.run_locks``), and a run whose lock is free is marked failed the next
+    time anyone looks. Its rated calls stay invisible until it is published."""
 
     billing_month = models.ForeignKey(BillingMonth, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(_("status"), max_length=10, choices=RatingRunStatus.choices, default=RatingRunStatus.QUEUED)
     total_records = models.PositiveIntegerField(default=0)
     processed_records = models.PositiveIntegerField(default=0)
+    total_chunks = models.PositiveIntegerField(_("chunks"), default=0)
+    done_chunks = models.PositiveIntegerField(_("chunks done"), default=0)
+    task_id = models.CharField(max_length=64, blank=True, help_text=_("The queued task that coordinates the run."))
     message = models.CharField(max_length=500, blank=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -294,6 +306,52 @@ class RatingRun(models.Model):
         return f"Rating {self.billing_month} ({self.get_status_display()})"
 
 
+class RatingChunkStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Done")
+
+
+class RatingChunk(models.Model):
+    """A range of customers of a run, rated in one transaction by whichever worker claims it
+    (``SELECT … FOR UPDATE SKIP LOCKED``). A worker that dies rolls its chunk back and
+    releases the row lock, so another worker takes the chunk again."""
+
+    run = models.ForeignKey(RatingRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    first_customer_id = models.BigIntegerField()
+    last_customer_id = models.BigIntegerField()
+    calls = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=RatingChunkStatus.choices, default=RatingChunkStatus.PENDING)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.CharField(_("rated by"), max_length=100, blank=True, help_text=_("host:process id"))
+
+    class Meta:
+        ordering = ["run", "number"]
+        verbose_name = _("rating chunk")
+        verbose_name_plural = _("rating chunks")
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="rating_chunk_unique")]
+
+    def __str__(self):
+        return f"{self.run} chunk {self.number}"
+
+
+class StagedCreditEntry(models.Model):
+    """A credit draw or recharge computed by a run, kept apart from the ledger until the run
+    is published (then copied into ``CreditLedgerEntry`` in the publishing transaction), so
+    that no balance moves while a run that may still die is at work."""
+
+    run = models.ForeignKey(RatingRun, on_delete=models.CASCADE, related_name="staged_credit_entries")
+    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=CreditEntryKind.choices)
+    amount = models.DecimalField(max_digits=18, decimal_places=6)
+    occurred_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("staged credit entry")
+        verbose_name_plural = _("staged credit entries")
+
+
 class RatedCallStatus(models.TextChoices):
     INCLUDED = "included", _("Within included minutes")
     CREDITS = "credits", _("Paid from credits")
@@ -306,15 +364,32 @@ class RatedCallQuerySet(models.QuerySet):
     def for_partner(self, partner):
         return self.filter(Q(partner=partner) | Q(reseller=partner))
 
+    def published(self):
+        """The rated calls of their month's published run: what the month bills. Rows of a
+        run still at work, or of one that died, are never read as the month's."""
+        return self.filter(run=models.F("billing_month__published_run"))
+
+    def billed_in(self, month):
+        """The published rated calls of the billing month starting ``month``. The run is
+        read once (a scalar subquery) so the database walks the run's index."""
+        run = BillingMonth.objects.filter(month=month).values("published_run")[:1]
+        return self.filter(run=models.Subquery(run), billing_month__month=month)
+
 
 class RatedCall(models.Model):
-    """The rating of one call: pool minutes, billable minutes, and how the charge was paid.
-    Unique per usage record, so a call can never be billed twice."""
+    """The rating of one call by one run: pool minutes, billable minutes, and how the charge
+    was paid. Unique per call and run, and only the month's published run is read
+    (``RatedCall.objects.published()``), so a call can never be billed twice."""
 
-    usage_record = models.OneToOneField(UsageRecord, on_delete=models.PROTECT, related_name="rating")
-    # A million rows a month: besides the primary key and the unique call, one index
-    # (billing month, partner) serves every query; the foreign keys carry none of their own.
-    billing_month = models.ForeignKey(BillingMonth, on_delete=models.PROTECT, related_name="rated_calls", db_index=False)
+    usage_record = models.ForeignKey(UsageRecord, on_delete=models.PROTECT, related_name="ratings", db_index=False, db_constraint=False)
+    run = models.ForeignKey(RatingRun, on_delete=models.PROTECT, related_name="rated_calls", db_index=False, db_constraint=False)
+    # A million rows a month: besides the primary key and the unique (call, run), one partial
+    # index (run, partner) serves every query; the foreign keys carry none of their own. Nor do they
+    # carry database constraints: PostgreSQL checks Django's deferred foreign keys row by row
+    # at commit (seven lookups a call, most of a chunk's time), while every value here comes
+    # from a join with the row it names in the same statement. PROTECT still guards deletes
+    # made through the ORM.
+    billing_month = models.ForeignKey(BillingMonth, on_delete=models.PROTECT, related_name="rated_calls", db_index=False, db_constraint=False)
     is_adjustment = models.BooleanField(_("late adjustment"), default=False)
     minutes = models.PositiveIntegerField(_("minutes"))
     pool_minutes = models.PositiveIntegerField(_("from included minutes"))
@@ -325,19 +400,19 @@ class RatedCall(models.Model):
     credit_minutes = models.PositiveIntegerField(_("minutes paid from credits"), default=0)
     postpaid_minutes = models.PositiveIntegerField(_("post-paid minutes"), default=0)
     blocked_minutes = models.PositiveIntegerField(_("blocked minutes"), default=0)
-    rate = models.ForeignKey(Rate, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False)
+    rate = models.ForeignKey(Rate, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False, db_constraint=False)
     unit_price = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     amount = models.DecimalField(_("charge"), max_digits=12, decimal_places=6, default=0)
     credit_amount = models.DecimalField(_("paid from credits"), max_digits=12, decimal_places=6, default=0)
     postpaid_amount = models.DecimalField(_("post-paid"), max_digits=12, decimal_places=6, default=0)
     currency = models.CharField(max_length=3)
     azure_subscription = models.ForeignKey(
-        AzureSubscription, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls", db_index=False
+        AzureSubscription, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls", db_index=False, db_constraint=False
     )
     partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls", db_index=False
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="rated_calls", db_index=False, db_constraint=False
     )
-    reseller = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False)
+    reseller = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False, db_constraint=False)
     status = models.CharField(_("status"), max_length=10, choices=RatedCallStatus.choices)
 
     objects = RatedCallQuerySet.as_manager()
@@ -362,8 +437,16 @@ class RatedCall(models.Model):
                 & Q(amount__lte=models.F("credit_amount") + models.F("postpaid_amount") + Decimal("0.0000005")),
                 name="rated_call_amount_paid",
             ),
+            # Run first: a run's rows are found (and deleted once replaced) by this index, and
+            # a call's rating in a given run too.
+            models.UniqueConstraint(fields=["run", "usage_record"], name="rated_call_once_per_run"),
         ]
-        indexes = [models.Index(fields=["billing_month", "partner"])]
+        # Only post-paid calls name a partner (the one that owned the overage): the index for
+        # the partner's lines of a run skips the others, a third of the writing.
+        indexes = [
+            models.Index(fields=["run", "partner"], name="billing_rat_run_partner_idx",
+                         condition=Q(partner__isnull=False)),
+        ]
 
     def __str__(self):
         return f"{self.usage_record_id}: {self.billable_minutes} billable min"

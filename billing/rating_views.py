@@ -15,6 +15,7 @@ from billing.services.rating import (
     RUN_IN_PROGRESS,
     RatingError,
     billing_month_finalize,
+    reap_dead_runs,
     billing_month_for,
     check_can_rate,
 )
@@ -30,6 +31,7 @@ def _months():
     this_month = timezone.localdate().replace(day=1)
     months = [add_months(this_month, -i) for i in range(1, 13)]
     known = {m.month: m for m in BillingMonth.objects.filter(month__in=months)}
+    reap_dead_runs(RatingRun.objects.filter(billing_month__month__in=months))
     latest_runs = {}
     for run in RatingRun.objects.filter(billing_month__month__in=months).order_by("created_at"):
         latest_runs[run.billing_month_id] = run
@@ -73,9 +75,10 @@ def rating_start(request):
     billing_month = billing_month_for(month)
     try:
         check_can_rate(billing_month)
+        reap_dead_runs(RatingRun.objects.filter(billing_month=billing_month))
         with transaction.atomic():
             run = RatingRun.objects.create(billing_month=billing_month, status=RatingRunStatus.QUEUED, started_by=request.user)
-            transaction.on_commit(lambda: rate_month_task.enqueue(run.pk))
+            transaction.on_commit(lambda: _enqueue(run))
     except RatingError as error:
         messages.error(request, error.description)
         return redirect("billing:rating")
@@ -85,8 +88,15 @@ def rating_start(request):
     return redirect("billing:rating_run", run_id=run.pk)
 
 
+def _enqueue(run):
+    result = rate_month_task.enqueue(run.pk)
+    # The task id tells later readers whether a queued run still waits for a worker.
+    RatingRun.objects.filter(pk=run.pk, status=RatingRunStatus.QUEUED).update(task_id=str(result.id)[:64])
+
+
 @staff_member_required
 def rating_run(request, run_id):
+    reap_dead_runs(RatingRun.objects.filter(pk=run_id))
     run = get_object_or_404(RatingRun.objects.select_related("billing_month", "started_by"), pk=run_id)
     percent = 100 if run.status == RatingRunStatus.DONE else (
         int(run.processed_records * 100 / run.total_records) if run.total_records else 0

@@ -25,4 +25,8 @@ urlpatterns = [
     path("", views.billing_home, name="home"),
     path("reconciliation/<billing_month:month>/", views.reconciliation_page, name="reconciliation"),
     path("reconciliation/<billing_month:month>.csv", views.reconciliation_csv, name="reconciliation_csv"),
+    path("reconciliation/<billing_month:month>/usage/<str:usage_line>/", views.usage_line_calls_page,
+         name="usage_line_calls"),
+    path("reconciliation/<billing_month:month>/usage/<str:usage_line>.csv", views.usage_line_calls_csv,
+         name="usage_line_calls_csv"),
 ]

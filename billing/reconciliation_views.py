@@ -5,8 +5,10 @@ Billing roles only (``permissions.BILLING``); the partner is always ``request.pa
 page shows the signed-in partner's own lines and nothing else.
 """
 
+import csv
+
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -18,6 +20,14 @@ from billing.services.reconciliation import (
     month_last_day,
     parse_month,
     reconciliation_csv as reconciliation_csv_chunks,
+)
+from billing.usage_lines import (
+    CALL_COLUMNS,
+    call_values,
+    line_subtotal,
+    parse_usage_line_key,
+    usage_line_calls,
+    usage_line_key,
 )
 from portal import permissions
 from portal.views import htmx_template, partner_required, require_permission
@@ -139,7 +149,7 @@ def reconciliation_page(request, month):
         "month": month,
         "finalized": is_finalized(month),
         "page": page,
-        "rows": [{"cells": _cells(row), "line": row} for row in page.rows],
+        "rows": [{"cells": _cells(row), "line": row, "usage_line": usage_line_key(month, row)} for row in page.rows],
         "table_columns": TABLE_COLUMNS,
         "filters": filters,
         "filter_query": filter_query.urlencode(),
@@ -163,4 +173,65 @@ def reconciliation_csv(request, month):
         reconciliation_csv_chunks(partner=partner, month=month), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="reconciliation-{partner.mpn_id}-{month:%Y-%m}.csv"'
+    return response
+
+
+CALLS_PAGE_SIZE = 50
+
+
+def _usage_line(request, month, usage_line):
+    """The line's key and its calls, the partner's own: 404 for a key that is not a usage line
+    of the partner's file (another partner's line included)."""
+    require_permission(request, permissions.BILLING)
+    try:
+        key = parse_usage_line_key(month, usage_line)
+    except ValueError:
+        raise Http404 from None
+    calls = usage_line_calls(partner=request.partner, key=key)
+    if not calls.exists():
+        raise Http404
+    return key, calls
+
+
+@require_GET
+@partner_required
+def usage_line_calls_page(request, month, usage_line):
+    """The calls behind a usage line, 50 a page: each call's rate, pool, credit, post-paid and
+    blocked minutes, its Azure subscription and the overage interval it fell in."""
+    key, calls = _usage_line(request, month, usage_line)
+    page_obj = Paginator(calls, CALLS_PAGE_SIZE).get_page(request.GET.get("page"))
+    first = page_obj.object_list[0] if page_obj.object_list else None
+    context = {
+        "month": month,
+        "key": key,
+        "customer_name": first.usage_record.customer.name if first else "",
+        "subtotal": line_subtotal(calls),
+        "page_obj": page_obj,
+        "calls": [call_values(call) for call in page_obj.object_list],
+    }
+    return render(request, "billing/usage_line_calls.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+@partner_required
+def usage_line_calls_csv(request, month, usage_line):
+    """Every call behind the usage line as CSV, streamed."""
+    key, calls = _usage_line(request, month, usage_line)
+    writer = csv.writer(_Echo(), lineterminator="\n")
+
+    def lines():
+        yield writer.writerow(CALL_COLUMNS)
+        for call in calls.iterator(chunk_size=2000):
+            values = call_values(call)
+            yield writer.writerow(["" if values[c] is None else values[c] for c in CALL_COLUMNS])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="calls-{request.partner.mpn_id}-{month:%Y-%m}-{key.country}-{key.number_type}.csv"'
+    )
     return response

@@ -53,7 +53,7 @@ def billing_months(*, partner, today=None):
         .distinct()
     }
     months |= set(
-        RatedCall.objects.filter(partner=partner).values_list("billing_month__month", flat=True).distinct()
+        RatedCall.objects.published().filter(partner=partner).values_list("billing_month__month", flat=True).distinct()
     )
     return [
         {
@@ -146,7 +146,7 @@ def overage_per_subscription_per_day(*, partner, month):
     """Post-paid overage amount per Azure subscription per call day of ``month``'s own calls
     (late adjustments belong to other days): ``(days, [(label, [amount per day])], currency)``."""
     rows = (
-        RatedCall.objects.filter(billing_month__month=month, partner=partner, postpaid_minutes__gt=0, is_adjustment=False)
+        RatedCall.objects.billed_in(month).filter(partner=partner, postpaid_minutes__gt=0, is_adjustment=False)
         .annotate(day=TruncDate("usage_record__started_at"))
         .values(
             "azure_subscription_id",
@@ -210,8 +210,7 @@ def blocked_calls_by_customer(*, partner, month):
     """The month's calls (of the partner's customers) blocked for want of credits and of an
     Azure subscription holding overage: per customer, calls and blocked minutes."""
     return list(
-        RatedCall.objects.filter(
-            billing_month__month=month,
+        RatedCall.objects.billed_in(month).filter(
             blocked_minutes__gt=0,
             usage_record__customer__in=Customer.objects.for_partner(partner),
         )

@@ -19,6 +19,7 @@ from billing.services.usage import (
     UsageFileError,
     file_chunks,
     usage_check_encoding,
+    reap_dead_imports,
     usage_import_create,
     usage_import_error_rows,
     usage_imports_for,
@@ -55,7 +56,9 @@ def usage_import_required(view):
 
 
 def _scoped_imports(request):
-    return usage_imports_for(request.user, request.partner)
+    imports = usage_imports_for(request.user, request.partner)
+    reap_dead_imports(imports)  # an import whose process died reads as failed, not running
+    return imports
 
 
 def _discard_pending(request):

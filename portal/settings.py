@@ -158,6 +158,14 @@ MESSAGE_TAGS = {40: "danger"}
 PORTAL_CANCELLATION_WINDOW_HOURS = 168
 PORTAL_CART_LIFETIME_DAYS = 7
 
+# Rating (billing/services/rating.py): a month is rated in chunks of about this many calls;
+# on PostgreSQL the coordinating process rates RATING_CONCURRENCY chunks side by side, and
+# with the database task backend it lets up to RATING_HELPER_TASKS db_worker tasks take
+# chunks too.
+RATING_CHUNK_CALLS = int(os.environ.get("RATING_CHUNK_CALLS", "100000"))
+RATING_CONCURRENCY = int(os.environ.get("RATING_CONCURRENCY", "2"))
+RATING_HELPER_TASKS = int(os.environ.get("RATING_HELPER_TASKS", "8"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

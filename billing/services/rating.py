@@ -13,21 +13,36 @@ For each customer, calls are taken in time order:
 5. what credits do not pay accrues post-paid to the Azure subscription that held the
    customer's overage at the call's time; with neither, those minutes are blocked.
 
-A draft month can be re-rated: its rated calls and its provisional credit draws and recharges
-are replaced, so rating twice gives the same lines. A finalized month never changes; calls
-that arrive late for it are rated in the next rated open month as adjustments (drawing on
-what was left of their own month's pools). ``RatedCall.usage_record`` is unique, so the
-database, not luck, stops a call being billed twice.
+How a run works, so that it survives faults and spreads over workers:
+
+- A run writes its rated calls beside the month's current ones (``RatedCall.run``) and its
+  credit draws into a staging table; readers only see the month's *published* run. At its
+  end one transaction publishes it (``BillingMonth.published_run``) and moves its draws into
+  the ledger; the replaced rows are deleted afterwards. A run that dies at any moment has
+  published nothing, so the month is exactly as it was.
+- "Running" is a lock held by the coordinating process (``run_locks``): a run whose lock is
+  free is dead, and a new run may start at once.
+- The month is split into chunks of customers with about ``RATING_CHUNK_CALLS`` calls. Each
+  chunk is rated by set-based SQL (``rating_sql``) in one transaction by whichever process
+  claims it (``FOR UPDATE SKIP LOCKED``): the coordinator, and with the database task backend
+  any number of ``db_worker`` processes running ``rate_chunks_task``. A worker that dies rolls
+  its chunk back and another takes it.
+
+A finalized month never changes; calls that arrive late for it are rated in the next rated
+open month as adjustments (drawing on what was left of their own month's pools).
 """
 
 import math
+import os
+import socket
+import threading
+import time as clock
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
+from datetime import datetime, time
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.conf import settings
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -35,19 +50,16 @@ from billing.models import (
     BillingMonth,
     BillingMonthStatus,
     CallType,
-    CreditAccount,
-    CreditEntryKind,
-    CreditLedgerEntry,
-    Rate,
     RatedCall,
-    RatedCallStatus,
+    RatingChunk,
+    RatingChunkStatus,
     RatingRun,
     RatingRunStatus,
     UsageRecord,
 )
+from billing.services import rating_sql, run_locks
+from billing.services.rating_credits import publish_credit_entries, stage_credit_entries
 from catalog.models import CallingZone, TenantLicense
-from overage.models import OverageAssignment, OverageService
-from portal.models import currency_for_country
 from portal.services import audit_record
 from subscriptions.models import SeatChange, SubscriptionStatus
 from subscriptions.periods import add_months
@@ -57,6 +69,9 @@ MONTH_FINALIZED = _("%(month)s is finalized and never changes. Calls that arrive
 ALREADY_FINALIZED = _("%(month)s is already finalized.")
 NOT_RATED = _("%(month)s has not been rated completely: rate it, then finalize it.")
 RUN_IN_PROGRESS = _("%(month)s is being rated right now. Wait for that run to finish.")
+NO_CALLS = _("%(month)s has no calls to rate: nothing was changed.")
+RUN_DIED = _("The process rating this month stopped before the end; nothing of this run was published.")
+RUN_SUPERSEDED = _("This run was stopped: another run of the month took over.")
 
 ZONE_OF_CALL = {
     CallType.DOMESTIC: CallingZone.DOMESTIC,
@@ -64,8 +79,9 @@ ZONE_OF_CALL = {
     CallType.CONFERENCE_DIALOUT: CallingZone.CONFERENCING,
     CallType.TOLLFREE_INBOUND: None,
 }
-PRICE_PLACES = Decimal("0.000001")
-BATCH = 5000
+ACTIVE = (RatingRunStatus.QUEUED, RatingRunStatus.RUNNING)
+# Pending tasks are given this long to be picked up by a worker before their run is dead.
+QUEUED_GRACE_SECONDS = 24 * 3600
 
 
 class RatingError(Exception):
@@ -85,10 +101,14 @@ def whole_minutes(seconds):
     return math.ceil(seconds / 60) if seconds > 0 else 0
 
 
-# --- what the rating reads, fetched in bulk --------------------------------------------
+def _label(billing_month):
+    return f"{billing_month.month:%Y-%m}"
 
 
-def pools_by_customer(customer_ids, month_start, month_end):
+# --- What a chunk needs ------------------------------------------------------------------
+
+
+def pools_by_customer(first_customer_id, last_customer_id, month_start, month_end):
     """{customer id: {zone: minutes}} from the tenant's licenses of telco SKUs held in the
     month: provisioned before it ended, and still active or on a subscription that expired
     during or after it. A license sold through a subscription counts the seats it had at the
@@ -104,7 +124,9 @@ def pools_by_customer(customer_ids, month_start, month_end):
         .values("quantity_after")[:1]
     )
     rows = (
-        TenantLicense.objects.filter(held, customer_id__in=customer_ids, provisioned_at__lt=month_end)
+        TenantLicense.objects.filter(
+            held, customer_id__gte=first_customer_id, customer_id__lte=last_customer_id, provisioned_at__lt=month_end
+        )
         .annotate(seats_then=Subquery(seats_then))
         .values("customer_id", "quantity", "seats_then", "sku__included_minutes_domestic",
                 "sku__included_minutes_international", "sku__included_minutes_conferencing")
@@ -118,132 +140,19 @@ def pools_by_customer(customer_ids, month_start, month_end):
     return pools
 
 
-class RateBook:
-    """All call rates, looked up by destination, number type, currency and day."""
-
-    def __init__(self):
-        self._rates = defaultdict(list)
-        for rate in Rate.objects.order_by("-effective_from"):
-            self._rates[(rate.destination_country, rate.number_type, rate.currency)].append(rate)
-
-    def find(self, country, number_type, currency, day):
-        for rate in self._rates.get((country, number_type, currency), ()):
-            if rate.effective_from <= day and (rate.effective_to is None or day < rate.effective_to):
-                return rate
-        return None
-
-
-@dataclass
-class CreditState:
-    """A customer's credit account replayed in time order during the run."""
-
-    account: CreditAccount
-    balance: Decimal
-    upcoming: list  # (occurred_at, amount) of entries inside the month, oldest first
-    draws: dict = field(default_factory=lambda: defaultdict(Decimal))  # day → amount drawn
-    last_draw_at: dict = field(default_factory=dict)
-    recharges: list = field(default_factory=list)
-
-    def advance_to(self, moment):
-        while self.upcoming and self.upcoming[0][0] <= moment:
-            self.balance += self.upcoming.pop(0)[1]
-
-    def pay(self, minutes, unit_price, moment):
-        """Whole minutes paid from the balance; recharges when it falls below the threshold."""
-        if unit_price <= 0 or minutes == 0:
-            return 0
-        paid = 0
-        while paid < minutes:
-            if self.balance < unit_price:
-                if not self._recharge(moment):
-                    break
-                continue
-            affordable = min(minutes - paid, int(self.balance // unit_price))
-            self.balance -= unit_price * affordable
-            paid += affordable
-            day = moment.date()
-            self.draws[day] += unit_price * affordable
-            self.last_draw_at[day] = moment
-            if self.account.auto_recharge and self.balance < self.account.threshold:
-                self._recharge(moment)
-        return paid
-
-    def _recharge(self, moment):
-        account = self.account
-        if not account.auto_recharge or account.recharge_amount <= 0:
-            return False
-        self.balance += account.recharge_amount
-        self.recharges.append((moment, account.recharge_amount))
-        return True
-
-
-def credit_states(customer_ids, month_start, month_end, billing_month):
-    accounts = {a.customer_id: a for a in CreditAccount.objects.filter(customer_id__in=customer_ids)}
-    if not accounts:
-        return {}
-    entries = CreditLedgerEntry.objects.filter(account__in=accounts.values()).exclude(billing_month=billing_month)
-    opening = dict(
-        entries.filter(occurred_at__lt=month_start).values_list("account_id").annotate(total=Sum("amount")).values_list(
-            "account_id", "total"
-        )
-    )
-    upcoming = defaultdict(list)
-    for account_id, occurred_at, amount in (
-        entries.filter(occurred_at__gte=month_start, occurred_at__lt=month_end)
-        .order_by("occurred_at", "pk")
-        .values_list("account_id", "occurred_at", "amount")
-    ):
-        upcoming[account_id].append((occurred_at, amount))
-    return {
-        customer_id: CreditState(account, opening.get(account.pk) or Decimal("0"), upcoming[account.pk])
-        for customer_id, account in accounts.items()
-    }
-
-
-def assignments_by_customer(customer_ids, until):
-    result = defaultdict(list)
-    for assignment in OverageAssignment.objects.filter(
-        customer_id__in=customer_ids, service=OverageService.PHONE_SERVICES, started_at__lt=until
-    ).order_by("started_at"):
-        result[assignment.customer_id].append(assignment)
-    return result
-
-
-def assignment_at(assignments, moment):
-    for assignment in assignments:
-        if assignment.started_at <= moment and (assignment.ended_at is None or moment < assignment.ended_at):
-            return assignment
-    return None
-
-
-# --- the run -----------------------------------------------------------------------------
-
-
-def _records_to_rate(billing_month, month_start, month_end):
-    """The month's own calls, and late calls of finalized earlier months (adjustments)."""
-    finalized_months = list(
-        BillingMonth.objects.filter(status=BillingMonthStatus.FINALIZED, month__lt=billing_month.month).values_list(
-            "month", flat=True
-        )
-    )
-    late = Q()
-    for month in finalized_months:
-        start, end = month_bounds(month)
-        late |= Q(started_at__gte=start, started_at__lt=end)
-    condition = Q(started_at__gte=month_start, started_at__lt=month_end)
-    if finalized_months:
-        condition |= late
-    return UsageRecord.objects.filter(condition, rating__isnull=True)
-
-
-def _used_pools(customer_ids, month):
-    """Pool minutes already used by the calls of a finalized month: what a late call of that
-    month may still draw on. {(customer id, zone): minutes}."""
+def _used_pools(first_customer_id, last_customer_id, month, billing_month):
+    """Pool minutes already used by the billed calls of a finalized month (its own run and
+    adjustments published in other months): what a late call of that month may still draw
+    on. {(customer id, zone): minutes}."""
     start, end = month_bounds(month)
     used = defaultdict(int)
     rows = (
-        RatedCall.objects.filter(
-            usage_record__customer_id__in=customer_ids, usage_record__started_at__gte=start, usage_record__started_at__lt=end
+        RatedCall.objects.published()
+        .exclude(billing_month=billing_month)
+        .filter(
+            usage_record__customer_id__gte=first_customer_id, usage_record__customer_id__lte=last_customer_id,
+            usage_record__started_at__gte=start,
+            usage_record__started_at__lt=end,
         )
         .values_list("usage_record__customer_id", "usage_record__call_type")
         .annotate(total=Sum("pool_minutes"))
@@ -255,14 +164,41 @@ def _used_pools(customer_ids, month):
     return used
 
 
-def _start_run(billing_month, acting_user):
-    try:
-        with transaction.atomic():
-            return RatingRun.objects.create(
-                billing_month=billing_month, status=RatingRunStatus.RUNNING, started_by=acting_user
-            )
-    except IntegrityError:
-        raise RatingError(RUN_IN_PROGRESS % {"month": f"{billing_month.month:%Y-%m}"}) from None
+class RunContext:
+    """What every chunk of a run shares, computed once per process: the months in play (the
+    run's own, key 0, and the finalized earlier months whose late calls it bills) and the
+    rates as time spans."""
+
+    def __init__(self, run):
+        self.run = run
+        self.billing_month = run.billing_month
+        self.month_start, self.month_end = month_bounds(self.billing_month.month)
+        finalized = BillingMonth.objects.filter(
+            status=BillingMonthStatus.FINALIZED, month__lt=self.billing_month.month
+        ).order_by("month").values_list("month", flat=True)
+        self.late_months = {key: month for key, month in enumerate(finalized, start=1)}
+        self.months = [(0, self.month_start, self.month_end, True)] + [
+            (key, *month_bounds(month), False) for key, month in self.late_months.items()
+        ]
+        self.rates = rating_sql.rate_spans(self.billing_month.month)
+
+    def pools(self, chunk):
+        """{(customer id, month key, zone): minutes left} for the chunk's customers."""
+        first, last = chunk.first_customer_id, chunk.last_customer_id
+        sizes = pools_by_customer(first, last, self.month_start, self.month_end)
+        pools = {}
+        for customer_id, zones in sizes.items():
+            for zone, minutes in zones.items():
+                pools[(customer_id, 0, zone)] = minutes
+        for key, month in self.late_months.items():
+            used = _used_pools(first, last, month, self.billing_month)
+            for customer_id, zones in sizes.items():
+                for zone, minutes in zones.items():
+                    pools[(customer_id, key, zone)] = max(0, minutes - used.get((customer_id, zone), 0))
+        return pools
+
+
+# --- Runs: start, liveness, chunks, publication ------------------------------------------
 
 
 def billing_month_for(month):
@@ -272,217 +208,294 @@ def billing_month_for(month):
 
 def check_can_rate(billing_month, today=None):
     today = today or timezone.localdate()
-    label = f"{billing_month.month:%Y-%m}"
+    label = _label(billing_month)
     if billing_month.status == BillingMonthStatus.FINALIZED:
         raise RatingError(MONTH_FINALIZED % {"month": label})
     if today < add_months(billing_month.month, 1):
         raise RatingError(MONTH_NOT_ENDED % {"month": label})
 
 
-def rate_month(*, month, acting_user=None, run=None, progress=None):
-    """Rate (or re-rate) the month starting ``month``. Returns the finished ``RatingRun``.
+def run_is_alive(run):
+    """A running run is alive while its coordinator holds the run's lock; a queued one while
+    its task waits for a worker (within ``QUEUED_GRACE_SECONDS``)."""
+    if run.status == RatingRunStatus.RUNNING:
+        return run_locks.is_held(run_locks.RATING_RUN, run.pk)
+    if run.status == RatingRunStatus.QUEUED:
+        return (timezone.now() - run.created_at).total_seconds() < QUEUED_GRACE_SECONDS and _task_waiting(run)
+    return False
 
-    The previous lines and provisional credit draws of the month are removed in the first
-    transaction; customers are then rated in batches, each committed with the run's progress
-    so a progress bar can follow it. If the run fails half-way, the month shows a failed run
-    and rating it again starts over cleanly."""
-    billing_month = billing_month_for(month)
-    check_can_rate(billing_month)
-    if run is None:
-        run = _start_run(billing_month, acting_user)
-    else:
-        RatingRun.objects.filter(pk=run.pk).update(status=RatingRunStatus.RUNNING)
+
+def _task_waiting(run):
+    if not run.task_id:
+        return True  # enqueued on commit of the request that made it: not known yet
+    from billing.rating_tasks import rate_month_task
+
     try:
-        month_start, month_end = month_bounds(billing_month.month)
-        with transaction.atomic():
-            BillingMonth.objects.select_for_update().get(pk=billing_month.pk)
-            CreditLedgerEntry.objects.filter(billing_month=billing_month).delete()
-            RatedCall.objects.filter(billing_month=billing_month).delete()
-        records = _records_to_rate(billing_month, month_start, month_end)
-        customer_ids = sorted(set(records.values_list("customer_id", flat=True).distinct()))
-        total = records.count()
-        RatingRun.objects.filter(pk=run.pk).update(total_records=total, processed_records=0)
-        processed = 0
-        rates = RateBook()
-        for offset in range(0, len(customer_ids), 500):
-            chunk = customer_ids[offset : offset + 500]
-            with transaction.atomic():
-                processed += _rate_customers(billing_month, chunk, month_start, month_end, rates)
-                RatingRun.objects.filter(pk=run.pk).update(processed_records=processed)
-            if progress:
-                progress(processed, total)
+        result = rate_month_task.get_result(run.task_id)
+    except Exception:  # noqa: BLE001 - a backend that keeps no results cannot say: assume waiting
+        return True
+    return result.status in ("READY", "RUNNING") and (
+        result.status == "READY" or run_locks.is_held(run_locks.RATING_RUN, run.pk)
+    )
+
+
+def reap_dead_runs(runs=None):
+    """Mark failed every queued or running run whose process is gone (SPEC §8, faults).
+    Called wherever runs are read, so that no run stays "running" for ever."""
+    runs = RatingRun.objects.filter(status__in=ACTIVE) if runs is None else runs.filter(status__in=ACTIVE)
+    reaped = 0
+    for run in runs:
+        if not run_is_alive(run):
+            reaped += RatingRun.objects.filter(pk=run.pk, status=run.status).update(
+                status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=str(RUN_DIED)
+            )
+    return reaped
+
+
+def _start_run(billing_month, acting_user):
+    with transaction.atomic():
+        BillingMonth.objects.select_for_update().get(pk=billing_month.pk)
+        reap_dead_runs(RatingRun.objects.filter(billing_month=billing_month))
+        if RatingRun.objects.filter(billing_month=billing_month, status__in=ACTIVE).exists():
+            raise RatingError(RUN_IN_PROGRESS % {"month": _label(billing_month)})
+        return RatingRun.objects.create(billing_month=billing_month, status=RatingRunStatus.RUNNING, started_by=acting_user)
+
+
+def _calls_per_customer(context):
+    """[(customer id, calls to rate)] in customer order: the month's calls and the late calls
+    of finalized months not yet billed anywhere."""
+    per_customer = defaultdict(int)
+    own = (
+        UsageRecord.objects.filter(started_at__gte=context.month_start, started_at__lt=context.month_end)
+        .values_list("customer_id")
+        .annotate(calls=Count("pk"))
+        .order_by()
+    )
+    for customer_id, calls in own:
+        per_customer[customer_id] += calls
+    for month in context.late_months.values():
+        start, end = month_bounds(month)
+        billed = RatedCall.objects.published().exclude(billing_month=context.billing_month)
+        late = (
+            UsageRecord.objects.filter(started_at__gte=start, started_at__lt=end)
+            .exclude(pk__in=billed.values("usage_record_id"))
+            .values_list("customer_id")
+            .annotate(calls=Count("pk"))
+            .order_by()
+        )
+        for customer_id, calls in late:
+            per_customer[customer_id] += calls
+    return sorted(per_customer.items())
+
+
+def _plan_chunks(run, context):
+    """Split the customers with calls into chunks of about ``RATING_CHUNK_CALLS`` calls."""
+    size = getattr(settings, "RATING_CHUNK_CALLS", 100_000)
+    chunks, current, first = [], 0, None
+    counts = _calls_per_customer(context)
+    for index, (customer_id, calls) in enumerate(counts):
+        first = customer_id if first is None else first
+        current += calls
+        if current >= size or index == len(counts) - 1:
+            chunks.append(
+                RatingChunk(run=run, number=len(chunks) + 1, first_customer_id=first, last_customer_id=customer_id,
+                            calls=current)
+            )
+            current, first = 0, None
+    RatingChunk.objects.bulk_create(chunks)
+    rating_sql.prepare_run_table(run)
+    total = sum(chunk.calls for chunk in chunks)
+    RatingRun.objects.filter(pk=run.pk).update(total_records=total, total_chunks=len(chunks))
+    return total
+
+
+def _concurrency():
+    """Connections that rate chunks side by side in the coordinating process. SQLite has a
+    single writer; inside a transaction (tests) other connections would not see the run."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, getattr(settings, "RATING_CONCURRENCY", 2))
+
+
+class _ChunkThreads:
+    """Extra connections of the coordinator, each taking chunks until none is free. A
+    failure is kept and raised by ``join`` in the coordinator's thread."""
+
+    def __init__(self, run, count):
+        self.failure = None
+        self.threads = [threading.Thread(target=self._work, args=(run.pk,), daemon=True) for _ in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self, run_id):
+        try:
+            run = RatingRun.objects.select_related("billing_month").get(pk=run_id)
+            context = RunContext(run)
+            while rate_next_chunk(context) is not None:
+                pass
+        except Exception as error:  # noqa: BLE001 - handed to the coordinator
+            self.failure = error
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def join(self):
+        for thread in self.threads:
+            thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+
+def rate_next_chunk(context):
+    """Claim one pending chunk of the run, rate it and commit it; ``None`` when no chunk is
+    free (all done, or the rest held by other workers)."""
+    run = context.run
+    with transaction.atomic():
+        chunk = (
+            RatingChunk.objects.select_for_update(skip_locked=True)
+            .filter(run=run, status=RatingChunkStatus.PENDING)
+            .order_by("number")
+            .first()
+        )
+        if chunk is None:
+            return None
+        count, states = rating_sql.rate_chunk(
+            run=run, chunk=chunk, months=context.months, pools=context.pools(chunk), rates=context.rates,
+            month_start=context.month_start, month_end=context.month_end,
+        )
+        stage_credit_entries(run, states)
+        RatingChunk.objects.filter(pk=chunk.pk).update(
+            status=RatingChunkStatus.DONE, done_at=timezone.now(), done_by=f"{socket.gethostname()}:{os.getpid()}"[:100]
+        )
+        RatingRun.objects.filter(pk=run.pk).update(
+            processed_records=F("processed_records") + count, done_chunks=F("done_chunks") + 1
+        )
+    return count
+
+
+def _enqueue_helpers(run):
+    """With workers (the database task backend), let them take chunks too."""
+    if "immediate" in settings.TASKS["default"]["BACKEND"].lower():
+        return
+    from billing.rating_tasks import rate_chunks_task
+
+    helpers = min(run.total_chunks - 1, getattr(settings, "RATING_HELPER_TASKS", 8))
+    for _ in range(max(helpers, 0)):
+        rate_chunks_task.enqueue(run.pk)
+
+
+def _publish(run):
+    """The one transaction that makes the run the month's, then the replaced rows go."""
+    rating_sql.seal_run_table(run)
+    with transaction.atomic():
+        billing_month = BillingMonth.objects.select_for_update().get(pk=run.billing_month_id)
+        current = RatingRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != RatingRunStatus.RUNNING:
+            raise RatingError(RUN_SUPERSEDED)
+        if billing_month.status == BillingMonthStatus.FINALIZED:
+            raise RatingError(MONTH_FINALIZED % {"month": _label(billing_month)})
+        rating_sql.attach_run_table(run)
+        publish_credit_entries(run, billing_month)
+        billing_month.published_run = run
+        billing_month.save(update_fields=["published_run"])
+        processed = current.processed_records
         RatingRun.objects.filter(pk=run.pk).update(
             status=RatingRunStatus.DONE, finished_at=timezone.now(), message=f"{processed} calls rated"
         )
-    except Exception as error:
-        RatingRun.objects.filter(pk=run.pk).update(
-            status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=str(error)[:500]
-        )
+    # Outside the publication: the month no longer reads these rows; a crash here leaves
+    # only invisible rows, which the next publication of the month removes.
+    rating_sql.drop_runs(RatingRun.objects.filter(billing_month=billing_month).exclude(pk=run.pk))
+
+
+def rate_month(*, month, acting_user=None, run=None, progress=None):
+    """Rate (or re-rate) the month starting ``month``. Returns the finished ``RatingRun``.
+
+    Refused with a one-line reason (``RatingError``), changing nothing, for a month not over
+    yet, a finalized month, a month without calls, or one being rated by a live process.
+    ``run`` is a queued run (the staff button's); ``progress(done, total)`` follows chunks."""
+    billing_month = billing_month_for(month)
+    check_can_rate(billing_month)
+    if not _may_have_calls(billing_month):
+        raise RatingError(NO_CALLS % {"month": _label(billing_month)})
+    if run is None:
+        run = _start_run(billing_month, acting_user)
+    elif not RatingRun.objects.filter(pk=run.pk, status=RatingRunStatus.QUEUED).update(status=RatingRunStatus.RUNNING):
+        raise RatingError(RUN_SUPERSEDED)
+    run.billing_month = billing_month
+    if not run_locks.acquire(run_locks.RATING_RUN, run.pk):
+        raise RatingError(RUN_IN_PROGRESS % {"month": _label(billing_month)})
+    try:
+        context = RunContext(run)
+        _plan_chunks(run, context)
+        run.refresh_from_db()
+        _enqueue_helpers(run)
+        threads = _ChunkThreads(run, min(_concurrency(), run.total_chunks) - 1)
+        while True:
+            if rate_next_chunk(context) is None:
+                if not RatingChunk.objects.filter(run=run, status=RatingChunkStatus.PENDING).exists():
+                    break
+                clock.sleep(0.2)  # a worker holds the rest; if it dies, its chunk comes back
+            if progress:
+                progress(*RatingRun.objects.filter(pk=run.pk).values_list("processed_records", "total_records").get())
+            if threads.failure is not None:
+                break
+        threads.join()
+        _publish(run)
+    except BaseException as error:
+        try:
+            RatingRun.objects.filter(pk=run.pk, status=RatingRunStatus.RUNNING).update(
+                status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=str(error)[:500]
+            )
+        except DatabaseError:
+            pass  # the connection itself is gone: the run's lock went with it, readers reap it
         raise
+    finally:
+        try:
+            run_locks.release(run_locks.RATING_RUN, run.pk)
+        except DatabaseError:
+            pass  # a lost connection released it already
     run.refresh_from_db()
     return run
 
 
-def _rate_customers(billing_month, customer_ids, month_start, month_end, rates):
-    records = (
-        _records_to_rate(billing_month, month_start, month_end)
-        .filter(customer_id__in=customer_ids)
-        .order_by("customer_id", "started_at", "record_id")
-        .values_list(
-            "pk", "customer_id", "customer__country", "started_at", "duration_seconds", "call_type",
-            "destination_country", "number_type",
-        )
+def rate_chunks(run_id):
+    """A worker's share of a run: take chunks while its coordinator is alive."""
+    run = RatingRun.objects.select_related("billing_month").get(pk=run_id)
+    context = None
+    rated = 0
+    while run_locks.is_held(run_locks.RATING_RUN, run.pk):
+        if not RatingRun.objects.filter(pk=run.pk, status=RatingRunStatus.RUNNING).exists():
+            break
+        context = context or RunContext(run)
+        count = rate_next_chunk(context)
+        if count is None:
+            break
+        rated += count
+    return rated
+
+
+# --- Finalization and summaries ----------------------------------------------------------
+
+
+def month_has_calls(billing_month):
+    start, end = month_bounds(billing_month.month)
+    return UsageRecord.objects.filter(started_at__gte=start, started_at__lt=end).exists()
+
+
+def _may_have_calls(billing_month):
+    """Anything to rate: the month's calls, a published run to replace, or finalized earlier
+    months whose late calls it would bill."""
+    return (
+        billing_month.published_run_id is not None
+        or month_has_calls(billing_month)
+        or BillingMonth.objects.filter(status=BillingMonthStatus.FINALIZED, month__lt=billing_month.month).exists()
     )
-    pools = pools_by_customer(customer_ids, month_start, month_end)
-    credits = credit_states(customer_ids, month_start, month_end, billing_month)
-    assignments = assignments_by_customer(customer_ids, month_end)
-    finalized_used = {}
-    remaining = {}  # (customer id, month, zone) → minutes left
-    rated, count = [], 0
-    # A chunk of customers is a few tens of thousands of calls: fetched whole, because a
-    # server-side cursor (iterator) makes PostgreSQL plan for the first rows and run slower.
-    for pk, customer_id, country, started_at, seconds, call_type, destination, number_type in list(records):
-        count += 1
-        call_month = started_at.date().replace(day=1)
-        is_adjustment = call_month != billing_month.month
-        minutes = whole_minutes(seconds)
-        zone = ZONE_OF_CALL.get(call_type)
-        pool_minutes = 0
-        if zone is not None:
-            key = (customer_id, call_month, zone)
-            if key not in remaining:
-                already = 0
-                if is_adjustment:
-                    if call_month not in finalized_used:
-                        finalized_used[call_month] = _used_pools(customer_ids, call_month)
-                    already = finalized_used[call_month].get((customer_id, zone), 0)
-                remaining[key] = max(0, pools[customer_id][zone] - already)
-            pool_minutes = min(remaining[key], minutes)
-            remaining[key] -= pool_minutes
-        billable = minutes - pool_minutes
-        currency = currency_for_country(country)
-        rate = rates.find(destination, number_type, currency, started_at.date()) if billable else None
-        unit_price = rate.unit_price if rate else Decimal("0")
-        credit_minutes = postpaid_minutes = blocked_minutes = 0
-        assignment = None
-        if billable:
-            state = credits.get(customer_id)
-            if rate is not None and state is not None:
-                state.advance_to(started_at)
-                credit_minutes = state.pay(billable, unit_price, started_at)
-            rest = billable - credit_minutes
-            assignment = assignment_at(assignments.get(customer_id, ()), started_at) if rest and rate else None
-            if assignment is not None:
-                postpaid_minutes = rest
-            else:
-                # No rate, or neither credits nor overage: the call cannot be billed.
-                blocked_minutes = rest
-        status = _status(pool_minutes, credit_minutes, postpaid_minutes, blocked_minutes)
-        credit_amount = (unit_price * credit_minutes).quantize(PRICE_PLACES)
-        postpaid_amount = (unit_price * postpaid_minutes).quantize(PRICE_PLACES)
-        rated.append(
-            (
-                pk, billing_month.pk, is_adjustment, minutes, pool_minutes, billable, credit_minutes, postpaid_minutes,
-                blocked_minutes, rate.pk if rate else None, unit_price, credit_amount + postpaid_amount, credit_amount,
-                postpaid_amount, currency, assignment.azure_subscription_id if assignment else None,
-                assignment.partner_id if assignment else None, assignment.reseller_id if assignment else None, status,
-            )
-        )
-        if len(rated) >= BATCH:
-            _insert_rated_calls(rated)
-            rated = []
-    if rated:
-        _insert_rated_calls(rated)
-    _write_credit_entries(credits, billing_month)
-    return count
-
-
-RATED_CALL_FIELDS = [
-    "usage_record", "billing_month", "is_adjustment", "minutes", "pool_minutes", "billable_minutes", "credit_minutes",
-    "postpaid_minutes", "blocked_minutes", "rate", "unit_price", "amount", "credit_amount", "postpaid_amount",
-    "currency", "azure_subscription", "partner", "reseller", "status",
-]
-
-
-def _insert_rated_calls(rows):
-    """A million calls a month: the rows go in by ``COPY`` (PostgreSQL) or one ``executemany``
-    per batch rather than through model instances, several times faster. The columns come from
-    the model's own metadata, and the database still checks every constraint."""
-    fields = [RatedCall._meta.get_field(name) for name in RATED_CALL_FIELDS]
-    ops = connection.ops
-    table = ops.quote_name(RatedCall._meta.db_table)
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    def needs_conversion(field):
-        target = field.target_field if field.is_relation else field
-        return target.get_internal_type() in ("DecimalField", "UUIDField")
-
-    # Decimals and UUIDs go through the field's own conversion where the driver cannot take
-    # them as they are (SQLite stores them as text; psycopg adapts both natively).
-    converters = [] if connection.vendor == "postgresql" else [
-        (i, f.get_db_prep_save) for i, f in enumerate(fields) if needs_conversion(f)
-    ]
-    if converters:
-        rows = [list(row) for row in rows]
-        for row in rows:
-            for i, convert in converters:
-                row[i] = convert(row[i], connection)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY streams the batch in one round trip; executemany would send a row at a time.
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
-
-
-def _status(pool, credit, postpaid, blocked):
-    if blocked:
-        return RatedCallStatus.BLOCKED
-    if credit and postpaid:
-        return RatedCallStatus.MIXED
-    if credit:
-        return RatedCallStatus.CREDITS
-    if postpaid:
-        return RatedCallStatus.POSTPAID
-    return RatedCallStatus.INCLUDED
-
-
-def _write_credit_entries(credits, billing_month):
-    """One usage draw per customer per day (dated at that day's last paid call) and one row
-    per auto-recharge, all tied to the month: provisional until it is finalized."""
-    entries = []
-    for state in credits.values():
-        for day, amount in sorted(state.draws.items()):
-            entries.append(
-                CreditLedgerEntry(
-                    account=state.account,
-                    kind=CreditEntryKind.USAGE_DRAW,
-                    amount=-amount.quantize(PRICE_PLACES),
-                    occurred_at=state.last_draw_at[day],
-                    billing_month=billing_month,
-                    note=str(_("Calls of %(day)s")) % {"day": day.isoformat()},
-                )
-            )
-        for moment, amount in state.recharges:
-            entries.append(
-                CreditLedgerEntry(
-                    account=state.account,
-                    kind=CreditEntryKind.RECHARGE,
-                    amount=amount,
-                    occurred_at=moment,
-                    billing_month=billing_month,
-                    note=str(_("Auto-recharge below %(threshold)s")) % {"threshold": state.account.threshold},
-                )
-            )
-    CreditLedgerEntry.objects.bulk_create(entries, batch_size=BATCH)
 
 
 @transaction.atomic
 def billing_month_finalize(*, month, acting_user=None, request_id=""):
     """Close a rated month for good: its lines, credit draws and reconciliation file never
-    change again. Refused for a month not over yet, or already finalized."""
+    change again. Refused for a month not over yet, already finalized, being rated, or whose
+    calls have no published run."""
     billing_month = BillingMonth.objects.select_for_update().filter(month=month).first()
     label = f"{month:%Y-%m}"
     if billing_month is not None and billing_month.status == BillingMonthStatus.FINALIZED:
@@ -491,12 +504,13 @@ def billing_month_finalize(*, month, acting_user=None, request_id=""):
         raise RatingError(MONTH_NOT_ENDED % {"month": label})
     if billing_month is None:
         billing_month = BillingMonth.objects.create(month=month)
-    latest_run = RatingRun.objects.filter(billing_month=billing_month).order_by("-created_at", "-pk").first()
-    if latest_run is not None and latest_run.status in (RatingRunStatus.QUEUED, RatingRunStatus.RUNNING):
+    runs = RatingRun.objects.filter(billing_month=billing_month)
+    reap_dead_runs(runs)
+    if runs.filter(status__in=ACTIVE).exists():
         raise RatingError(RUN_IN_PROGRESS % {"month": label})
-    if latest_run is None or latest_run.status != RatingRunStatus.DONE:
-        # Unrated, or its last run failed half-way: finalizing would freeze missing lines and
-        # bill the month's calls next month as adjustments.
+    if billing_month.published_run_id is None and month_has_calls(billing_month):
+        # Unrated: finalizing would freeze missing lines and bill the month's calls next
+        # month as adjustments.
         raise RatingError(NOT_RATED % {"month": label})
     billing_month.status = BillingMonthStatus.FINALIZED
     billing_month.finalized_at = timezone.now()
@@ -513,7 +527,8 @@ def billing_month_finalize(*, month, acting_user=None, request_id=""):
 def month_summary(billing_month):
     """Counts and amounts of a rated month, by status: for the run page and the command."""
     return (
-        RatedCall.objects.filter(billing_month=billing_month)
+        RatedCall.objects.published()
+        .filter(billing_month=billing_month)
         .values("status")
         .annotate(calls=Count("pk"), minutes=Sum("minutes"), amount=Sum("amount"))
         .order_by("status")

@@ -508,7 +508,7 @@ def _usage_row(partner, month, group, minutes, *, charge_start, charge_end):
 
 def billed_usage(partner, month):
     """The rated calls of ``month`` that accrued post-paid overage to ``partner``."""
-    return RatedCall.objects.filter(billing_month__month=month, partner=partner, postpaid_minutes__gt=0)
+    return RatedCall.objects.billed_in(month).filter(partner=partner, postpaid_minutes__gt=0)
 
 
 def _usage_key(row, group, adjustment):
@@ -635,7 +635,7 @@ def _partners_with_activity(month):
     )
     ids |= set(_may_bill_instalments(month).values_list("partner_id", flat=True))
     ids |= set(
-        RatedCall.objects.filter(billing_month__month=month, postpaid_minutes__gt=0, partner__isnull=False)
+        RatedCall.objects.billed_in(month).filter(postpaid_minutes__gt=0, partner__isnull=False)
         .values_list("partner_id", flat=True)
     )
     return Partner.objects.filter(pk__in=ids).order_by("pk")

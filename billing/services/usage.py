@@ -28,8 +28,10 @@ import datetime as dt
 import io
 import logging
 import queue
+import re
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -41,6 +43,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import CallType, NumberType, UsageImport, UsageImportStatus, UsageRecord
+from billing.services import run_locks
 from portal.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -73,7 +76,10 @@ API_FIELDS = (
     "numberType",
 )
 
-MAX_DURATION = 2**31 - 1  # a PositiveIntegerField on every database
+MAX_DURATION = 24 * 3600  # no call lasts more than a day: a longer one is a carrier's error
+# No month of a call before 2000 or after tomorrow can ever be rated: refused at the door.
+EARLIEST_CALL = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+FUTURE_TOLERANCE = dt.timedelta(days=1)
 RECORD_ID_MAX = UsageRecord._meta.get_field("record_id").max_length
 USER_MAX = UsageRecord._meta.get_field("user").max_length
 CALL_TYPES = frozenset(CallType.values)
@@ -89,11 +95,13 @@ BAD_ENCODING = _(
 UNREADABLE_CSV = _("This line could not be read as CSV: %(error)s.")
 BLANK_FIELD = _("%(field)s is blank.")
 TOO_LONG = _("%(field)s is longer than %(max)s characters.")
-NUL_CHARACTER = _("%(field)s contains a NUL character.")
 BAD_DATE = _("start_time “%(value)s” is not an ISO 8601 date and time (e.g. 2025-01-31T14:05:00Z).")
 BAD_DURATION = _("duration_seconds “%(value)s” is not a whole number of seconds.")
 NEGATIVE_DURATION = _("duration_seconds %(value)s is negative.")
-DURATION_TOO_LARGE = _("duration_seconds %(value)s is too large.")
+DURATION_TOO_LARGE = _("duration_seconds %(value)s is more than 24 hours (86400 seconds).")
+CALL_TOO_OLD = _("start_time %(value)s is before 2000-01-01.")
+CALL_IN_FUTURE = _("start_time %(value)s is more than one day in the future.")
+CONTROL_CHARACTER = _("%(field)s contains a NUL or another control character.")
 UNKNOWN_CALL_TYPE = _("Unknown call_type “%(value)s” (expected one of: %(choices)s).")
 UNKNOWN_NUMBER_TYPE = _("Unknown number_type “%(value)s” (expected one of: %(choices)s).")
 BAD_COUNTRY = _("destination_country “%(value)s” is not a two-letter country code.")
@@ -102,6 +110,7 @@ DUPLICATE_OF_LINE = _("Duplicate of line %(line)s (record_id “%(record_id)s”
 DUPLICATE_OF_ITEM = _("Duplicate of item %(line)s (recordId “%(record_id)s”).")
 NOT_AN_OBJECT = _("The item is not a JSON object.")
 INTERNAL_FAILURE = _("The import stopped on an internal error; the rows counted above were imported.")
+PROCESS_DIED = _("The import stopped before the end (its process ended); the rows counted above were imported.")
 
 ALLOWED_TRANSITIONS = {
     UsageImportStatus.PENDING: {UsageImportStatus.RUNNING, UsageImportStatus.FAILED},
@@ -218,28 +227,37 @@ def _parse_start(value):
     return started.astimezone(dt.UTC)
 
 
-def _check(values):
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check(values, now=None):
     """``(record, None)`` for a good row, ``(None, reason)`` otherwise. ``record`` is
     ``(record_id, tenant, user, started_at, duration, call_type, country, number_type)`` with
     the tenant still as written: it is resolved per batch."""
-    record_id, tenant, user, start, duration, call_type, country, number_type = [v.strip() for v in values]
+    values = [v.strip() for v in values]
+    controls = [name for name, value in zip(COLUMNS, values) if _CONTROL.search(value)]
+    if controls:
+        # Refused whole: a NUL can be stored by no database, and no field has a use for one.
+        return None, "; ".join(str(CONTROL_CHARACTER % {"field": name}) for name in controls)
+    record_id, tenant, user, start, duration, call_type, country, number_type = values
     blank = [name for name, value in zip(COLUMNS, (record_id, tenant, user, start, duration, call_type, country, number_type)) if not value]
     if blank:
         return None, "; ".join(BLANK_FIELD % {"field": name} for name in blank)
     problems = []
     if len(record_id) > RECORD_ID_MAX:
         problems.append(TOO_LONG % {"field": "record_id", "max": RECORD_ID_MAX})
-    elif "\x00" in record_id:
-        problems.append(NUL_CHARACTER % {"field": "record_id"})
     if len(user) > USER_MAX:
         problems.append(TOO_LONG % {"field": "user", "max": USER_MAX})
-    elif "\x00" in user:
-        problems.append(NUL_CHARACTER % {"field": "user"})
     try:
         started = _parse_start(start)
     except (ValueError, OverflowError):  # overflow: a time zone pushing year 1 or 9999 out of range
         started = None
         problems.append(BAD_DATE % {"value": start[:40]})
+    else:
+        if started < EARLIEST_CALL:
+            problems.append(CALL_TOO_OLD % {"value": start[:40]})
+        elif started > (now or timezone.now()) + FUTURE_TOLERANCE:
+            problems.append(CALL_IN_FUTURE % {"value": start[:40]})
     seconds = None
     if duration.isascii() and duration.isdigit():
         seconds = int(duration)
@@ -592,6 +610,37 @@ def usage_import_file(*, fileobj_chunks, file_name, partner=None, acting_user=No
     """
     if usage_import is None:
         usage_import = usage_import_create(file_name=file_name, partner=partner, acting_user=acting_user)
+    with _alive(usage_import):
+        return _import_file(usage_import, fileobj_chunks, partner, progress)
+
+
+@contextmanager
+def _alive(usage_import):
+    """Hold the import's lock while this process works on it: should the process die, the
+    import is seen as stopped (``reap_dead_imports``) instead of "running" for ever."""
+    run_locks.acquire(run_locks.USAGE_IMPORT, usage_import.pk)
+    try:
+        yield
+    finally:
+        run_locks.release(run_locks.USAGE_IMPORT, usage_import.pk)
+
+
+def reap_dead_imports(imports=None):
+    """Mark failed each running import whose process is gone, keeping what it committed."""
+    imports = UsageImport.objects.all() if imports is None else imports
+    reaped = 0
+    for usage_import in imports.filter(status=UsageImportStatus.RUNNING):
+        if run_locks.is_held(run_locks.USAGE_IMPORT, usage_import.pk):
+            continue
+        errors = [*(usage_import.errors or []), {"line": None, "reason": str(PROCESS_DIED)}]
+        reaped += UsageImport.objects.filter(pk=usage_import.pk, status=UsageImportStatus.RUNNING).update(
+            status=UsageImportStatus.FAILED, errors=errors, finished_at=timezone.now(),
+            total_rows=usage_import.processed_rows,
+        )
+    return reaped
+
+
+def _import_file(usage_import, fileobj_chunks, partner, progress):
     _transition(usage_import, UsageImportStatus.RUNNING)
     importer = _Importer(partner=partner, usage_import=usage_import, progress=progress)
     try:
@@ -652,6 +701,11 @@ def usage_import_records(*, records, partner, acting_user):
         source="api",
         total_rows=len(records),
     )
+    with _alive(usage_import):
+        return _import_records(usage_import, records, partner)
+
+
+def _import_records(usage_import, records, partner):
     _transition(usage_import, UsageImportStatus.RUNNING)
     importer = _Importer(partner=partner, usage_import=usage_import, api=True)
     try:

@@ -63,7 +63,7 @@ def _rate_usage_month(clock):
     from billing.models import BillingMonth, RatedCall
     from billing.services.rating import rate_month
 
-    if RatedCall.objects.filter(billing_month__month=clock.usage_month).exists():
+    if RatedCall.objects.billed_in(clock.usage_month).exists():
         return 0
     if BillingMonth.objects.filter(month=clock.usage_month, status="finalized").exists():
         return 0

@@ -242,20 +242,22 @@ def test_a_month_never_rated_cannot_be_finalized(customer):
     assert not BillingMonth.objects.filter(month=SEPTEMBER, status="finalized").exists()
 
 
-def test_a_month_whose_last_run_failed_cannot_be_finalized_until_rated_again(customer, monkeypatch):
-    call(customer, 2, 60)
-    rating.rate_month(month=SEPTEMBER)
+def test_a_run_that_fails_half_way_leaves_the_published_lines_and_the_month_can_be_finalized(customer, monkeypatch):
+    # Issue 10: a failed re-rate used to delete the month's lines first. Now it publishes
+    # nothing, so the month keeps the lines of its last completed run.
+    record = call(customer, 2, 60)
+    first = rating.rate_month(month=SEPTEMBER)
 
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(rating, "_rate_customers", broken)
+    monkeypatch.setattr(rating.rating_sql, "rate_chunk", broken)
     with pytest.raises(RuntimeError):
-        rating.rate_month(month=SEPTEMBER)  # the re-rate deleted the lines, then failed
-    with pytest.raises(RatingError, match="has not been rated completely"):
-        rating.billing_month_finalize(month=SEPTEMBER)
+        rating.rate_month(month=SEPTEMBER)
     monkeypatch.undo()
-    rating.rate_month(month=SEPTEMBER)
+    assert RatingRun.objects.filter(billing_month__month=SEPTEMBER).order_by("-pk").first().status == "failed"
+    assert BillingMonth.objects.get(month=SEPTEMBER).published_run_id == first.pk
+    assert rated(record).run_id == first.pk
     assert rating.billing_month_finalize(month=SEPTEMBER).status == "finalized"
 
 

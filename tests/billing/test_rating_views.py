@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from billing.models import BillingMonth, RatedCall, RatingRun
+from billing.services import run_locks
 from tests.factories import UsageRecordFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,19 +46,57 @@ def test_staff_start_a_run_and_see_its_progress(staff, september_call, django_ca
     assert b"hx-trigger" not in partial.content  # finished: the polling stops
 
 
-def test_a_running_run_keeps_polling(staff):
-    run = RatingRun.objects.create(billing_month=BillingMonth.objects.create(month=date(2026, 9, 1)), status="running",
-                                   total_records=10, processed_records=4)
+@pytest.fixture
+def alive():
+    """``alive(run)``: hold the run's lock as the process rating it would."""
+    held = []
+
+    def hold(run):
+        assert run_locks.acquire(run_locks.RATING_RUN, run.pk)
+        held.append(run.pk)
+        return run
+
+    yield hold
+    for pk in held:
+        run_locks.release(run_locks.RATING_RUN, pk)
+
+
+def test_a_running_run_keeps_polling(staff, alive):
+    run = alive(RatingRun.objects.create(billing_month=BillingMonth.objects.create(month=date(2026, 9, 1)),
+                                         status="running", total_records=10, processed_records=4))
     partial = staff.get(reverse("billing:rating_run", args=[run.pk]), headers={"HX-Request": "true"})
     assert b'hx-trigger="every 1s"' in partial.content and b"40%" in partial.content
 
 
-def test_a_second_run_while_one_is_active_is_refused(staff):
+def test_a_second_run_while_one_is_active_is_refused(staff, alive):
     month = BillingMonth.objects.create(month=date(2026, 9, 1))
-    RatingRun.objects.create(billing_month=month, status="running")
+    alive(RatingRun.objects.create(billing_month=month, status="running"))
     response = staff.post(reverse("billing:rating_start"), {"month": "2026-09"}, follow=True)
     assert b"being rated right now" in response.content
     assert RatingRun.objects.count() == 1
+
+
+def test_a_run_whose_process_died_shows_as_failed_and_frees_the_month(
+    staff, september_call, django_capture_on_commit_callbacks
+):
+    month = BillingMonth.objects.create(month=date(2026, 9, 1))
+    dead = RatingRun.objects.create(billing_month=month, status="running", total_records=10, processed_records=4)
+    partial = staff.get(reverse("billing:rating_run", args=[dead.pk]), headers={"HX-Request": "true"})
+    assert b"stopped before the end" in partial.content and b"hx-trigger" not in partial.content
+    dead.refresh_from_db()
+    assert dead.status == "failed"
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(reverse("billing:rating_start"), {"month": "2026-09"})
+    assert RatingRun.objects.exclude(pk=dead.pk).get().status == "done"
+
+
+def test_the_command_takes_over_a_month_whose_run_died(september_call):
+    month = BillingMonth.objects.create(month=date(2026, 9, 1))
+    RatingRun.objects.create(billing_month=month, status="running")
+    out = StringIO()
+    call_command("rate_usage", "--month", "2026-09", stdout=out)
+    assert "1 calls rated" in out.getvalue()
+    assert list(RatingRun.objects.order_by("pk").values_list("status", flat=True)) == ["failed", "done"]
 
 
 def test_rating_the_current_month_is_refused_with_a_message(staff):

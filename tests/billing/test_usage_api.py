@@ -117,3 +117,17 @@ def test_bad_json_and_missing_items_are_400(api_client, partner_a):
 
 def test_without_a_token_is_401(client, db):
     assert client.post(URL, json.dumps({"items": []}), content_type="application/json").status_code == 401
+
+
+def test_the_api_refuses_old_and_future_calls_and_day_long_calls_by_index(api_client, partner_a, customer):
+    # (A NUL anywhere in a JSON body is refused whole, with a 400, before any handler.)
+    t = customer.tenant_id
+    items = [item("tab", t, user="a\tb"), item("old", t, startTime="1999-01-01T00:00:00Z"),
+             item("future", t, startTime="2999-01-01T00:00:00Z"), item("long", t, durationSeconds=90000),
+             item("ok", t)]
+    response = post(api_client(partner_a, Role.GLOBAL_ADMIN), items)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["imported"] == 1
+    assert [error["index"] for error in body["errors"]] == [0, 1, 2, 3]
+    assert list(UsageRecord.objects.values_list("record_id", flat=True)) == ["ok"]

@@ -5,8 +5,10 @@ import datetime as dt
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError
 
 from billing.models import UsageImport, UsageImportStatus, UsageRecord
+from billing.services import run_locks
 from billing.services import usage as usage_service
 from billing.services.usage import (
     BAD_COUNTRY,
@@ -14,6 +16,10 @@ from billing.services.usage import (
     BAD_DURATION,
     BAD_ENCODING,
     BLANK_FIELD,
+    CALL_IN_FUTURE,
+    CALL_TOO_OLD,
+    CONTROL_CHARACTER,
+    DURATION_TOO_LARGE,
     DUPLICATE_OF_LINE,
     EMPTY_FILE,
     MISSING_COLUMNS,
@@ -291,3 +297,86 @@ def test_command_fails_on_a_missing_column_or_bad_encoding(customer, tmp_path):
     with pytest.raises(CommandError, match="not UTF-8"):
         call_command("import_usage", str(path))
     assert not UsageRecord.objects.exists()
+
+
+def test_nul_and_control_characters_in_any_field_are_refused_by_line_and_the_rest_imported(customer):
+    # Issue 10: a NUL in one field crashed the import and left it "running" for ever.
+    t = customer.tenant_id
+    data = csv_bytes(
+        row("ok-1", t),  # line 2
+        row("nul-user", t, user="ann\x00@contoso.example"),  # 3
+        row("nul-type", t, call_type="dom\x00estic"),  # 4
+        row("nul\x00id", t),  # 5
+        row("bell", t, country="U\x07"),  # 6
+        row("ok-2", t),  # 7
+    )
+    result = run(data)
+    assert result.status == UsageImportStatus.DONE
+    assert reasons(result) == [
+        (3, CONTROL_CHARACTER % {"field": "user"}),
+        (4, CONTROL_CHARACTER % {"field": "call_type"}),
+        (5, CONTROL_CHARACTER % {"field": "record_id"}),
+        (6, CONTROL_CHARACTER % {"field": "destination_country"}),
+    ]
+    assert sorted(UsageRecord.objects.values_list("record_id", flat=True)) == ["ok-1", "ok-2"]
+
+
+def test_calls_before_2000_after_tomorrow_or_longer_than_a_day_are_refused_by_line(customer):
+    t = customer.tenant_id
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(hours=23)
+    too_late = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    data = csv_bytes(
+        row("old", t, start="1999-12-31T23:59:59Z"),  # line 2
+        row("year-1", t, start="0001-01-01T00:00:00Z"),  # 3
+        row("year-9999", t, start="9999-12-31T00:00:00Z"),  # 4
+        row("future", t, start=too_late.strftime("%Y-%m-%dT%H:%M:%SZ")),  # 5
+        row("long", t, seconds="86401"),  # 6
+        row("soon", t, start=tomorrow.strftime("%Y-%m-%dT%H:%M:%SZ")),  # 7: within a day, accepted
+        row("a-day", t, seconds="86400"),  # 8: exactly a day, accepted
+        row("y2k", t, start="2000-01-01T00:00:00Z"),  # 9
+    )
+    result = run(data)
+    assert result.status == UsageImportStatus.DONE
+    assert [line for line, _ in reasons(result)] == [2, 3, 4, 5, 6]
+    assert reasons(result)[0] == (2, CALL_TOO_OLD % {"value": "1999-12-31T23:59:59Z"})
+    assert reasons(result)[2] == (4, CALL_IN_FUTURE % {"value": "9999-12-31T00:00:00Z"})
+    assert reasons(result)[4] == (6, DURATION_TOO_LARGE % {"value": "86401"})
+    assert sorted(UsageRecord.objects.values_list("record_id", flat=True)) == ["a-day", "soon", "y2k"]
+
+
+def test_an_import_that_stops_on_an_error_is_failed_never_left_running(customer, monkeypatch):
+    def broken(rows, usage_import_id):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(usage_service, "_write", broken)
+    with pytest.raises(DatabaseError):
+        run(csv_bytes(row("a", customer.tenant_id)))
+    usage_import = UsageImport.objects.get()
+    assert usage_import.status == UsageImportStatus.FAILED
+    assert usage_import.errors[-1]["reason"] == str(usage_service.INTERNAL_FAILURE)
+    assert usage_service.reap_dead_imports() == 0  # nothing left to reap
+
+
+def test_a_running_import_without_a_live_process_is_reaped_as_failed(customer):
+    dead = UsageImport.objects.create(file_name="x.csv", status=UsageImportStatus.RUNNING, processed_rows=7,
+                                      imported_rows=5)
+    alive = UsageImport.objects.create(file_name="y.csv", status=UsageImportStatus.RUNNING)
+    assert run_locks.acquire(run_locks.USAGE_IMPORT, alive.pk)
+    try:
+        assert usage_service.reap_dead_imports() == 1
+    finally:
+        run_locks.release(run_locks.USAGE_IMPORT, alive.pk)
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.status == UsageImportStatus.FAILED and dead.imported_rows == 5
+    assert dead.errors[-1]["reason"] == str(usage_service.PROCESS_DIED)
+    assert alive.status == UsageImportStatus.RUNNING
+
+
+def test_command_with_a_nul_byte_reports_the_line_and_exits_cleanly(customer, tmp_path, capsys):
+    path = tmp_path / "calls.csv"
+    path.write_bytes(csv_bytes(row("ok", customer.tenant_id), row("bad", customer.tenant_id, user="a\x00b")))
+    call_command("import_usage", str(path))
+    out = capsys.readouterr().out
+    assert "Imported 1, duplicates 0, errors 1" in out and "line 3:" in out
+    assert UsageImport.objects.get().status == UsageImportStatus.DONE

@@ -5,6 +5,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from billing.services import run_locks
 from billing.models import UsageImport, UsageImportStatus, UsageRecord
 from billing.services.usage import BAD_ENCODING, NEGATIVE_DURATION, UNKNOWN_TENANT
 from billing.usage_views import PREVIEW_EXPIRED, SESSION_KEY
@@ -61,11 +62,26 @@ def test_billing_admin_previews_confirms_and_sees_the_counts(
 def test_progress_partial_polls_while_the_import_runs(partner_a, make_member):
     client = make_member(partner_a, Role.BILLING_ADMIN)
     running = UsageImportFactory(partner=partner_a, status=UsageImportStatus.RUNNING, total_rows=200, processed_rows=50)
-    response = client.get(reverse("billing:usage_import_detail", args=[running.pk]), headers={"HX-Request": "true"})
+    assert run_locks.acquire(run_locks.USAGE_IMPORT, running.pk)  # as the importing process holds it
+    try:
+        response = client.get(reverse("billing:usage_import_detail", args=[running.pk]), headers={"HX-Request": "true"})
+    finally:
+        run_locks.release(run_locks.USAGE_IMPORT, running.pk)
     body = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in body  # the partial only
     assert 'hx-trigger="every 1s"' in body and "width: 25%" in body
+
+
+def test_an_import_whose_process_died_shows_as_failed_with_what_it_imported(partner_a, make_member):
+    client = make_member(partner_a, Role.BILLING_ADMIN)
+    dead = UsageImportFactory(partner=partner_a, status=UsageImportStatus.RUNNING, total_rows=200, processed_rows=50,
+                              imported_rows=50)
+    response = client.get(reverse("billing:usage_import_detail", args=[dead.pk]), headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert 'hx-trigger="every 1s"' not in body and "its process ended" in body
+    dead.refresh_from_db()
+    assert dead.status == UsageImportStatus.FAILED and dead.imported_rows == 50 and dead.finished_at is not None
 
 
 def test_partner_upload_naming_another_partners_tenant_reports_unknown_tenant(
@@ -126,8 +142,9 @@ def test_list_shows_only_the_partners_imports(partner_a, partner_b, make_member,
     UsageImportFactory(partner=partner_b, file_name="theirs.csv")
     client = make_member(partner_a, Role.BILLING_ADMIN)
     client.get(LIST_URL)  # warm the session
-    # session, user, membership, count, page of imports (creators joined): fixed for any number of rows.
-    with django_assert_num_queries(5):
+    # session, user, membership, running imports (to mark those whose process died), count, page of
+    # imports (creators joined): fixed for any number of rows.
+    with django_assert_num_queries(6):
         response = client.get(LIST_URL)
     body = response.content.decode()
     assert all(item.file_name in body for item in mine)

@@ -110,6 +110,13 @@ class RatingRunFactory(DjangoModelFactory):
     billing_month = factory.SubFactory(BillingMonthFactory)
 
 
+def published_run_of(billing_month):
+    if billing_month.published_run_id is None:
+        billing_month.published_run = RatingRun.objects.create(billing_month=billing_month, status="done")
+        billing_month.save(update_fields=["published_run"])
+    return billing_month.published_run
+
+
 class RatedCallFactory(DjangoModelFactory):
     """A call rated entirely within the included minutes."""
 
@@ -118,6 +125,8 @@ class RatedCallFactory(DjangoModelFactory):
 
     usage_record = factory.SubFactory(UsageRecordFactory)
     billing_month = factory.SubFactory(BillingMonthFactory)
+    # The month's published run (made and published on first use), so the row is billed.
+    run = factory.LazyAttribute(lambda o: published_run_of(o.billing_month))
     minutes = 1
     pool_minutes = 1
     billable_minutes = 0

@@ -10,6 +10,8 @@ with token auth and JSON errors).
 """
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import cached_property
 
 import pytest
@@ -19,6 +21,7 @@ from portal.models import Role
 from subscriptions.models import CartStatus
 from tests.factories import (
     ApiTokenFactory,
+    BillingMonthFactory,
     AzurePlanFactory,
     AzureSubscriptionFactory,
     CartFactory,
@@ -30,11 +33,13 @@ from tests.factories import (
     OverageSettingFactory,
     OverageTransferFactory,
     PartnerFactory,
+    RatedCallFactory,
     RatingRunFactory,
     ProviderFactory,
     ResellerFactory,
     SubscriptionFactory,
     UsageImportFactory,
+    UsageRecordFactory,
 )
 
 ALL_ROLES = Role.values
@@ -117,6 +122,19 @@ class World:
     def api_token(self):
         return ApiTokenFactory(user=self.user)
 
+    @cached_property
+    def usage_line(self):
+        """A usage line of September 2026 (the sweep's ``month``): one published post-paid call."""
+        call = RatedCallFactory(
+            billing_month=BillingMonthFactory(month=date(2026, 9, 1)),
+            usage_record=UsageRecordFactory(customer=self.customer, started_at=datetime(2026, 9, 3, tzinfo=UTC)),
+            minutes=3, pool_minutes=0, billable_minutes=3, postpaid_minutes=3, unit_price=Decimal("0.02"),
+            amount=Decimal("0.06"), postpaid_amount=Decimal("0.06"), azure_subscription=self.azure_subscription,
+            partner=self.partner, reseller=self.reseller, status="postpaid",
+        )
+        return "~".join([str(self.customer.tenant_id), str(call.azure_subscription_id), "US", "landline", "0.02",
+                         "2026-09-01"])
+
 
 @dataclass(frozen=True)
 class Owned:
@@ -163,6 +181,7 @@ OBJECT_IDS = {
     "portal:token_revoke.pk": Owned(lambda w: w.api_token.pk),
     # A month names no partner's object: billing pages always show request.partner's own lines.
     "month": Public(lambda w: "2026-09"),
+    "usage_line": Owned(lambda w: w.usage_line),
     "run_id": StaffOnly(lambda w: RatingRunFactory().pk),
     "product_id": Public(lambda w: w.subscription.sku.product_id),
     "sku_id": Public(lambda w: w.subscription.sku.sku_id),

@@ -10,6 +10,7 @@ operator's and may name any customer; with it, only that partner's customers.
 import os
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from billing.models import UsageImportStatus
 from billing.services.usage import file_chunks, usage_import_error_rows, usage_import_file
@@ -39,12 +40,15 @@ class Command(BaseCommand):
         with fileobj:
             if os.path.isdir(file):
                 raise CommandError(f"Cannot read {file}: it is a directory.")
-            usage_import = usage_import_file(
-                fileobj_chunks=file_chunks(fileobj),
-                file_name=os.path.basename(file),
-                partner=partner_obj,
-                progress=(lambda done: self.stderr.write(f"{done} rows processed")) if verbose else None,
-            )
+            try:
+                usage_import = usage_import_file(
+                    fileobj_chunks=file_chunks(fileobj),
+                    file_name=os.path.basename(file),
+                    partner=partner_obj,
+                    progress=(lambda done: self.stderr.write(f"{done} rows processed")) if verbose else None,
+                )
+            except DatabaseError as exc:  # the import is marked failed, with what it committed
+                raise CommandError(f"{file}: the import stopped on a database error ({exc}).") from None
         if usage_import.status == UsageImportStatus.FAILED:
             reason = usage_import.errors[0]["reason"] if usage_import.errors else "the import failed"
             raise CommandError(f"{file}: {reason}")

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from billing.services.rating import RatingError, billing_month_finalize, rate_month
 from billing.services.reconciliation import parse_month
@@ -29,3 +30,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{month:%Y-%m}: finalized")
         except RatingError as error:
             raise CommandError(error.description) from None
+        except DatabaseError as error:
+            raise CommandError(
+                f"{month:%Y-%m}: the run stopped on a database error and published nothing ({error})."
+            ) from None
