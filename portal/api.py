@@ -147,7 +147,6 @@ def any_case(*values, optional=False):
     return rf"^(?:\s*(?:{words})\s*){'?' if optional else ''}$"
 
 
-
 class ErrorOut(Schema):
     code: int | str
     description: str
