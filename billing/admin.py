@@ -25,13 +25,15 @@ from billing.models import (
     CreditAccount,
     CreditLedgerEntry,
     RatedCall,
+    RatingChunk,
     Rate,
     RatingRun,
     UsageImport,
     UsageRecord,
 )
 from billing.forms import UsageUploadForm
-from billing.services.usage import usage_import_create
+from billing.services.rating import reap_dead_runs
+from billing.services.usage import reap_dead_imports, usage_import_create
 from billing.tasks import import_usage_upload, save_upload
 from portal.admin import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline, UUIDSearchMixin
 from portal.services import audit_record
@@ -143,6 +145,10 @@ class UsageImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["partner", "created_by"]
     search_fields = ["file_name", "partner__name"]
     date_hierarchy = "created_at"
+
+    def changelist_view(self, request, extra_context=None):
+        reap_dead_imports()  # an import whose process died reads as failed, not running
+        return super().changelist_view(request, extra_context)
     ordering = ["-created_at"]
     fields = [
         "file_name",
@@ -266,14 +272,38 @@ class BillingMonthAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
 
+class RatingChunkInline(admin.TabularInline):
+    model = RatingChunk
+    fields = ["number", "first_customer_id", "last_customer_id", "calls", "status", "done_at", "done_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(RatingRun)
 class RatingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["billing_month", "status", "processed_records", "total_records", "started_by", "created_at", "finished_at"]
+    """Runs are results. A run whose process died is shown failed (reaped on every visit):
+    nothing here needs fixing by hand, and a new run can start at once."""
+
+    list_display = ["billing_month", "status", "processed_records", "total_records", "done_chunks", "total_chunks",
+                    "started_by", "created_at", "finished_at"]
     list_filter = ["status"]
     list_select_related = ["billing_month", "started_by"]
     search_fields = ["message"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
+    inlines = [RatingChunkInline]
+
+    def changelist_view(self, request, extra_context=None):
+        reap_dead_runs()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        reap_dead_runs()
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(RatedCall)
@@ -295,6 +325,10 @@ class RatedCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "is_adjustment",
     ]
     list_filter = ["status", "is_adjustment", "billing_month", ("partner", admin.RelatedOnlyFieldListFilter)]
+
+    def get_queryset(self, request):
+        # What the months bill: a run at work or one that died is never shown as billed.
+        return super().get_queryset(request).published()
     list_select_related = ["usage_record__customer", "billing_month", "partner", "reseller"]
     search_fields = ["=usage_record__record_id", "usage_record__customer__name", "partner__name", "partner__mpn_id"]
     ordering = ["-billing_month__month", "usage_record__started_at"]

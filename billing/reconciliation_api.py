@@ -84,7 +84,8 @@ def line_item_json(row, month):
     return item
 
 
-@router.get("/{month}/lineitems", response=responses(LineItemCollectionOut))
+# exclude_none: only usage line items carry ``links``; every value of a line is a string.
+@router.get("/{month}/lineitems", response=responses(LineItemCollectionOut), exclude_none=True)
 def reconciliation_line_items(request, month: Month, paging: Query[LineItemQuery]):
     require(request, permissions.BILLING)
     if not re.fullmatch(MONTH_PATTERN, month):

@@ -30,6 +30,8 @@ _held_files = {}  # (kind, id) → open file holding the flock, in this process
 
 def _lock_path(kind, object_id):
     name = str(connection.settings_dict["NAME"])
+    if "memory" in name:  # an in-memory database (tests) lives in this process only
+        name = f"{name}:{os.getpid()}"
     digest = hashlib.sha1(name.encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / f"portal-{digest}-{_FILE_PREFIX[kind]}-{object_id}.lock"
 

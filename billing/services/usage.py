@@ -222,18 +222,54 @@ def _csv_rows(fileobj_chunks):
 
 def _parse_start(value):
     started = dt.datetime.fromisoformat(value)
+    if started.tzinfo is dt.UTC:  # "…Z", the common case
+        return started
     if started.tzinfo is None:
         return started.replace(tzinfo=dt.UTC)
     return started.astimezone(dt.UTC)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Whitespace or a control character in a free-text field sends a row the long way round.
+_UNUSUAL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
-def _check(values, now=None):
+def latest_call_start():
+    """The latest start a call may have: one day from now."""
+    return timezone.now() + FUTURE_TOLERANCE
+
+
+def _check(values, latest=None):
     """``(record, None)`` for a good row, ``(None, reason)`` otherwise. ``record`` is
     ``(record_id, tenant, user, started_at, duration, call_type, country, number_type)`` with
-    the tenant still as written: it is resolved per batch."""
+    the tenant still as written: it is resolved per batch. ``latest``: ``latest_call_start()``,
+    computed once per batch by the caller.
+
+    A million rows a file: a good row takes the short path (one test per field, as it came,
+    no message built); any doubt (whitespace to strip included) goes to ``_reasons``, which
+    names every problem of the row."""
+    record_id, tenant, user, start, duration, call_type, country, number_type = values
+    if (
+        record_id and tenant and user
+        and call_type in CALL_TYPES and number_type in NUMBER_TYPES
+        and len(record_id) <= RECORD_ID_MAX and len(user) <= USER_MAX
+        and duration.isascii() and duration.isdigit()
+        and len(country) == 2 and country.isascii() and country.isalpha()
+        and _UNUSUAL.search(record_id + tenant + user) is None
+    ):
+        seconds = int(duration)
+        try:
+            started = _parse_start(start)
+        except (ValueError, OverflowError):
+            started = None
+        if seconds <= MAX_DURATION and started is not None and EARLIEST_CALL <= started <= (latest or latest_call_start()):
+            return (record_id, tenant, user, started, seconds, call_type, country.upper(), number_type), None
+    return _check_slowly([v.strip() for v in values], latest or latest_call_start())
+
+
+def _check_slowly(values, latest):
+    """A row the short path of ``_check`` did not take, stripped: its record, or every problem
+    of the row in one line."""
     values = [v.strip() for v in values]
     controls = [name for name, value in zip(COLUMNS, values) if _CONTROL.search(value)]
     if controls:
@@ -242,7 +278,7 @@ def _check(values, now=None):
     record_id, tenant, user, start, duration, call_type, country, number_type = values
     blank = [name for name, value in zip(COLUMNS, (record_id, tenant, user, start, duration, call_type, country, number_type)) if not value]
     if blank:
-        return None, "; ".join(BLANK_FIELD % {"field": name} for name in blank)
+        return None, "; ".join(str(BLANK_FIELD % {"field": name}) for name in blank)
     problems = []
     if len(record_id) > RECORD_ID_MAX:
         problems.append(TOO_LONG % {"field": "record_id", "max": RECORD_ID_MAX})
@@ -256,7 +292,7 @@ def _check(values, now=None):
     else:
         if started < EARLIEST_CALL:
             problems.append(CALL_TOO_OLD % {"value": start[:40]})
-        elif started > (now or timezone.now()) + FUTURE_TOLERANCE:
+        elif started > latest:
             problems.append(CALL_IN_FUTURE % {"value": start[:40]})
     seconds = None
     if duration.isascii() and duration.isdigit():
@@ -454,6 +490,7 @@ class _Importer:
         self.api = api
         self.progress = progress
         self.tenants = {}  # tenant id as written → customer pk, or None when unknown
+        self.latest = latest_call_start()  # moved on at every batch
         self.seen = {}  # record_id → position of its first good occurrence
         self.pending = []  # (position, record) awaiting the batch's tenant lookup
         self.batch_errors = []
@@ -476,7 +513,7 @@ class _Importer:
         if isinstance(values, str):  # the reader's reason for a line it could not parse
             self._error(position, values, record_id)
         else:
-            record, reason = _check(values)
+            record, reason = _check(values, self.latest)
             if reason is None:
                 self.pending.append((position, record))
             else:
@@ -501,6 +538,7 @@ class _Importer:
                 self.tenants[raw] = found.get(tenant_uuid)
 
     def flush(self):
+        self.latest = latest_call_start()
         self._resolve_tenants()
         rows = []
         duplicate_reason = DUPLICATE_OF_ITEM if self.api else DUPLICATE_OF_LINE

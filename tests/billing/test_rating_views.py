@@ -139,3 +139,17 @@ def test_command_refuses_a_bad_month(month):
 def test_command_refuses_a_month_that_has_not_ended():
     with pytest.raises(CommandError, match="has not ended"):
         call_command("rate_usage", "--month", "2026-10")
+
+
+def test_rating_a_month_without_calls_is_refused_in_one_line_and_changes_nothing(db):
+    with pytest.raises(CommandError, match="has no calls to rate: nothing was changed"):
+        call_command("rate_usage", "--month", "2026-08")
+    assert not RatingRun.objects.exists()
+
+
+def test_the_progress_shows_chunks_done_of_total(staff, alive):
+    run = alive(RatingRun.objects.create(billing_month=BillingMonth.objects.create(month=date(2026, 9, 1)),
+                                         status="running", total_records=10, processed_records=4, total_chunks=5,
+                                         done_chunks=2))
+    partial = staff.get(reverse("billing:rating_run", args=[run.pk]), headers={"HX-Request": "true"})
+    assert b"2 of 5 chunks done" in partial.content

@@ -380,3 +380,12 @@ def test_command_with_a_nul_byte_reports_the_line_and_exits_cleanly(customer, tm
     out = capsys.readouterr().out
     assert "Imported 1, duplicates 0, errors 1" in out and "line 3:" in out
     assert UsageImport.objects.get().status == UsageImportStatus.DONE
+
+
+def test_values_with_surrounding_spaces_are_stripped_not_refused(customer):
+    data = csv_bytes(row(" spaced ", f" {customer.tenant_id} ", user=" ann@contoso.example ", seconds=" 61 ",
+                         call_type=" domestic", country="us "))
+    result = run(data)
+    assert result.errors == [] and result.imported_rows == 1
+    record = UsageRecord.objects.get()
+    assert (record.record_id, record.user, record.destination_country) == ("spaced", "ann@contoso.example", "US")
