@@ -98,7 +98,7 @@ def _check_pairs(querydict, where_template, source, *, line_breaks=False):
 def _check_json(value, path=""):
     if isinstance(value, str):
         where = IN_JSON_FIELD % {"name": path} if path else IN_JSON_BODY
-        _check(value, where, path or "body")
+        _check(value, where, path or "body", line_breaks=True)
     elif isinstance(value, dict):
         for key, item in value.items():
             name = f"{path}.{_printable(key)}" if path else _printable(key)
@@ -118,11 +118,12 @@ class RejectControlCharactersMiddleware:
     control character (NUL, the other C0 characters, DEL, C1) or a lone surrogate in:
 
     - the address (``/v1/products/%00/skus``) and every query-string name and value;
-    - every JSON string and key of an ``application/json`` body (the API's strings are all
-      single-line: names, ids, codes), whatever the method;
-    - every form field name and value (not uploaded files: their importers check their
-      rows), except tab, CR and LF, which a textarea legitimately sends; whether a single-line
-      field accepts them is that field's business.
+    - every key of an ``application/json`` body, whatever the method;
+    - every JSON string and every form field name and value (not uploaded files: their
+      importers check their rows), except tab, CR and LF: multi-line text legitimately holds
+      them (a textarea sends CR LF). Whether a single-line field accepts them is that field's
+      business: a friendly name refuses them, the usage API refuses such a record by its index
+      and imports the others.
 
     One place for the whole portal, before any view reads the input: pages get a 400 page
     (HTMX a message swapped into ``#messages``), ``/v1/`` Partner Center's error body

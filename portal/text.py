@@ -2,9 +2,11 @@
 
 Unicode's control characters (C0, DEL, C1) and lone surrogates have no place in a name, an id
 or a search, and PostgreSQL refuses NUL in any text with an error of its own. Multi-line text
-(a textarea, which sends CR LF) legitimately holds tab, CR and LF. The request middleware
-(``portal.middleware.RejectControlCharactersMiddleware``) applies this to every query string,
-form field and JSON string; importers of uploaded files apply it to their cells.
+(a textarea, which sends CR LF) legitimately holds tab, CR and LF, so the request middleware
+(``portal.middleware.RejectControlCharactersMiddleware``) lets those three through in form
+fields and JSON strings (never in the address or a query string) and single-line fields
+refuse them themselves (``control_character(text)``); importers of uploaded files apply the
+rule to their cells.
 """
 
 import re

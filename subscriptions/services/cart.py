@@ -27,6 +27,7 @@ from catalog.models import Availability, BillingCycle, TermDuration
 from catalog.selectors import addons_missing_prerequisite
 from portal.models import CustomerRelationship, PartnerKind
 from portal.services import audit_record
+from portal.text import control_character
 from subscriptions import errors
 from subscriptions.errors import CartInputError
 from subscriptions.models import Cart, CartLine, CartStatus, Subscription, SubscriptionStatus
@@ -110,6 +111,11 @@ def _parse_lines(lines):
         if len(line.friendly_name or "") > errors.FRIENDLY_NAME_MAX_LENGTH:
             raise CartInputError(
                 errors.INVALID_INPUT, errors.FRIENDLY_NAME_TOO_LONG % {"n": n, "max": errors.FRIENDLY_NAME_MAX_LENGTH}
+            )
+        character = control_character(line.friendly_name or "")
+        if character:
+            raise CartInputError(
+                errors.INVALID_INPUT, errors.FRIENDLY_NAME_CONTROL_CHARACTER % {"n": n, "character": character}
             )
         triples.append(match.groups())
     return triples

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog.models import Availability, TenantLicense
 from portal.models import Customer
 from portal.services import audit_record
+from portal.text import control_character
 from subscriptions.models import (
     SUBSCRIPTION_TRANSITIONS,
     ChargeEvent,
@@ -70,6 +71,9 @@ CHANGED_SINCE_READ = _(
 )
 FRIENDLY_NAME_MAX_LENGTH = Subscription._meta.get_field("friendly_name").max_length
 FRIENDLY_NAME_TOO_LONG = _("The friendly name can be at most %(max)s characters.")
+FRIENDLY_NAME_CONTROL_CHARACTER = _(
+    "The friendly name is one line of text: it cannot hold a control character (%(character)s)."
+)
 
 
 class SubscriptionError(Exception):
@@ -452,6 +456,8 @@ def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, 
     friendly_name = (friendly_name or "").strip()
     if len(friendly_name) > FRIENDLY_NAME_MAX_LENGTH:
         raise SubscriptionError(CODE_INVALID_INPUT, FRIENDLY_NAME_TOO_LONG % {"max": FRIENDLY_NAME_MAX_LENGTH})
+    if character := control_character(friendly_name):
+        raise SubscriptionError(CODE_INVALID_INPUT, FRIENDLY_NAME_CONTROL_CHARACTER % {"character": character})
     if friendly_name == subscription.friendly_name:
         return subscription
     _check_version(subscription, version)

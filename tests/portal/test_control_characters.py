@@ -91,12 +91,35 @@ def test_api_json_string_with_nul_is_a_pc_400_and_writes_nothing(api_client, par
     assert not Cart.objects.exists()
 
 
-@pytest.mark.parametrize("text", ["line\nbreak", "tab\there", "\x1b[31m", "\u0085"])
-def test_api_json_strings_refuse_every_control_character(api_client, partner_a, customer_of, text):
+@pytest.mark.parametrize("text", ["\x1b[31m", "\u0085", "\x7f", "\x0b"])
+def test_api_json_strings_refuse_the_control_characters_no_text_holds(api_client, partner_a, customer_of, text):
     customer = customer_of(partner_a)
     response = post_cart(api_client(partner_a), customer, [{"catalogItemId": "X", "friendlyName": text}])
     assert response.status_code == 400
     assert response.json()["data"] == [{"field": "lineItems[0].friendlyName"}]
+
+
+@pytest.mark.parametrize("text", ["line\nbreak", "tab\there", "cr\rlf"])
+def test_a_single_line_api_field_refuses_tab_and_line_breaks_itself(api_client, partner_a, customer_of, text):
+    """Tab, CR and LF pass the middleware in JSON strings (multi-line text holds them); a
+    friendly name is one line and says so."""
+    catalog = make_catalog()
+    customer = customer_of(partner_a)
+    response = post_cart(api_client(partner_a), customer, [line(catalog.base_av, friendlyName=text)])
+    assert response.status_code == 400
+    assert "friendly name of line item 0 is one line" in response.json()["description"]
+    assert not Cart.objects.exists()
+
+
+def test_a_subscription_friendly_name_refuses_a_line_break(api_client, partner_a, customer_of):
+    from tests.api.test_subscriptions_api import bought, patch
+
+    customer = customer_of(partner_a)
+    subscription = bought(partner_a, customer, friendly_name="Before")
+    response = patch(api_client(partner_a), customer, subscription, {"friendlyName": "two\nlines"})
+    assert response.status_code == 400
+    subscription.refresh_from_db()
+    assert subscription.friendly_name == "Before"
 
 
 def test_api_json_key_with_a_control_character_is_refused(api_client, partner_a, customer_of):
