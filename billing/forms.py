@@ -28,4 +28,4 @@ class UsageConfirmForm(forms.Form):
     """Step two: imports the file previewed, named by the token of its saved copy, so a
     second preview in another tab cannot be confirmed in place of the one on screen."""
 
-    token = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
+    token = forms.RegexField(regex=r"^[0-9a-f]{32}$", max_length=32, widget=forms.HiddenInput)

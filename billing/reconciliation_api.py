@@ -7,6 +7,8 @@ built from its own subscriptions and rated calls, never anyone else's. Paged wit
 ``links.next`` points at the next page while there is one.
 """
 
+import re
+
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Schema
@@ -16,13 +18,16 @@ from billing.selectors import line_page
 from billing.services.reconciliation import COLUMNS, parse_month
 from billing.usage_lines import call_values, parse_usage_line_key, usage_line_calls, usage_line_key
 from portal import permissions
-from portal.api import ApiError, AttributesOut, LinkOut, attributes, link, require, responses
+from portal.api import ApiError, AttributesOut, LinkOut, attributes, documented, link, require, responses
 
 router = Router(tags=["reconciliation"])
 
 DEFAULT_PAGE_SIZE = 2000
 MAX_PAGE_SIZE = 10000
 BAD_MONTH_MESSAGE = _("%(month)s is not a billing month: use YYYY-MM, e.g. 2026-10.")
+# YYYY-MM in ASCII digits, from 0001-01 to 9999-11 (a month needs a next month to end).
+MONTH_PATTERN = r"^(?!0000-)(?!9999-12)[0-9]{4}-(?:0[1-9]|1[0-2])$"
+Month = documented(pattern=MONTH_PATTERN, description="The billing month, YYYY-MM (e.g. 2026-10).")
 
 
 def camel_case(column):
@@ -81,12 +86,11 @@ def line_item_json(row, month):
 
 # exclude_none: only usage line items carry ``links``; every value of a line is a string.
 @router.get("/{month}/lineitems", response=responses(LineItemCollectionOut), exclude_none=True)
-def reconciliation_line_items(request, month: str, paging: Query[LineItemQuery]):
+def reconciliation_line_items(request, month: Month, paging: Query[LineItemQuery]):
     require(request, permissions.BILLING)
-    try:
-        first_day = parse_month(month)
-    except ValueError:
-        raise ApiError(description=BAD_MONTH_MESSAGE % {"month": month}) from None
+    if not re.fullmatch(MONTH_PATTERN, month):
+        raise ApiError(description=BAD_MONTH_MESSAGE % {"month": month})
+    first_day = parse_month(month)
     page = line_page(partner=request.partner, month=first_day, offset=paging.offset, limit=paging.size)
     links = {}
     if page.has_next:
@@ -154,10 +158,12 @@ def rated_call_json(call):
 
 
 @router.get("/{month}/usagelines/{usage_line}/calls", response=responses(RatedCallCollectionOut))
-def usage_line_call_items(request, month: str, usage_line: str, paging: Query[LineItemQuery]):
+def usage_line_call_items(request, month: Month, usage_line: str, paging: Query[LineItemQuery]):
     """The rated calls behind one usage line item (its ``links.calls.uri``), oldest first.
     Another partner's line, or no such line, is 404."""
     require(request, permissions.BILLING)
+    if not re.fullmatch(MONTH_PATTERN, month):
+        raise Http404
     try:
         first_day = parse_month(month)
         key = parse_usage_line_key(first_day, usage_line)

@@ -5,8 +5,6 @@ Billing roles only (``permissions.BILLING``); the partner is always ``request.pa
 page shows the signed-in partner's own lines and nothing else.
 """
 
-import csv
-
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
@@ -30,6 +28,7 @@ from billing.usage_lines import (
     usage_line_key,
 )
 from portal import permissions
+from portal.csv_export import CsvLineWriter
 from portal.views import htmx_template, partner_required, require_permission
 
 PAGE_SIZE = 50
@@ -212,17 +211,12 @@ def usage_line_calls_page(request, month, usage_line):
     return render(request, "billing/usage_line_calls.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @require_GET
 @partner_required
 def usage_line_calls_csv(request, month, usage_line):
     """Every call behind the usage line as CSV, streamed."""
     key, calls = _usage_line(request, month, usage_line)
-    writer = csv.writer(_Echo(), lineterminator="\n")
+    writer = CsvLineWriter(lineterminator="\n")
 
     def lines():
         yield writer.writerow(CALL_COLUMNS)

@@ -19,9 +19,11 @@ from portal.api import (
     ApiNotFound,
     AttributesOut,
     LinkOut,
+    any_case,
     attributes,
     collection,
     collection_schema,
+    documented,
     link,
     require,
     responses,
@@ -58,11 +60,16 @@ TERM_DESCRIPTIONS = {
 
 class CountryQuery(Schema):
     country: str = Field(..., pattern=r"^[A-Za-z]{2}$", description="Two-letter ISO country code, e.g. US.")
-    targetSegment: str | None = None
+    targetSegment: documented(
+        pattern=any_case(*Segment.values, optional=True),
+        description="commercial, education, government or nonprofit (any letter case); empty: every segment.",
+    ) | None = None
 
 
 class ProductsQuery(CountryQuery):
-    targetView: str = "OnlineServices"
+    targetView: documented(enum=list(TARGET_VIEWS), description="OnlineServices (the default) or MicrosoftAzure.") = (
+        "OnlineServices"
+    )
 
 
 # --- Response shapes ----------------------------------------------------------------------
@@ -245,7 +252,9 @@ def availability_json(availability, sku, country):
 
 
 def _segment(value):
-    if value is None:
+    """The segment asked for, or None for every segment (no value, or an empty one)."""
+    value = (value or "").strip()
+    if not value:
         return None
     if value.lower() not in Segment.values:
         raise ApiError(

@@ -20,7 +20,9 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import BillingCycle, PriceListEntry, PriceTag, Segment, Sku, TermDuration
+from portal.csv_export import CsvLineWriter
 from portal.services import audit_record
+from portal.text import control_character
 
 EXPORT_COLUMNS = [
     "ProductTitle",
@@ -68,6 +70,7 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 NOT_UTF8 = _("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")
 EMPTY_FILE = _("The file is empty: it needs a header line and at least one row.")
 MISSING_COLUMN = _("The header has no “%(column)s” column.")
+CONTROL_CHARACTER_IN_CELL = _("%(column)s contains a control character (%(character)s).")
 NOT_CSV = _("The file could not be read as CSV: %(reason)s")
 
 
@@ -137,16 +140,9 @@ def export_row(entry):
     ]
 
 
-class _Echo:
-    """A file-like object whose ``write`` hands the line back, for streaming csv.writer."""
-
-    def write(self, value):
-        return value
-
-
 def export_lines(*, market=None, chunk_size=500):
     """The CSV text of the price list, one line at a time (the header first)."""
-    writer = csv.writer(_Echo())
+    writer = CsvLineWriter()
     yield writer.writerow(EXPORT_COLUMNS)
     for entry in export_queryset(market=market).iterator(chunk_size=chunk_size):
         yield writer.writerow(export_row(entry))
@@ -328,6 +324,10 @@ def parse_price_list(text):
 
 
 def _parse_row(values, cell, skus, *, line, has_tags):
+    for column in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
+        character = control_character(cell(values, column))
+        if character:
+            raise ValueError(CONTROL_CHARACTER_IN_CELL % {"column": column, "character": character})
     product_id = cell(values, "ProductId").upper()
     sku_id = cell(values, "SkuId").upper()
     if not product_id or not sku_id:

@@ -47,6 +47,7 @@ ENABLED_NOT_BOOLEAN = _("overageEnabled must be a JSON boolean (true or false), 
 ENTITLEMENT_MISSING = _("azureEntitlementId is required when overageEnabled is true: the GUID of an active Azure subscription of the customer.")
 ENTITLEMENT_NOT_STRING = _("azureEntitlementId must be a string (a GUID).")
 PARTNER_ID_NOT_STRING = _("partnerId must be a string (the MPN id of your indirect reseller).")
+TYPE_NOT_PHONE_SERVICES = _("type can only be %(service)s (or left out).")
 PLAN_NOT_FOUND = _("No Azure plan with subscription id %(plan_id)s for this customer.")
 
 
@@ -63,14 +64,38 @@ class OverageOut(Schema):
     attributes: AttributesOut
 
 
-class OverageIn(Schema):
-    """Documented shape; the operation validates the raw body itself (see the module)."""
-
-    azureEntitlementId: str | None = None
-    partnerId: str | None = None
-    overageEnabled: bool
-    azureResourceGroup: str | None = None
-    type: str | None = None
+# The Update overage body, as the operation reads it by hand (see the module): overageEnabled
+# is required, and azureEntitlementId too when it is true. OpenAPI 3.1 says "required when"
+# with if/then.
+OVERAGE_IN_SCHEMA = {
+    "title": "OverageIn",
+    "type": "object",
+    "properties": {
+        "overageEnabled": {"type": "boolean", "description": "true to enable overage, false to switch it off (None)."},
+        "azureEntitlementId": {
+            "type": ["string", "null"],
+            "description": (
+                "The GUID of an active Azure subscription of the customer that receives overage: required when "
+                "overageEnabled is true, ignored otherwise."
+            ),
+        },
+        "partnerId": {
+            "type": ["string", "null"],
+            "description": "An indirect provider names the indirect reseller it acts for by its MPN id.",
+        },
+        # Any value: Partner Center's {tags, location} is accepted and ignored (the group is always M365).
+        "azureResourceGroup": {
+            "description": "Accepted for Partner Center compatibility and ignored: the resource group is always M365.",
+        },
+        "type": {"enum": [SERVICE, None], "description": f"{SERVICE}, the only overage service."},
+    },
+    "required": ["overageEnabled"],
+    "if": {"properties": {"overageEnabled": {"const": True}}, "required": ["overageEnabled"]},
+    "then": {
+        "required": ["azureEntitlementId"],
+        "properties": {"azureEntitlementId": {"type": "string", "pattern": r"\S"}},
+    },
+}
 
 
 class AzureEntitlementOut(Schema):
@@ -140,6 +165,8 @@ def _parse_body(request):
     partner_id = body.get("partnerId")
     if partner_id is not None and not isinstance(partner_id, str):
         raise ApiError(description=PARTNER_ID_NOT_STRING, data=[{"field": "partnerId"}])
+    if body.get("type") not in (None, SERVICE):
+        raise ApiError(description=TYPE_NOT_PHONE_SERVICES % {"service": SERVICE}, data=[{"field": "type"}])
     return enabled, (entitlement or "").strip(), (partner_id or "").strip()
 
 
@@ -173,7 +200,7 @@ def _reseller(request, customer, partner_id):
     summary="Update the customer's overage setting",
     openapi_extra={
         "requestBody": {
-            "content": {"application/json": {"schema": OverageIn.model_json_schema()}},
+            "content": {"application/json": {"schema": OVERAGE_IN_SCHEMA}},
             "required": True,
         }
     },

@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from overage.services import CREATE_NEW
 
 NONE = "none"
+# An Azure subscription id: a GUID, possibly written as "{…}" or "urn:uuid:…".
+GUID_MAX_LENGTH = 45
 
 
 class ManageOverageForm(forms.Form):
@@ -16,11 +18,12 @@ class ManageOverageForm(forms.Form):
 
     target = forms.CharField(
         label=_("Azure subscription receiving overage"),
+        max_length=GUID_MAX_LENGTH,
         error_messages={"required": _("Choose an Azure subscription, Create new, or None.")},
     )
     # The Azure subscription id the member saw when choosing (empty for None): a stale
     # form (a second click, another member meanwhile) is refused instead of applied.
-    seen = forms.CharField(required=False, widget=forms.HiddenInput)
+    seen = forms.CharField(required=False, max_length=GUID_MAX_LENGTH, widget=forms.HiddenInput)
 
     def __init__(self, *args, azure_subscriptions=(), **kwargs):
         super().__init__(*args, **kwargs)

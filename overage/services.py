@@ -109,7 +109,11 @@ def _check_can_create_azure(*, customer, partner):
 def azure_plan_create(*, customer, partner, acting_user, request_id=""):
     """Create the customer's no-cost Azure plan (DZH318Z0BPS6) when it has none, listed
     among its subscriptions. Refused for legacy-Azure customers and sandbox partners
-    without Azure-plan access. Returns the plan (existing or new)."""
+    without Azure-plan access. Returns the plan (existing or new).
+
+    The customer row is locked before looking: two partners creating the plan at once queue
+    up, and the second finds the first one's plan and uses it (one plan per customer)."""
+    customer = _lock_customer(customer)
     existing = AzurePlan.objects.filter(customer=customer).first()
     if existing:
         return existing

@@ -16,10 +16,13 @@ Each app's router is mounted in ``mounted_api()``, which the root URLconf calls:
 import this module's helpers, so this module imports them only then.
 """
 
+import datetime
 import json
 import logging
 import math
+import re
 import uuid
+from typing import Annotated
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -27,7 +30,10 @@ from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.responses import codes_4xx
+from ninja.schema import DjangoGetter
 from ninja.security import HttpBearer
+from pydantic import BeforeValidator, TypeAdapter, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 from portal import permissions
 from portal.logs import log_context_bind
@@ -98,6 +104,65 @@ class ApiThrottled(ApiError):
 
 
 # --- Schemas shared by routers ------------------------------------------------------------
+# The schema says exactly what an operation accepts (issue 11): a body's objects are objects,
+# dates are ISO dates, and a code the operation reads in any letter case (Partner Center
+# writes "Monthly" and "monthly") is documented with the pattern it really matches.
+
+
+OBJECT_EXPECTED = _("Input should be a JSON object")
+DATE_EXPECTED = _("Input should be a date written YYYY-MM-DD")
+
+
+class InputSchema(Schema):
+    """A request body's object. Only a JSON object validates: ninja's ``Schema`` reads the
+    attributes of any value, so ``"product": 5`` passed as an object whose fields are all
+    missing."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_json_object(cls, value):
+        # ninja's own validator has already wrapped the value in its attribute reader.
+        received = value._obj if isinstance(value, DjangoGetter) else value
+        if isinstance(received, (dict, Schema)):
+            return value
+        raise PydanticCustomError("object_type", str(OBJECT_EXPECTED))
+
+
+# A date is written YYYY-MM-DD, or as Partner Center writes one in a resource (its
+# customTermEndDates answer 2026-10-31T00:00:00, which a client sends back in a cart line).
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T00:00:00Z?)?$"
+
+
+def _date_text(value):
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(DATE_PATTERN, value):
+        return value[:10]
+    raise PydanticCustomError("date_type", str(DATE_EXPECTED))
+
+
+# Not a number of seconds, nor another time of day (pydantic would read both).
+IsoDate = Annotated[
+    datetime.date,
+    BeforeValidator(_date_text),
+    WithJsonSchema({"type": "string", "pattern": DATE_PATTERN, "description": "YYYY-MM-DD (or YYYY-MM-DDT00:00:00)."}),
+]
+
+
+def documented(annotation=str, **json_schema):
+    """``annotation`` documented with ``json_schema`` (a pattern, an enum, bounds) that the
+    operation checks itself, to answer with Partner Center's codes and words rather than
+    pydantic's. Tests hold the two to the same values."""
+    return Annotated[annotation, WithJsonSchema({**TypeAdapter(annotation).json_schema(), **json_schema})]
+
+
+def any_case(*values, optional=False):
+    """The pattern of ``values`` in any letter case, with surrounding spaces (how operations
+    compare codes: ``value.strip().lower()``); ``optional`` also allows the empty string."""
+    words = "|".join(
+        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in value) for value in values
+    )
+    return rf"^(?:\s*(?:{words})\s*){'?' if optional else ''}$"
 
 
 class ErrorOut(Schema):

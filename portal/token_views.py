@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_http_methods
 
 from portal.models import ApiToken
-from portal.tokens import TokenError, api_token_create, api_token_revoke
+from portal.tokens import NAME_MAX_LENGTH, TokenError, api_token_create, api_token_revoke
 from portal.views import partner_required
 
 TOKEN_REVOKED_MESSAGE = _("Token “%(name)s” revoked. Calls made with it are now refused.")
@@ -19,7 +19,7 @@ TOKEN_REVOKED_MESSAGE = _("Token “%(name)s” revoked. Calls made with it are 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
         label=_("Name"),
-        max_length=100,
+        max_length=NAME_MAX_LENGTH,
         help_text=_("What the token is for, e.g. “billing export script”."),
     )
 

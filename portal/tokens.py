@@ -21,6 +21,8 @@ DEFAULT_TOKEN_NAME = _("API token")
 
 NO_MEMBERSHIP_ERROR = _("This user is not a member of any partner organisation, so a token could not act for one.")
 ALREADY_REVOKED_ERROR = _("This token is already revoked.")
+NAME_TOO_LONG_ERROR = _("The token name can be at most %(max)s characters.")
+NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
 
 
 class TokenError(Exception):
@@ -37,11 +39,14 @@ def api_token_create(*, user, name="", request_id=""):
     membership = Membership.objects.select_related("partner").filter(user=user).first()
     if membership is None:
         raise TokenError(NO_MEMBERSHIP_ERROR)
+    name = (name or "").strip()
+    if len(name) > NAME_MAX_LENGTH:
+        raise TokenError(NAME_TOO_LONG_ERROR % {"max": NAME_MAX_LENGTH})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user,
-            name=(name or "").strip() or str(DEFAULT_TOKEN_NAME),
+            name=name or str(DEFAULT_TOKEN_NAME),
             prefix=secret[:8],
             key_hash=hash_secret(secret),
         )

@@ -14,6 +14,8 @@ from subscriptions.models import SubscriptionStatus
 from subscriptions.services.lifecycle import QUANTITY_NOT_INTEGER, renewal_terms
 
 FROM_CHOICES = [("list", "list"), ("detail", "detail")]
+# A seat count is a whole number a database integer holds: ten digits at most.
+QUANTITY_MAX_DIGITS = 10
 
 
 def _parse_quantity(raw, *, required):
@@ -31,17 +33,23 @@ def _parse_quantity(raw, *, required):
 class _ActionForm(forms.Form):
     # Where the flyout was opened from: the list swaps the row, the subscription page reloads.
     origin = forms.ChoiceField(choices=FROM_CHOICES, required=False, widget=forms.HiddenInput)
+    # The subscription's version this form was rendered with: a change from a form that an
+    # other change has overtaken is refused (optimistic concurrency), not applied.
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, subscription, **kwargs):
         self.subscription = subscription
         super().__init__(*args, **kwargs)
+        self.fields["version"].initial = subscription.version
 
 
 class QuantityForm(_ActionForm):
     """The new total number of seats. Range checks stay with the service (one message)."""
 
     # Not ``required``: an empty value gets the same "whole number" message as "abc".
-    quantity = forms.CharField(label=_("Total seats"), required=False, widget=forms.NumberInput(attrs={"step": 1}))
+    quantity = forms.CharField(
+        label=_("Total seats"), required=False, max_length=QUANTITY_MAX_DIGITS, widget=forms.NumberInput(attrs={"step": 1})
+    )
 
     def __init__(self, *args, subscription, **kwargs):
         super().__init__(*args, subscription=subscription, **kwargs)
@@ -70,7 +78,9 @@ class NextTermForm(_ActionForm):
     Term and billing cycle are one choice among the pairs the offer sells, so the form never
     offers a combination the service would refuse (P3Y billed monthly where it is not sold)."""
 
-    quantity = forms.CharField(label=_("Seats"), required=False, widget=forms.NumberInput(attrs={"step": 1}))
+    quantity = forms.CharField(
+        label=_("Seats"), required=False, max_length=QUANTITY_MAX_DIGITS, widget=forms.NumberInput(attrs={"step": 1})
+    )
     term = forms.ChoiceField(label=_("Term and billing cycle"), required=False)
 
     def __init__(self, *args, subscription, pairs=(), **kwargs):

@@ -10,7 +10,10 @@ Rules enforced here, on top of the services':
 - a subscription the partner only sees as reseller of record cannot be changed (403);
 - bad input is a 400 with Partner Center's body and writes nothing; a PATCH applies all of its
   fields in one transaction or none of them;
-- checkout is idempotent by the ``Idempotency-Key`` header, else ``MS-RequestId``.
+- checkout is idempotent by the ``Idempotency-Key`` header, else ``MS-RequestId``;
+- a subscription answers with its ``ETag`` (also ``attributes.etag``); a PATCH with an
+  ``If-Match`` that names no current ETag is a 412, and one whose subscription changed
+  between this request's read and its write (without If-Match) a 409: nothing is changed.
 
 The router is mounted at ``/customers`` after the overage router: the literal
 ``/subscriptions/...`` paths must match before ``/subscriptions/{subscription_id}``.
@@ -20,11 +23,13 @@ import datetime
 import uuid
 
 from django.db import transaction
+from django.http import HttpResponse
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.http import parse_etags
 from django.utils.translation import gettext_lazy as _
 from ninja import Query, Router, Schema, Status
-from pydantic import StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from catalog.models import BillingCycle, TermDuration
 from portal import permissions
@@ -34,11 +39,15 @@ from portal.api import (
     ApiForbidden,
     ApiNotFound,
     AttributesOut,
+    InputSchema,
+    IsoDate,
     LinkOut,
+    any_case,
     attributes,
     collection,
     collection_schema,
     customer_or_404,
+    documented,
     link,
     require,
     responses,
@@ -52,11 +61,14 @@ from subscriptions.services.cart import LineInput, cart_create, cart_update
 from subscriptions.services.changes import subscription_align_end_date
 from subscriptions.services.checkout import cart_checkout
 from subscriptions.services.lifecycle import (
+    CODE_CHANGED,
+    SubscriptionChanged,
     SubscriptionError,
     can_cancel,
     cancellation_deadline,
     refundable_batches,
     subscription_cancel,
+    subscription_lock,
     subscription_schedule_next_term,
     subscription_set_auto_renew,
     subscription_set_friendly_name,
@@ -70,12 +82,18 @@ CART_NOT_FOUND_CODE = 800008
 SUBSCRIPTION_NOT_FOUND_CODE = 20003
 TRANSACTION_RESELLER = "TransactionReseller"
 # Partner Center's REST docs spell the participant type in snake case too.
-TRANSACTION_RESELLER_KEYS = {"transactionreseller", "transaction_reseller"}
+TRANSACTION_RESELLER_KEYS = ("transactionreseller", "transaction_reseller")
 # What a PATCH may set ``status`` to: cancel, suspend, reactivate.
-PATCHABLE_STATUSES = {"active", "suspended", "deleted"}
+PATCHABLE_STATUSES = ("active", "suspended", "deleted")
 
 CART_NOT_FOUND_MESSAGE = _("Cart %(id)s was not found for this customer.")
 SUBSCRIPTION_NOT_FOUND_MESSAGE = _("Subscription %(id)s was not found for this customer.")
+PRECONDITION_FAILED_CODE = "PreconditionFailed"
+SUBSCRIPTION_CHANGED_CODE = CODE_CHANGED
+STALE_ETAG_MESSAGE = _(
+    "If-Match %(sent)s names no current version of this subscription: it is at ETag %(current)s. GET it again "
+    "and make your change from its current state."
+)
 PARTICIPANT_NOT_SUPPORTED = _("Participant type '%(key)s' is not supported. Use TransactionReseller.")
 RESELLERS_DIFFER = _("Every line item of a cart must name the same transaction reseller.")
 NOT_TRANSACTING_PARTNER = _(
@@ -85,7 +103,6 @@ NOT_TRANSACTING_PARTNER = _(
 STATUS_NOT_ALLOWED = _("Status '%(status)s' cannot be set. Use active, suspended or deleted.")
 TERM_NOT_ALLOWED = _("'%(term)s' is not a term duration. Use P1M, P1Y or P3Y.")
 CYCLE_NOT_ALLOWED = _("'%(cycle)s' is not a billing cycle. Use monthly, annual or triennial.")
-TERM_DURATION_REQUIRED = _("term_duration is required: P1M, P1Y or P3Y.")
 START_DATE_IN_PAST = _("term_start_date cannot be in the past.")
 START_DATE_TOO_FAR = _("term_start_date is too far in the future.")
 IDEMPOTENCY_KEY_TOO_LONG = _("The Idempotency-Key (or MS-RequestId) header can be at most 100 characters.")
@@ -121,50 +138,62 @@ def _uuid_or_none(value):
 # --- Request shapes -----------------------------------------------------------------------
 
 
-class ParticipantIn(Schema):
-    key: str
-    value: str
+# What each code field accepts, for the schema; the operation checks it with PC's messages.
+CATALOG_ITEM_ID_PATTERN = r"^\s*[A-Za-z0-9]{12}:[A-Za-z0-9]{4}:[A-Za-z0-9]{1,12}\s*$"
+TERM_PATTERN = any_case(*TermDuration.values)
+CYCLE_PATTERN = any_case(BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL)
+TERM_TEXT = documented(pattern=TERM_PATTERN, description="P1M, P1Y or P3Y (any letter case).")
+CYCLE_TEXT = documented(pattern=CYCLE_PATTERN, description="monthly, annual or triennial (any letter case).")
+SEATS = documented(StrictInt, minimum=1)
 
 
-class CartLineIn(Schema):
-    catalogItemId: str
+class ParticipantIn(InputSchema):
+    key: documented(pattern=any_case(*TRANSACTION_RESELLER_KEYS), description="TransactionReseller.")
+    value: str = Field(..., description="The MPN id of your indirect reseller.")
+
+
+class CartLineIn(InputSchema):
+    catalogItemId: documented(pattern=CATALOG_ITEM_ID_PATTERN, description="productId:skuId:availabilityId.")
     # Strict: "5" or 2.5 is bad input, not five seats or two.
-    quantity: StrictInt
-    termDuration: str
-    billingCycle: str
-    customTermEndDate: datetime.date | None = None
-    friendlyName: str | None = None
+    quantity: documented(StrictInt, minimum=1, maximum=errors.MAX_LINE_QUANTITY)
+    termDuration: TERM_TEXT
+    billingCycle: CYCLE_TEXT
+    customTermEndDate: IsoDate | None = None
+    friendlyName: str | None = Field(None, max_length=errors.FRIENDLY_NAME_MAX_LENGTH)
     participants: list[ParticipantIn] = []
 
 
-class CartIn(Schema):
-    lineItems: list[CartLineIn]
+class CartIn(InputSchema):
+    lineItems: list[CartLineIn] = Field(..., min_length=1)
 
 
-class NextTermProductIn(Schema):
-    termDuration: str | None = None
-    billingCycle: str | None = None
+class NextTermProductIn(InputSchema):
+    # Empty means "no change", like a missing field.
+    termDuration: documented(pattern=any_case(*TermDuration.values, optional=True)) | None = None
+    billingCycle: documented(
+        pattern=any_case(BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL, optional=True)
+    ) | None = None
 
 
-class NextTermIn(Schema):
-    quantity: StrictInt | None = None
+class NextTermIn(InputSchema):
+    quantity: SEATS | None = None
     product: NextTermProductIn | None = None
-    customTermEndDate: datetime.date | None = None
+    customTermEndDate: IsoDate | None = None
 
 
-class SubscriptionPatchIn(Schema):
+class SubscriptionPatchIn(InputSchema):
     """Any of these; other fields of a full Subscription resource sent back are ignored."""
 
-    quantity: StrictInt | None = None
+    quantity: SEATS | None = None
     autoRenewEnabled: StrictBool | None = None
-    status: str | None = None
-    friendlyName: str | None = None
+    status: documented(pattern=any_case(*PATCHABLE_STATUSES), description="active, suspended or deleted.") | None = None
+    friendlyName: str | None = Field(None, max_length=errors.FRIENDLY_NAME_MAX_LENGTH)
     scheduledNextTermInstructions: NextTermIn | None = None
 
 
 class CustomTermEndDatesQuery(Schema):
-    term_duration: str | None = None
-    term_start_date: datetime.date | None = None
+    term_duration: TERM_TEXT
+    term_start_date: IsoDate | None = None
     target_coterm_subscription_id: uuid.UUID | None = None
 
 
@@ -277,6 +306,11 @@ class ProductTypeOut(Schema):
     displayName: str
 
 
+class SubscriptionAttributesOut(Schema):
+    objectType: str
+    etag: str
+
+
 class SubscriptionOut(Schema):
     id: str
     offerId: str
@@ -299,7 +333,7 @@ class SubscriptionOut(Schema):
     isTrial: bool
     productType: ProductTypeOut
     links: SelfLinksOut
-    attributes: AttributesOut
+    attributes: SubscriptionAttributesOut
 
 
 class CustomTermEndDateOut(Schema):
@@ -449,7 +483,7 @@ def subscription_json(subscription, now):
         "isTrial": False,
         "productType": {"id": product.product_type, "displayName": product.product_type},
         "links": {"self": link(f"/customers/{tenant_id}/subscriptions/{subscription.pk}")},
-        "attributes": attributes("Subscription"),
+        "attributes": attributes("Subscription") | {"etag": etag(subscription)},
     }
 
 
@@ -484,6 +518,16 @@ def _subscriptions(request, customer):
         .select_related("customer", "reseller", "sku__product", "availability__sku")
         .prefetch_related(Prefetch("seat_changes", queryset=seat_changes))
     )
+
+
+def etag(subscription):
+    """The subscription's ETag: its version, quoted (a strong validator)."""
+    return f'"{subscription.version}"'
+
+
+def _if_match_names(header, subscription):
+    etags = parse_etags(header)
+    return "*" in etags or etag(subscription) in etags
 
 
 def _subscription_or_404(request, customer, subscription_id):
@@ -643,8 +687,6 @@ def list_custom_term_end_dates(request, tenant_id: str, query: Query[CustomTermE
     subscription's date only."""
     customer = customer_or_404(request, tenant_id)
     require(request, permissions.VIEW)
-    if not query.term_duration:
-        raise ApiError(INVALID_INPUT_CODE, TERM_DURATION_REQUIRED)
     term = _term(query.term_duration)
     if term not in TermDuration.values:
         raise ApiError(INVALID_INPUT_CODE, TERM_NOT_ALLOWED % {"term": query.term_duration})
@@ -688,10 +730,12 @@ def list_subscriptions(request, tenant_id: str):
 @router.get(
     "/{tenant_id}/subscriptions/{subscription_id}", response=responses(SubscriptionOut), summary="Get a subscription"
 )
-def get_subscription(request, tenant_id: str, subscription_id: str):
+def get_subscription(request, response: HttpResponse, tenant_id: str, subscription_id: str):
     customer = customer_or_404(request, tenant_id)
     require(request, permissions.VIEW)
-    return subscription_json(_subscription_or_404(request, customer, subscription_id), timezone.now())
+    subscription = _subscription_or_404(request, customer, subscription_id)
+    response["ETag"] = etag(subscription)
+    return subscription_json(subscription, timezone.now())
 
 
 def _status(value):
@@ -758,11 +802,17 @@ def _apply_next_term(subscription, instructions, sent, acting_user, request_id):
 @router.patch(
     "/{tenant_id}/subscriptions/{subscription_id}", response=responses(SubscriptionOut), summary="Change a subscription"
 )
-def update_subscription(request, tenant_id: str, subscription_id: str, body: SubscriptionPatchIn):
+def update_subscription(
+    request, response: HttpResponse, tenant_id: str, subscription_id: str, body: SubscriptionPatchIn
+):
     """Any of ``quantity``, ``autoRenewEnabled``, ``status`` (``deleted`` cancels,
     ``suspended``/``active``), ``friendlyName`` and ``scheduledNextTermInstructions``; a
     field equal to the current value changes nothing. All or nothing: the first refused
-    change (e.g. 800090, a reduction outside its 168-hour window) rolls back the others."""
+    change (e.g. 800090, a reduction outside its 168-hour window) rolls back the others.
+
+    Optimistic concurrency: ``If-Match`` must name the current ETag (else 412); without it,
+    the subscription must still be the version this request read when it is locked (else
+    409), so a change decided on one state is never applied to another."""
     customer = customer_or_404(request, tenant_id)
     subscription = _subscription_or_404(request, customer, subscription_id)
     require(request, permissions.BUY)
@@ -771,10 +821,19 @@ def update_subscription(request, tenant_id: str, subscription_id: str, body: Sub
     status = _status(body.status) if body.status is not None else None
     if body.scheduledNextTermInstructions is not None:
         _next_term_values(body.scheduledNextTermInstructions)
+    if_match = request.headers.get("If-Match")
+    if if_match is not None and not _if_match_names(if_match, subscription):
+        raise _precondition_failed(if_match, subscription)
     sent = body.model_fields_set
     kwargs = {"acting_user": request.user, "request_id": request.request_id}
     try:
         with transaction.atomic():
+            try:
+                subscription = subscription_lock(subscription=subscription, version=subscription.version)
+            except SubscriptionChanged as exc:
+                if if_match is not None and if_match.strip() != "*":
+                    raise _precondition_failed(if_match, exc.current) from exc
+                raise ApiError(exc.code, exc.description, exc.status, [{"currentETag": etag(exc.current)}]) from exc
             # Cancelling first: any other change asked with it is then refused (2011) and
             # the whole request rolls back, rather than charging seats and refunding them.
             if status == SubscriptionStatus.DELETED and subscription.status != status:
@@ -799,4 +858,15 @@ def update_subscription(request, tenant_id: str, subscription_id: str, body: Sub
                 subscription = subscription_set_status(subscription=subscription, status=status, **kwargs)
     except SubscriptionError as exc:
         raise ApiError(exc.code, exc.description, exc.status) from exc
-    return subscription_json(_subscription_or_404(request, customer, subscription.pk), timezone.now())
+    subscription = _subscription_or_404(request, customer, subscription.pk)
+    response["ETag"] = etag(subscription)
+    return subscription_json(subscription, timezone.now())
+
+
+def _precondition_failed(sent, current):
+    return ApiError(
+        PRECONDITION_FAILED_CODE,
+        STALE_ETAG_MESSAGE % {"sent": sent, "current": etag(current)},
+        412,
+        [{"currentETag": etag(current)}],
+    )

@@ -8,6 +8,9 @@ and being the transacting partner (403 with the reason otherwise). The rules are
 ``changes`` service's: a refusal re-renders the page with its message, status 400, nothing
 changed. Every page is a plain full page; an HTMX GET gets the ``panel`` partial for the
 flyout, and its forms post as ordinary forms so they work with or without JavaScript.
+
+Each form carries the subscription's version it was shown with: when another change came
+first, the page answers 409 with what changed and the current state, nothing applied.
 """
 
 from decimal import Decimal
@@ -26,9 +29,15 @@ from portal.views import htmx_template, partner_required
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.periods import billing_period, days_inclusive, prorate
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED
-from subscriptions.selectors_list import action_denial, latest_base_of, removal_state, subscription_for_request
+from subscriptions.selectors_list import (
+    action_denial,
+    latest_base_of,
+    removal_state,
+    stale_form_message,
+    subscription_for_request,
+)
 from subscriptions.services import changes
-from subscriptions.services.lifecycle import SubscriptionError, renewal_start
+from subscriptions.services.lifecycle import SubscriptionChanged, SubscriptionError, renewal_start
 from subscriptions.services.pricing import prices_in_force
 
 ALIGN_TEMPLATE = "subscriptions/subscription_align.html"
@@ -42,6 +51,7 @@ END_DATE_UNREADABLE = _("Choose an end date from the list.")
 ALIGNED = _("From its next term, %(name)s ends on %(date)s (the first term is prorated).")
 ALIGNMENT_REMOVED = _("%(name)s is no longer aligned: its next term runs its full length.")
 CHOOSE_A_TARGET = _("Choose one of the upgrade offers listed.")
+ALREADY_UPGRADED = _("%(name)s is already on %(target)s: nothing was changed.")
 UPGRADED = _("%(name)s was upgraded from %(source)s to %(target)s; a convert charge of %(amount)s %(currency)s was made.")
 UPGRADE_MADE_REDUNDANT = _(
     "The upgraded offer already includes the services of %(addons)s: request their removal, with a refund, by %(deadline)s."
@@ -70,11 +80,24 @@ def _require_may_change(request, subscription):
         raise PermissionDenied(denial)
 
 
+def _posted_version(request, subscription):
+    """The version the posted form was shown with; without one, the version this request read."""
+    raw = request.POST.get("version", "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else subscription.version
+
+
+def _stale(request, subscription_id, template, context_of, refused):
+    """Another change overtook the form: the page again, at the current state, saying what changed."""
+    current = _get_subscription(request, subscription_id)
+    message = stale_form_message(request.partner, current, refused.seen)
+    return _render(request, template, context_of(request, current, error=message), status=409)
+
+
 def _render(request, template, context, *, status=200):
     """The page, or its ``panel`` partial for a non-boosted HTMX request. A refusal to an
     HTMX caller is retargeted into the flyout, which portal pages let htmx swap."""
     response = render(request, htmx_template(request, template, "panel"), context, status=status)
-    if status == 400 and request.htmx:
+    if status in (400, 409) and request.htmx:
         response["HX-Retarget"] = "#flyout-body"
         response["HX-Reswap"] = "innerHTML"
     return response
@@ -170,8 +193,11 @@ def subscription_align(request, subscription_id):
     end_date = form.cleaned_data["end_date"]
     try:
         updated = changes.subscription_align_end_date(
-            subscription=subscription, end_date=end_date, acting_user=request.user, request_id=request.request_id
+            subscription=subscription, end_date=end_date, acting_user=request.user,
+            version=_posted_version(request, subscription), request_id=request.request_id,
         )
+    except SubscriptionChanged as exc:
+        return _stale(request, subscription_id, ALIGN_TEMPLATE, _align_context, exc)
     except SubscriptionError as exc:
         context = _align_context(request, subscription, error=exc.description, selected=raw)
         context["error_code"] = exc.code
@@ -273,6 +299,10 @@ def subscription_upgrade(request, subscription_id):
     _require_may_change(request, subscription)
     raw = request.POST.get("target", "").strip()
     raw = raw if raw.isascii() and raw.isdigit() and len(raw) < 19 else ""  # "²".isdigit() is True too
+    if raw and int(raw) == subscription.sku_id:
+        # Already on it: a second click of the same upgrade changes nothing.
+        messages.info(request, ALREADY_UPGRADED % {"name": _display_name(subscription), "target": subscription.sku.title})
+        return redirect("subscriptions:subscription_detail", subscription_id=subscription.pk)
     target = None
     if raw:
         target = subscription.sku.upgrade_targets.filter(pk=int(raw)).first()
@@ -288,8 +318,11 @@ def subscription_upgrade(request, subscription_id):
     source_title = subscription.sku.title
     try:
         upgraded, redundant = changes.subscription_upgrade(
-            subscription=subscription, target_sku=target, acting_user=request.user, request_id=request.request_id
+            subscription=subscription, target_sku=target, acting_user=request.user,
+            version=_posted_version(request, subscription), request_id=request.request_id,
         )
+    except SubscriptionChanged as exc:
+        return _stale(request, subscription_id, UPGRADE_TEMPLATE, _upgrade_context, exc)
     except SubscriptionError as exc:
         return _upgrade_refused(request, subscription, exc.description, raw)
     convert = upgraded.charge_events.filter(charge_type="convert").order_by("-occurred_at", "-id").first()
@@ -335,8 +368,11 @@ def subscription_removal_request(request, subscription_id):
     _require_may_change(request, subscription)
     try:
         raised = changes.addon_removal_request_raise(
-            subscription=subscription, acting_user=request.user, request_id=request.request_id
+            subscription=subscription, acting_user=request.user,
+            version=_posted_version(request, subscription), request_id=request.request_id,
         )
+    except SubscriptionChanged as exc:
+        return _stale(request, subscription_id, REMOVAL_TEMPLATE, _removal_context, exc)
     except SubscriptionError as exc:
         return _render(request, REMOVAL_TEMPLATE, _removal_context(request, subscription, error=exc.description), status=400)
     messages.success(request, REMOVAL_RAISED % {"name": _display_name(subscription), "deadline": raised.deadline.isoformat()})

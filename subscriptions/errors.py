@@ -95,3 +95,13 @@ SANDBOX_MAX_CUSTOMERS = 75
 SANDBOX_MAX_SUBSCRIPTIONS_PER_CUSTOMER = 5
 SANDBOX_MAX_LICENSES_PER_SUBSCRIPTION = 25
 INVALID_INPUT_DATE = _("The custom term end date must be a date (YYYY-MM-DD).")
+FRIENDLY_NAME_MAX_LENGTH = 200  # CartLine.friendly_name and Subscription.friendly_name
+FRIENDLY_NAME_TOO_LONG = _("The friendly name of line item %(n)s can be at most %(max)s characters.")
+FRIENDLY_NAME_CONTROL_CHARACTER = _(
+    "The friendly name of line item %(n)s is one line of text: it cannot hold a control character (%(character)s)."
+)
+IDEMPOTENCY_KEY_MAX_LENGTH = 100  # Order.idempotency_key
+IDEMPOTENCY_KEY_TOO_LONG = _(
+    "The idempotency key can be at most %(limit_value)d characters (this one has %(show_value)d). Reload the cart "
+    "and check out again."
+)

@@ -10,7 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Availability, BillingCycle, TermDuration
 from portal.models import Customer
-from subscriptions.errors import MAX_LINE_QUANTITY
+from subscriptions.errors import (
+    FRIENDLY_NAME_MAX_LENGTH,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_KEY_TOO_LONG,
+    MAX_LINE_QUANTITY,
+)
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED, allowed_custom_term_end_dates
 from subscriptions.services.cart import LineInput
 
@@ -44,7 +49,7 @@ class CartLineForm(forms.Form):
         help_text=_("Align the end of the first term with a month end or with one of your active subscriptions; "
                     "the first term is prorated."),
     )
-    friendly_name = forms.CharField(label=_("Friendly name"), max_length=200, required=False)
+    friendly_name = forms.CharField(label=_("Friendly name"), max_length=FRIENDLY_NAME_MAX_LENGTH, required=False)
 
     def __init__(self, *args, partner, customer=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -151,3 +156,15 @@ class CartNewForm(CartLineForm):
             {"hx-get": reverse("subscriptions:line_options"), "hx-trigger": "change", "hx-target": "#line-options",
              "hx-include": "closest form", "hx-swap": "outerHTML"}
         )
+
+
+class CheckoutForm(forms.Form):
+    """The checkout button's form: the idempotency key the cart page rendered (a double click
+    or a retry posts the same key, and gets the same order)."""
+
+    idempotency_key = forms.CharField(
+        required=False,
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        widget=forms.HiddenInput,
+        error_messages={"max_length": IDEMPOTENCY_KEY_TOO_LONG},
+    )

@@ -227,6 +227,14 @@ class Subscription(models.Model):
         help_text=_("Set when an upgrade of a base subscription made this add-on's services redundant."),
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # Optimistic concurrency (Partner Center's ETag): a change made from another version than
+    # the current one is refused, so two changes never silently combine.
+    version = models.PositiveIntegerField(
+        _("version"),
+        default=1,
+        editable=False,
+        help_text=_("Counts the changes: the API's ETag, and the hidden field of the change forms."),
+    )
 
     objects = SubscriptionQuerySet.as_manager()
 
@@ -255,6 +263,18 @@ class Subscription(models.Model):
 
     def __str__(self):
         return f"{self.friendly_name or self.sku.title} ×{self.quantity} ({self.customer})"
+
+    def save(self, *args, **kwargs):
+        """Every save of an existing subscription is a new version, counted by the database
+        (``version + 1``, read back on save): two writers holding the same copy still make
+        two versions. Bulk updates (``renew_subscriptions``) add ``F("version") + 1`` themselves."""
+        update_fields = kwargs.get("update_fields")
+        updating = not self._state.adding and self.pk is not None and not kwargs.get("force_insert")
+        if updating and (update_fields is None or update_fields):
+            self.version = models.F("version") + 1
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "version"}
+        super().save(*args, **kwargs)
 
     @property
     def is_azure_plan(self):

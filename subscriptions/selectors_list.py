@@ -21,6 +21,22 @@ LIVE_STATUSES = [SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
 NOT_TRANSACTING_PARTNER = _(
     "%(partner)s transacts this subscription; you are its reseller of record and can only look at it."
 )
+STALE_FORM = _(
+    "Nothing was changed: this subscription was changed after this form was shown to you (%(changes)s). Its "
+    "current state is shown here; make your change again if you still need it."
+)
+CHANGED_WITHOUT_TRAIL = _("it was renewed, or changed by the operator")
+ONE_CHANGE = _("%(field)s %(before)s → %(after)s")
+# The audit snapshot's keys (lifecycle._snapshot and the upgrade's) as the user calls them.
+CHANGE_LABELS = {
+    "quantity": _("seats"),
+    "status": _("status"),
+    "autoRenewEnabled": _("auto-renew"),
+    "commitmentEndDate": _("term end date"),
+    "nextTerm": _("changes at renewal"),
+    "friendlyName": _("friendly name"),
+    "sku": _("offer"),
+}
 
 
 LIST_ROW_RELATED = ("customer", "partner", "reseller", "sku", "sku__product", "availability", "availability__sku")
@@ -166,6 +182,49 @@ def audit_trail(partner, subscription, limit=50):
             (key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)
         ]
     return events
+
+
+def _change_value(key, value):
+    if value is None or value == "":
+        return _("none")
+    if key == "autoRenewEnabled":
+        return _("on") if value else _("off")
+    if key == "status" and value in SubscriptionStatus.values:
+        return SubscriptionStatus(value).label.lower()
+    if key == "nextTerm":
+        return _("scheduled")
+    return str(value)
+
+
+def stale_form_message(partner, subscription, seen_version):
+    """What a change form rendered at ``seen_version`` tells its user when the subscription
+    has changed since: each field that differs, from the partner's audit trail of the
+    changes made after that version (``seats 10 → 4``)."""
+    events = (
+        AuditEvent.objects.for_partner(partner)
+        .filter(object_type=Subscription._meta.label, object_id=str(subscription.pk))
+        .order_by("occurred_at", "id")
+    )
+    first_before, last_after = {}, {}
+    for event in events:
+        after = event.after if isinstance(event.after, dict) else {}
+        if not isinstance(after.get("version"), int) or after["version"] <= seen_version:
+            continue
+        before = event.before if isinstance(event.before, dict) else {}
+        for key in CHANGE_LABELS:
+            if key in before or key in after:
+                first_before.setdefault(key, before.get(key))
+                last_after[key] = after.get(key, first_before[key])
+    described = [
+        str(ONE_CHANGE % {
+            "field": CHANGE_LABELS[key],
+            "before": _change_value(key, first_before[key]),
+            "after": _change_value(key, last_after[key]),
+        })
+        for key in CHANGE_LABELS
+        if key in last_after and first_before[key] != last_after[key]
+    ]
+    return STALE_FORM % {"changes": "; ".join(described) or CHANGED_WITHOUT_TRAIL}
 
 
 def removal_state(partner, subscription, today=None):

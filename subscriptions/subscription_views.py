@@ -4,9 +4,13 @@ Every view starts from ``Subscription.objects.for_partner(request.partner)``: an
 partner's subscription is a 404, HTMX or not. Changing one needs ``permissions.BUY`` and
 being its transacting partner (403 with the reason otherwise); the rules themselves are the
 lifecycle service's, whose refusals come back as a 400 with its message and nothing changed.
+
+Every action form carries the subscription's version it was rendered with (a form posted
+without one is held to the version the request read): when another change came first, the
+answer is a 409 that says what changed and shows the current state, and nothing is applied.
+The same change posted twice (a double click) is one change.
 """
 
-import csv
 import json
 
 from django.contrib import messages
@@ -22,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import DetailView, ListView
 
+from portal.csv_export import CsvLineWriter
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required
 from subscriptions import action_forms
 from subscriptions.filters import ORDERING_FIELDS, SubscriptionFilter
@@ -37,10 +42,12 @@ from subscriptions.selectors_list import (
     next_term_choices,
     removal_state,
     seat_windows,
+    stale_form_message,
     subscription_for_request,
 )
 from subscriptions.services.lifecycle import (
     SCHEDULE_NEEDS_AUTO_RENEW,
+    SubscriptionChanged,
     SubscriptionError,
     subscription_cancel,
     subscription_schedule_next_term,
@@ -185,13 +192,8 @@ class SubscriptionListView(PartnerRequiredMixin, ListView):
         return context
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _csv_rows(queryset):
-    writer = csv.writer(_Echo())
+    writer = CsvLineWriter()
     yield writer.writerow(CSV_COLUMNS)
     for s in queryset.iterator(chunk_size=500):
         yield writer.writerow(
@@ -339,17 +341,25 @@ def subscription_actions(request, subscription_id):
     return render(request, template, _actions_context(request, subscription))
 
 
-def _error_response(request, subscription, message, bound=None):
+def _error_response(request, subscription, message, bound=None, status=400):
     """A refused change: the same fragment (HTMX, retargeted into the flyout) or page, with
-    the message, status 400."""
+    the message, status 400 (409 for a form another change overtook)."""
     context = _actions_context(request, subscription, bound=bound, error=message)
     if request.htmx:
-        response = render(request, f"{ACTIONS_TEMPLATE}#flyout", context, status=400)
-        # htmx would not swap a 400; portal pages let it when the target is the flyout.
+        response = render(request, f"{ACTIONS_TEMPLATE}#flyout", context, status=status)
+        # htmx would not swap a 4xx; portal pages let it when the target is the flyout.
         response["HX-Retarget"] = "#flyout-body"
         response["HX-Reswap"] = "innerHTML"
         return response
-    return render(request, ACTIONS_TEMPLATE, context, status=400)
+    return render(request, ACTIONS_TEMPLATE, context, status=status)
+
+
+def _stale_response(request, subscription_id, refused):
+    """The form's version was overtaken: say what changed since and show the current state
+    (unbound forms, at the current version), nothing applied."""
+    current = _get_subscription(request, subscription_id)
+    message = stale_form_message(request.partner, current, refused.seen)
+    return _error_response(request, current, message, status=409)
 
 
 def _success_response(request, subscription, message):
@@ -365,7 +375,8 @@ def _success_response(request, subscription, message):
 
 def _perform(request, subscription_id, form_name, form_class, change, **form_kwargs):
     """The shared shape of every action: scope (404), permission (403), parse (400),
-    change through the service (400 on refusal), then the row or a redirect."""
+    change through the service (400 on refusal, 409 when the form's version was overtaken),
+    then the row or a redirect. ``change(subscription, data)`` passes ``data["version"]``."""
     subscription = _get_subscription(request, subscription_id)
     denial = action_denial(request, subscription)
     if denial:
@@ -373,8 +384,11 @@ def _perform(request, subscription_id, form_name, form_class, change, **form_kwa
     form = form_class(request.POST, subscription=subscription, **form_kwargs)
     if not form.is_valid():
         return _error_response(request, subscription, action_forms.first_error(form), bound={form_name: form})
+    data = {**form.cleaned_data, "version": form.cleaned_data.get("version") or subscription.version}
     try:
-        subscription, message = change(subscription, form.cleaned_data)
+        subscription, message = change(subscription, data)
+    except SubscriptionChanged as exc:
+        return _stale_response(request, subscription_id, exc)
     except SubscriptionError as exc:
         return _error_response(request, subscription, exc.description, bound={form_name: form})
     return _success_response(request, subscription, message)
@@ -388,7 +402,7 @@ def subscription_quantity(request, subscription_id):
     def change(subscription, data):
         updated = subscription_set_quantity(
             subscription=subscription, quantity=data["quantity"], acting_user=request.user,
-            request_id=request.request_id,
+            version=data["version"], request_id=request.request_id,
         )
         return updated, QUANTITY_CHANGED % {"name": _display_name(updated), "quantity": updated.quantity}
 
@@ -401,7 +415,9 @@ def subscription_cancel_view(request, subscription_id):
     """Cancel inside 168 hours of purchase or latest renewal, refunding pro rata."""
 
     def change(subscription, data):
-        updated = subscription_cancel(subscription=subscription, acting_user=request.user, request_id=request.request_id)
+        updated = subscription_cancel(
+            subscription=subscription, acting_user=request.user, version=data["version"], request_id=request.request_id
+        )
         return updated, CANCELLED % {"name": _display_name(updated)}
 
     return _perform(request, subscription_id, "cancel_form", action_forms.CancelForm, change)
@@ -413,7 +429,7 @@ def subscription_auto_renew(request, subscription_id):
     def change(subscription, data):
         updated = subscription_set_auto_renew(
             subscription=subscription, enabled=data["enabled"], acting_user=request.user,
-            request_id=request.request_id,
+            version=data["version"], request_id=request.request_id,
         )
         template = AUTO_RENEW_ON if updated.auto_renew_enabled else AUTO_RENEW_OFF
         return updated, template % {"name": _display_name(updated)}
@@ -435,6 +451,7 @@ def subscription_next_term(request, subscription_id):
             quantity=data["quantity"],
             term_duration=data["term_duration"],
             billing_cycle=data["billing_cycle"],
+            version=data["version"],
             request_id=request.request_id,
         )
         cleared = not any([data["quantity"], data["term_duration"], data["billing_cycle"]])
@@ -451,7 +468,7 @@ def subscription_status(request, subscription_id):
     def change(subscription, data):
         updated = subscription_set_status(
             subscription=subscription, status=data["status"], acting_user=request.user,
-            request_id=request.request_id,
+            version=data["version"], request_id=request.request_id,
         )
         return updated, STATUS_CHANGED % {
             "name": _display_name(updated),

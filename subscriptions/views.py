@@ -22,7 +22,7 @@ from portal import permissions
 from portal.models import Customer
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required, require_permission
 from subscriptions.errors import CartInputError
-from subscriptions.forms import CartLineForm, CartNewForm
+from subscriptions.forms import CartLineForm, CartNewForm, CheckoutForm
 from subscriptions.models import Cart, CartStatus, Order
 from subscriptions.services.cart import cart_create, cart_update, line_input_from
 from subscriptions.services.checkout import cart_checkout
@@ -222,9 +222,13 @@ def cart_checkout_view(request, cart_id):
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
     require_permission(request, permissions.BUY)
+    form = CheckoutForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["idempotency_key"][0])
+        return redirect("subscriptions:cart_detail", cart_id=cart.pk)
     try:
         result = cart_checkout(
-            cart=cart, acting_user=request.user, idempotency_key=request.POST.get("idempotency_key") or None,
+            cart=cart, acting_user=request.user, idempotency_key=form.cleaned_data["idempotency_key"] or None,
             request_id=getattr(request, "request_id", ""),
         )
     except CartInputError as error:

@@ -19,7 +19,6 @@ streams without being held in memory.
 """
 
 import calendar
-import csv
 import heapq
 import json
 from collections import defaultdict
@@ -33,6 +32,7 @@ from django.utils import timezone
 
 from billing.models import BillingMonth, BillingMonthStatus, RatedCall, ReconciliationLine
 from catalog.models import AZURE_PLAN_PRODUCT_ID, BillingCycle
+from portal.csv_export import CsvLineWriter
 from portal.models import Partner
 from subscriptions.models import (
     ChargeEvent,
@@ -585,14 +585,9 @@ def reconciliation_lines(*, partner, month):
     return live_lines(partner=partner, month=month)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def csv_chunks(rows, *, rows_per_chunk=500):
     """The CSV text (header first) of ``rows`` in chunks, for a streaming response."""
-    writer = csv.writer(_Echo(), lineterminator="\n")
+    writer = CsvLineWriter(lineterminator="\n")
     yield writer.writerow(COLUMNS)
     batch = []
     for row in rows:

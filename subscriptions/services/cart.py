@@ -27,6 +27,7 @@ from catalog.models import Availability, BillingCycle, TermDuration
 from catalog.selectors import addons_missing_prerequisite
 from portal.models import CustomerRelationship, PartnerKind
 from portal.services import audit_record
+from portal.text import control_character
 from subscriptions import errors
 from subscriptions.errors import CartInputError
 from subscriptions.models import Cart, CartLine, CartStatus, Subscription, SubscriptionStatus
@@ -107,6 +108,15 @@ def _parse_lines(lines):
             raise CartInputError(errors.INVALID_INPUT, errors.INVALID_BILLING_CYCLE % {"cycle": line.billing_cycle})
         if line.custom_term_end_date is not None and not isinstance(line.custom_term_end_date, date):
             raise CartInputError(errors.INVALID_INPUT, errors.INVALID_INPUT_DATE)
+        if len(line.friendly_name or "") > errors.FRIENDLY_NAME_MAX_LENGTH:
+            raise CartInputError(
+                errors.INVALID_INPUT, errors.FRIENDLY_NAME_TOO_LONG % {"n": n, "max": errors.FRIENDLY_NAME_MAX_LENGTH}
+            )
+        character = control_character(line.friendly_name or "")
+        if character:
+            raise CartInputError(
+                errors.INVALID_INPUT, errors.FRIENDLY_NAME_CONTROL_CHARACTER % {"n": n, "character": character}
+            )
         triples.append(match.groups())
     return triples
 
@@ -136,7 +146,7 @@ def _write_lines(cart, lines, availabilities):
                 term_duration=line.term_duration,
                 billing_cycle=line.billing_cycle,
                 custom_term_end_date=line.custom_term_end_date,
-                friendly_name=(line.friendly_name or "")[:200],
+                friendly_name=line.friendly_name or "",
             )
             for n, line in enumerate(lines)
         ]

@@ -1,6 +1,7 @@
 """Term alignment (coterminosity) of existing subscriptions, upgrades, and the removal of
 add-ons an upgrade made redundant (SPEC §5). Callers are permitted users of the
-transacting partner (``permissions.BUY``)."""
+transacting partner (``permissions.BUY``). ``version`` is checked as in ``lifecycle``: the
+same change twice is one change, a change decided on an old version is refused."""
 
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from subscriptions.services.lifecycle import (
     CODE_INVALID_INPUT,
     SubscriptionError,
     _charge,
+    _check_version,
     _drop_scheduled_changes,
     _lock,
     _require_live,
@@ -60,12 +62,15 @@ def allowed_alignment_dates(subscription):
 
 
 @transaction.atomic
-def subscription_align_end_date(*, subscription, end_date, acting_user, request_id=""):
+def subscription_align_end_date(*, subscription, end_date, acting_user, version=None, request_id=""):
     """Align the subscription's end date from its next term onwards (Partner Center's
     ``scheduledNextTermInstructions.customTermEndDate``): the renewal then runs to
     ``end_date`` with a prorated first period. ``end_date=None`` removes the alignment."""
     subscription = _lock(subscription)
     _require_live(subscription)
+    if end_date == subscription.next_term_end_date:
+        return subscription
+    _check_version(subscription, version)
     if not subscription.auto_renew_enabled:
         raise SubscriptionError(CODE_INVALID_INPUT, ALIGN_NEEDS_AUTO_RENEW)
     if end_date is not None:
@@ -101,13 +106,17 @@ def redundant_addons(*, upgraded):
 
 
 @transaction.atomic
-def subscription_upgrade(*, subscription, target_sku, acting_user, request_id=""):
+def subscription_upgrade(*, subscription, target_sku, acting_user, version=None, request_id=""):
     """Move a base subscription to one of its SKU's ``upgradeTargetOffers`` now. The price
     difference for the rest of the current billing period is charged by day (``convert``);
     the window of the source is kept. Add-ons whose services the new SKU includes are
-    flagged redundant. Returns ``(subscription, redundant add-ons)``."""
+    flagged redundant. Returns ``(subscription, redundant add-ons)``; an upgrade to the SKU
+    the subscription already has changes nothing."""
     subscription = _lock(subscription)
     _require_live(subscription)
+    if subscription.sku_id == target_sku.pk:
+        return subscription, []
+    _check_version(subscription, version)
     if subscription.status != SubscriptionStatus.ACTIVE:
         raise SubscriptionError(CODE_INVALID_INPUT, _("Only an active subscription can be upgraded."))
     source_sku = subscription.sku
@@ -184,14 +193,15 @@ def removal_request_deadline(addon):
 
 
 @transaction.atomic
-def addon_removal_request_raise(*, subscription, acting_user, request_id=""):
+def addon_removal_request_raise(*, subscription, acting_user, version=None, request_id=""):
     """Raise the support request to remove a redundant add-on with a refund. Accepted only
     until ``removal_request_deadline``."""
     subscription = _lock(subscription)
-    if subscription.redundant_since is None or subscription.made_redundant_by_id is None:
-        raise SubscriptionError(CODE_INVALID_INPUT, NOT_REDUNDANT)
     if AddonRemovalRequest.objects.filter(subscription=subscription).exists():
         raise SubscriptionError(CODE_INVALID_INPUT, REMOVAL_ALREADY_RAISED, status=409)
+    _check_version(subscription, version)
+    if subscription.redundant_since is None or subscription.made_redundant_by_id is None:
+        raise SubscriptionError(CODE_INVALID_INPUT, NOT_REDUNDANT)
     deadline = removal_request_deadline(subscription)
     if timezone.localdate() > deadline:
         raise SubscriptionError(CODE_INVALID_INPUT, REMOVAL_DEADLINE_PASSED % {"deadline": deadline})

@@ -69,8 +69,15 @@ def cart_checkout(*, cart, acting_user, idempotency_key=None, request_id="") -> 
     under the lock: a prerequisite can disappear after the cart was made, a price can be
     missing), creates nothing, saves the line errors and returns ``order=None`` with one
     order error ``800009`` followed by each line's own ``{code, description}`` and its
-    ``lineItemNumber``. Raises ``CartInputError``: 800008 expired cart, 800002 empty cart,
-    403 non-transacting partner, 409 idempotency key used for another cart."""
+    ``lineItemNumber``. Raises ``CartInputError``: 800008 expired cart, 800002 empty cart or
+    an idempotency key longer than the database keeps, 403 non-transacting partner, 409
+    idempotency key used for another cart."""
+    if idempotency_key and len(idempotency_key) > errors.IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise CartInputError(
+            errors.INVALID_INPUT,
+            errors.IDEMPOTENCY_KEY_TOO_LONG
+            % {"limit_value": errors.IDEMPOTENCY_KEY_MAX_LENGTH, "show_value": len(idempotency_key)},
+        )
     existing = _existing_order(cart_id=cart.pk, partner_id=cart.partner_id, idempotency_key=idempotency_key)
     if existing is not None:
         return CheckoutResult(order=existing)

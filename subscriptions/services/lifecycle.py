@@ -5,6 +5,13 @@ The 168-hour rule: a subscription can be cancelled only within 168 hours of its 
 latest renewal; each batch of seats (the purchase, each addition, each renewal) can be
 reduced only within 168 hours of being added. Callers are permitted users of the
 transacting partner (views and the API check ``permissions.BUY`` first).
+
+Optimistic concurrency (issue 11): every change takes ``version``, the subscription's version
+the caller's decision was based on (the form's hidden field, the API's If-Match or its own
+read). Under the row lock, a change whose result already holds changes nothing (a double
+click makes one change); otherwise a version other than the current one raises
+``SubscriptionChanged`` and nothing is written. ``version=None`` skips the check, for callers
+that hold the lock already (the API's PATCH) or act on the current state (renewals).
 """
 
 from collections import defaultdict
@@ -14,12 +21,14 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Availability, TenantLicense
 from portal.models import Customer
 from portal.services import audit_record
+from portal.text import control_character
 from subscriptions.models import (
     SUBSCRIPTION_TRANSITIONS,
     ChargeEvent,
@@ -55,6 +64,16 @@ AZURE_PLAN_HAS_NO_SEATS = _(
     "The Azure plan has no seats, term or renewal: manage its Azure subscriptions on the customer's Azure plan page."
 )
 UNSUPPORTED_TERM = _("The offer does not support %(term)s with %(cycle)s billing.")
+CODE_CHANGED = "ConcurrencyConflict"
+CHANGED_SINCE_READ = _(
+    "The subscription was changed by someone else after version %(seen)s was read (it is at version %(current)s "
+    "now). Nothing was changed: read it again and make your change from its current state."
+)
+FRIENDLY_NAME_MAX_LENGTH = Subscription._meta.get_field("friendly_name").max_length
+FRIENDLY_NAME_TOO_LONG = _("The friendly name can be at most %(max)s characters.")
+FRIENDLY_NAME_CONTROL_CHARACTER = _(
+    "The friendly name is one line of text: it cannot hold a control character (%(character)s)."
+)
 
 
 class SubscriptionError(Exception):
@@ -65,6 +84,18 @@ class SubscriptionError(Exception):
         self.code = code
         self.description = str(description)
         self.status = status
+
+
+class SubscriptionChanged(SubscriptionError):
+    """The change was decided on version ``seen``, and the subscription has changed since:
+    nothing was written. ``current`` is the subscription as it is now (locked when raised)."""
+
+    def __init__(self, *, seen, current):
+        super().__init__(
+            CODE_CHANGED, CHANGED_SINCE_READ % {"seen": seen, "current": current.version}, status=409
+        )
+        self.seen = seen
+        self.current = current
 
 
 def window():
@@ -134,6 +165,20 @@ def _lock(subscription):
     return Subscription.objects.select_for_update().select_related("sku", "customer", "partner").get(pk=subscription.pk)
 
 
+def _check_version(subscription, version):
+    """Refuse a change decided on another version than the locked subscription's."""
+    if version is not None and version != subscription.version:
+        raise SubscriptionChanged(seen=version, current=subscription)
+
+
+def subscription_lock(*, subscription, version=None):
+    """Lock the subscription for the rest of the caller's transaction and check that it is
+    still at ``version``: the API's PATCH locks once, then applies each of its fields."""
+    subscription = _lock(subscription)
+    _check_version(subscription, version)
+    return subscription
+
+
 def _require_live(subscription):
     if subscription.is_azure_plan:
         raise SubscriptionError(CODE_INVALID_INPUT, AZURE_PLAN_HAS_NO_SEATS)
@@ -155,6 +200,7 @@ def _validate_quantity(subscription, quantity):
 
 def _snapshot(subscription):
     return {
+        "version": subscription.version,
         "quantity": subscription.quantity,
         "status": subscription.status,
         "autoRenewEnabled": subscription.auto_renew_enabled,
@@ -212,7 +258,7 @@ def _charge(subscription, *, charge_type, quantity, amount, first, last, now):
 
 
 @transaction.atomic
-def subscription_set_quantity(*, subscription, quantity, acting_user, request_id=""):
+def subscription_set_quantity(*, subscription, quantity, acting_user, version=None, request_id=""):
     """Add seats (any time in the term) or reduce them (only seats still inside their own
     168-hour window). Charges or refunds the rest of the current billing period by day."""
     subscription = _lock(subscription)
@@ -221,6 +267,7 @@ def subscription_set_quantity(*, subscription, quantity, acting_user, request_id
     delta = quantity - subscription.quantity
     if delta == 0:
         return subscription
+    _check_version(subscription, version)
     now = timezone.now()
     today = timezone.localdate()
     before = _snapshot(subscription)
@@ -273,11 +320,15 @@ def subscription_set_quantity(*, subscription, quantity, acting_user, request_id
 
 
 @transaction.atomic
-def subscription_cancel(*, subscription, acting_user, request_id=""):
+def subscription_cancel(*, subscription, acting_user, version=None, request_id=""):
     """Cancel within 168 hours of purchase or latest renewal, refunding the unused part of
-    what was charged for the current billing period, by day (the cancel day is refunded too)."""
+    what was charged for the current billing period, by day (the cancel day is refunded too).
+    Cancelling a cancelled subscription changes nothing."""
     subscription = _lock(subscription)
+    if subscription.status == SubscriptionStatus.DELETED and not subscription.is_azure_plan:
+        return subscription
     _require_live(subscription)
+    _check_version(subscription, version)
     now = timezone.now()
     if not can_cancel(subscription, now):
         deadline = timezone.localtime(cancellation_deadline(subscription))
@@ -341,14 +392,17 @@ def _transition(subscription, to_status):
 
 
 @transaction.atomic
-def subscription_set_status(*, subscription, status, acting_user, request_id=""):
+def subscription_set_status(*, subscription, status, acting_user, version=None, request_id=""):
     """Suspend or reactivate (any time; billing continues while suspended). Cancelling goes
     through ``subscription_cancel``; other changes follow the transition table or are refused."""
     if status == SubscriptionStatus.DELETED:
-        return subscription_cancel(subscription=subscription, acting_user=acting_user, request_id=request_id)
+        return subscription_cancel(
+            subscription=subscription, acting_user=acting_user, version=version, request_id=request_id
+        )
     subscription = _lock(subscription)
     if status == subscription.status:
         return subscription
+    _check_version(subscription, version)
     if status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
         raise SubscriptionError(
             CODE_TRANSITION,
@@ -371,12 +425,13 @@ def subscription_set_status(*, subscription, status, acting_user, request_id="")
 
 
 @transaction.atomic
-def subscription_set_auto_renew(*, subscription, enabled, acting_user, request_id=""):
+def subscription_set_auto_renew(*, subscription, enabled, acting_user, version=None, request_id=""):
     """Turn auto-renew on or off. Off drops the next-term changes, which need it."""
     subscription = _lock(subscription)
     _require_live(subscription)
     if subscription.auto_renew_enabled == enabled:
         return subscription
+    _check_version(subscription, version)
     before = _snapshot(subscription)
     subscription.auto_renew_enabled = enabled
     if not enabled:
@@ -395,13 +450,18 @@ def subscription_set_auto_renew(*, subscription, enabled, acting_user, request_i
 
 
 @transaction.atomic
-def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, request_id=""):
+def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, version=None, request_id=""):
     subscription = _lock(subscription)
     _require_live(subscription)
-    friendly_name = (friendly_name or "").strip()[:200]
+    friendly_name = (friendly_name or "").strip()
+    if len(friendly_name) > FRIENDLY_NAME_MAX_LENGTH:
+        raise SubscriptionError(CODE_INVALID_INPUT, FRIENDLY_NAME_TOO_LONG % {"max": FRIENDLY_NAME_MAX_LENGTH})
+    if character := control_character(friendly_name):
+        raise SubscriptionError(CODE_INVALID_INPUT, FRIENDLY_NAME_CONTROL_CHARACTER % {"character": character})
     if friendly_name == subscription.friendly_name:
         return subscription
-    before = {"friendlyName": subscription.friendly_name}
+    _check_version(subscription, version)
+    before = {"version": subscription.version, "friendlyName": subscription.friendly_name}
     subscription.friendly_name = friendly_name
     subscription.save(update_fields=["friendly_name", "updated_at"])
     audit_record(
@@ -410,7 +470,7 @@ def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, 
         action="subscription.friendly_name",
         obj=subscription,
         before=before,
-        after={"friendlyName": friendly_name},
+        after={"version": subscription.version, "friendlyName": friendly_name},
         request_id=request_id,
     )
     return subscription
@@ -418,11 +478,15 @@ def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, 
 
 @transaction.atomic
 def subscription_schedule_next_term(
-    *, subscription, acting_user, quantity=None, term_duration=None, billing_cycle=None, request_id=""
+    *, subscription, acting_user, quantity=None, term_duration=None, billing_cycle=None, version=None, request_id=""
 ):
     """Schedule changes that apply at renewal. They need auto-renew; passing nothing clears them."""
     subscription = _lock(subscription)
     _require_live(subscription)
+    scheduled = (subscription.next_term_quantity, subscription.next_term_duration, subscription.next_term_billing_cycle)
+    if (quantity, term_duration, billing_cycle) == scheduled:
+        return subscription
+    _check_version(subscription, version)
     if not subscription.auto_renew_enabled:
         raise SubscriptionError(CODE_INVALID_INPUT, SCHEDULE_NEEDS_AUTO_RENEW)
     if quantity is not None:
@@ -626,7 +690,7 @@ def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
             # in Python on 100,000 subscriptions; this takes seconds.)
             for changed, pks in changes.items():
                 if changed:
-                    Subscription.objects.filter(pk__in=pks).update(**dict(changed))
+                    Subscription.objects.filter(pk__in=pks).update(**dict(changed), version=F("version") + 1)
             SeatChange.objects.bulk_create(seat_changes)
             ChargeEvent.objects.bulk_create(charges)
             if expired_licenses:

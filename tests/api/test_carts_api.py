@@ -428,3 +428,13 @@ def test_openapi_documents_the_cart_endpoints(api_client, partner_a):
     schema = json.loads(api_client(partner_a).get("/v1/openapi.json").content)
     assert "/v1/customers/{tenant_id}/carts" in schema["paths"]
     assert "/v1/customers/{tenant_id}/carts/{cart_id}/checkout" in schema["paths"]
+
+
+def test_a_friendly_name_longer_than_200_characters_is_400_and_writes_nothing(api_client, partner_a, customer_of,
+                                                                               catalog):
+    customer = customer_of(partner_a)
+    response = post_cart(api_client(partner_a), customer, [line(catalog.base_av, friendlyName="n" * 201)])
+    assert response.status_code == 400
+    assert "friendlyName" in response.json()["description"]
+    assert Cart.objects.count() == 0
+    assert post_cart(api_client(partner_a), customer, [line(catalog.base_av, friendlyName="n" * 200)]).status_code == 201

@@ -93,7 +93,7 @@ def test_get_subscription_in_pc_shape(api_client, partner_a, customer_of):
                 "headers": [],
             }
         },
-        "attributes": {"objectType": "Subscription"},
+        "attributes": {"objectType": "Subscription", "etag": "\"1\""},
     }
 
 
@@ -539,3 +539,13 @@ def test_subscription_without_availability_offers_the_sku_code(api_client, partn
     subscription = SubscriptionFactory(partner=partner_a, customer=customer, sku=sku, availability=None)
     body = api_client(partner_a).get(url(customer, subscription)).json()
     assert body["offerId"] == sku.code
+
+
+def test_a_friendly_name_longer_than_200_characters_is_400_not_cut(api_client, partner_a, customer_of):
+    customer = customer_of(partner_a)
+    subscription = bought(partner_a, customer, friendly_name="Before")
+    response = patch(api_client(partner_a), customer, subscription, {"friendlyName": "n" * 201})
+    assert response.status_code == 400
+    assert "friendlyName" in response.json()["description"]
+    subscription.refresh_from_db()
+    assert subscription.friendly_name == "Before"

@@ -231,3 +231,13 @@ def test_utf8_with_byte_order_mark_is_accepted(staff_client, sku):
     content = "\ufeff".encode() + csv_text(sku, "{p},{s},P1Y,monthly,US,USD,1,1,2025-01-01,,").encode()
     response = upload(staff_client, content)
     assert 'data-testid="to-create">1<' in response.content.decode()
+
+
+def test_a_cell_with_a_control_character_is_a_row_error_not_a_database_error(sku):
+    header = HEADER + ",Tags"
+    result = parse_price_list(
+        csv_text(sku, "{p},{s},P1Y,monthly,US,USD,10,12,2025-01-01,,,AddOn\x00", "{p},{s},P1M,monthly,US,USD,1,1,2025-01-01,,,",
+                 header=header)
+    )
+    assert [(e.line, "control character" in e.message) for e in result.errors] == [(2, True)]
+    assert [r.term_duration for r in result.rows] == ["P1M"]

@@ -416,3 +416,13 @@ def test_choosing_a_customer_prices_in_its_market_unless_another_is_asked(make_m
     assert page.context["filter"].form.cleaned_data["market"] == "GB"
     page = client.get("/catalog/", {"customer": str(british.tenant_id), "market": "US"})
     assert page.context["filter"].form.cleaned_data["market"] == "US"
+
+
+def test_export_neutralises_formulas_and_keeps_prices(client_a):
+    sku = SkuFactory(product=ProductFactory(title="+cmd|' /C calc'!A0"), title="-Tools", description="=1+1")
+    PriceListEntryFactory(sku=sku, unit_price=Decimal("15.5"))
+    line = dict(zip(*export(client_a)))
+    assert line["ProductTitle"] == "'+cmd|' /C calc'!A0"
+    assert line["SkuTitle"] == "'-Tools"
+    assert line["SkuDescription"] == "'=1+1"
+    assert line["UnitPrice"] == "15.500000"

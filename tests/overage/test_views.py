@@ -27,6 +27,7 @@ from tests.factories import (
     ProductFactory,
     SkuFactory,
     SubscriptionFactory,
+    ensure_relationship,
 )
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -329,6 +330,25 @@ def test_create_azure_plan_and_add_subscriptions(make_member, partner_a, custome
     client.post(reverse("overage:azure_subscription_create", args=[customer.tenant_id]))
     assert list(plan.azure_subscriptions.values_list("friendly_name", flat=True)) == ["Subscription 1", "Subscription 2"]
 
+
+
+def test_a_second_partner_adds_its_azure_subscription_to_the_customers_single_plan(
+    make_member, partner_a, partner_b, customer_of, azure_sku
+):
+    """One Azure plan per customer: a later partner's "Add Azure subscription" goes into the
+    plan the first one created (the race version is in ``test_concurrency``)."""
+    customer = customer_of(partner_a)
+    ensure_relationship(customer, partner_b)
+    url = reverse("overage:azure_subscription_create", args=[customer.tenant_id])
+    assert make_member(partner_a).post(url).status_code == 302
+    response = make_member(partner_b).post(url)
+    assert response.status_code == 302
+    plan = AzurePlan.objects.get(customer=customer)
+    assert plan.partner == partner_a
+    assert list(plan.azure_subscriptions.values_list("partner", "friendly_name")) == [
+        (partner_a.pk, "Subscription 1"),
+        (partner_b.pk, "Subscription 2"),
+    ]
 
 def test_sales_agent_cannot_create_azure_plans(make_member, partner_a, customer_of):
     customer = customer_of(partner_a)

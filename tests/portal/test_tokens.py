@@ -11,6 +11,7 @@ from django.urls import reverse
 from portal.models import ApiToken, AuditEvent
 from portal.tokens import (
     ALREADY_REVOKED_ERROR,
+    NAME_TOO_LONG_ERROR,
     NO_MEMBERSHIP_ERROR,
     TOKEN_PREFIX,
     TokenError,
@@ -143,4 +144,18 @@ def test_create_api_token_command_fails_for_a_user_without_membership():
     UserFactory(email="loner@example.com")
     with pytest.raises(CommandError, match="not a member"):
         call_command("create_api_token", "loner@example.com", stdout=StringIO())
+    assert not ApiToken.objects.exists()
+
+
+def test_create_api_token_command_refuses_a_name_too_long_in_one_line(partner_a):
+    MembershipFactory(partner=partner_a, user=UserFactory(email="alan@contoso.example"))
+    with pytest.raises(CommandError) as refused:
+        call_command("create_api_token", "alan@contoso.example", "--name", "n" * 500, stdout=StringIO())
+    assert str(refused.value) == str(NAME_TOO_LONG_ERROR % {"max": 100})
+    assert not ApiToken.objects.exists()
+
+
+def test_a_token_name_too_long_is_refused_by_the_service():
+    with pytest.raises(TokenError, match="at most 100 characters"):
+        api_token_create(user=MembershipFactory().user, name="n" * 101)
     assert not ApiToken.objects.exists()

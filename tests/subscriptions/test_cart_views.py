@@ -237,3 +237,14 @@ def test_ordered_cart_shows_the_order_link_and_no_checkout(make_member, partner_
     assert 'data-testid="checkout"' not in page.text
     cart.refresh_from_db()
     assert cart.status == CartStatus.ORDERED
+
+
+def test_checkout_with_an_idempotency_key_too_long_orders_nothing_and_says_why(make_member, partner_a, catalog):
+    cart = cart_create(partner=partner_a, customer=CustomerFactory(partner=partner_a), acting_user=None,
+                       lines=[line(catalog.base_av, 2)])
+    client = make_member(partner_a, "admin_agent")
+    response = client.post(reverse("subscriptions:cart_checkout", args=[cart.pk]), {"idempotency_key": "k" * 5000},
+                           follow=True)
+    assert response.redirect_chain == [(reverse("subscriptions:cart_detail", args=[cart.pk]), 302)]
+    assert "at most 100 characters" in response.text
+    assert not Order.objects.exists()

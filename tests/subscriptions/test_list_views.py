@@ -273,3 +273,12 @@ def test_csv_export_names_the_reseller(make_member, provider, reseller, customer
     rows = _csv(make_member(provider).get(EXPORT))
     assert rows[0]["SubscriptionId"] == str(sub.pk)
     assert rows[0]["ResellerMpnId"] == reseller.mpn_id
+
+
+def test_csv_export_neutralises_formulas_and_keeps_numbers(make_member, partner_a, customer_of):
+    customer = customer_of(partner_a, name="@SUM(1+1)")
+    SubscriptionFactory(partner=partner_a, customer=customer, friendly_name='=HYPERLINK("http://evil","x")', quantity=12)
+    row = _csv(make_member(partner_a).get(EXPORT))[0]
+    assert row["FriendlyName"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert row["CustomerName"] == "'@SUM(1+1)"
+    assert row["Quantity"] == "12"
