@@ -357,10 +357,13 @@ def test_another_partners_object_is_not_found(route, scenario):
 
 # A body each body-taking operation accepts, so that the call gets past ninja's body validation
 # (the same 400 whatever the ids, so no leak) to the scope check.
+_LINE = {"catalogItemId": "ABCDEFGHIJKL:0001:ABC", "quantity": 1, "termDuration": "P1Y", "billingCycle": "monthly"}
 API_BODIES = {
-    "v1:create_cart": {"lineItems": []},
-    "v1:get_cart": {"lineItems": []},  # the cart path's PUT (update_cart)
+    "v1:create_cart": {"lineItems": [_LINE]},
+    "v1:get_cart": {"lineItems": [_LINE]},  # the cart path's PUT (update_cart)
 }
+# Likewise the query parameters an operation requires.
+API_QUERIES = {"v1:list_custom_term_end_dates": "?term_duration=P1Y"}
 
 
 def _token_client(user):
@@ -376,6 +379,7 @@ def test_another_partners_object_is_not_found_in_the_api(route, scenario):
     if kind == "public":
         pytest.skip(f"{route} takes only public ids ({', '.join(route.kwargs)})")
     owner, outsider = _token_client(owner_session.user), _token_client(outsider_session.user)
+    url += API_QUERIES.get(route.name, "")
 
     body = json.dumps(API_BODIES.get(route.name, {}))
     for method in route.methods:
