@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from billing import charts, selectors
+from billing.models import NumberType
 from billing.services.reconciliation import (
     COLUMNS,
     is_finalized,
@@ -204,6 +205,7 @@ def usage_line_calls_page(request, month, usage_line):
         "month": month,
         "key": key,
         "customer_name": first.usage_record.customer.name if first else "",
+        "number_type_label": NumberType(key.number_type).label if key.number_type in NumberType.values else key.number_type,
         "subtotal": line_subtotal(calls),
         "page_obj": page_obj,
         "calls": [call_values(call) for call in page_obj.object_list],
