@@ -43,6 +43,7 @@ from datetime import datetime, time
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -180,7 +181,7 @@ class RunContext:
         self.months = [(0, self.month_start, self.month_end, True)] + [
             (key, *month_bounds(month), False) for key, month in self.late_months.items()
         ]
-        self.rates = rating_sql.rate_spans(self.billing_month.month)
+        self.rates = rating_sql.rate_spans()
 
     def pools(self, chunk):
         """{(customer id, month key, zone): minutes left} for the chunk's customers."""
@@ -232,8 +233,10 @@ def _task_waiting(run):
 
     try:
         result = rate_month_task.get_result(run.task_id)
-    except Exception:  # noqa: BLE001 - a backend that keeps no results cannot say: assume waiting
+    except NotImplementedError:  # a backend that keeps no results cannot say: assume waiting
         return True
+    except TaskResultDoesNotExist:  # its queue row is gone: nobody will run it
+        return False
     return result.status in ("READY", "RUNNING") and (
         result.status == "READY" or run_locks.is_held(run_locks.RATING_RUN, run.pk)
     )

@@ -126,7 +126,7 @@ def _analyze(cursor):
 # --- Inputs ------------------------------------------------------------------------------
 
 
-def rate_spans(day_ceiling):
+def rate_spans():
     """Non-overlapping ``(country, number type, currency, from, until, rate id, price)`` spans
     that give, for any day, the rate ``RateBook.find`` would: among the rates whose
     [from, until) holds the day, the latest ``effective_from``."""
