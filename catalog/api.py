@@ -354,8 +354,11 @@ def list_availabilities(request, product_id: str, sku_id: str, query: Query[Coun
 )
 def get_availability(request, product_id: str, sku_id: str, availability_id: str, query: Query[CountryQuery]):
     require(request, permissions.VIEW)
+    segment = _segment(query.targetSegment)  # checked as the list checks it: a bad one is a 400
     sku = _sku_or_404(product_id, sku_id)
     availability = Availability.objects.filter(sku=sku, availability_id=availability_id.upper()).first()
+    if availability is not None and segment and availability.segment != segment:
+        availability = None  # not sold to that segment
     if availability is None:
         raise ApiNotFound(
             description=AVAILABILITY_NOT_FOUND_MESSAGE

@@ -144,6 +144,15 @@ def test_one_availability(client, teams):
     assert client.get("/v1/products/CFQ7TTC0LH1G/skus/0002/availabilities/NOPE?country=US").status_code == 404
 
 
+def test_one_availability_checks_the_target_segment_as_the_list_does(client, teams):
+    # Schemathesis: a targetSegment outside the schema's pattern was answered 200 here.
+    url = "/v1/products/CFQ7TTC0LH1G/skus/0002/availabilities/CFQ7TTC0K971?country=US&targetSegment="
+    assert client.get(url + "%F4%80%A7%8A").status_code == 400
+    assert client.get(url + "Commercial").status_code == 200
+    assert client.get(url + "education").status_code == 404  # sold to the commercial segment only
+    assert client.get(url).status_code == 200  # empty: every segment
+
+
 def test_every_role_reads_the_catalog(api_client, partner_a, reseller, teams):
     for client in [api_client(partner_a, "helpdesk_agent"), api_client(reseller, "sales_agent")]:
         assert client.get("/v1/products?country=US").status_code == 200
