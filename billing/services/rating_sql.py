@@ -372,7 +372,7 @@ def _insert_sql(has_late, run):
         INSERT INTO {table} (usage_record_id, run_id, billing_month_id, is_adjustment, minutes, pool_minutes,
             billable_minutes, credit_minutes, postpaid_minutes, blocked_minutes, rate_id, unit_price, amount,
             credit_amount, postpaid_amount, currency, azure_subscription_id, partner_id, reseller_id, status)
-        SELECT t.id, %(run)s, %(month)s, CASE WHEN t.is_own = 1 THEN {_false()} ELSE {_true()} END, t.minutes,
+        SELECT t.id, %(run)s, %(month)s, t.is_own = 0, t.minutes,
             t.pool_minutes, t.billable, t.credit_minutes, t.postpaid, {rest}, t.rate_id, t.unit_price,
             {money.format("t.unit_price * (t.credit_minutes + t.postpaid)")},
             {money.format("t.unit_price * t.credit_minutes")}, {money.format("t.unit_price * t.postpaid")},
@@ -394,14 +394,6 @@ def _insert_sql(has_late, run):
                 AND (a.ends IS NULL OR c.started_at < a.ends)
         ) t
     """
-
-
-def _true():
-    return "TRUE" if connection.vendor == "postgresql" else "1"
-
-
-def _false():
-    return "FALSE" if connection.vendor == "postgresql" else "0"
 
 
 def rate_chunk(*, run, chunk, months, pools, rates, month_start, month_end):
