@@ -19,6 +19,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from billing.models import CreditAccount, CreditEntryKind, CreditLedgerEntry, StagedCreditEntry
+from billing.services.pg_copy import copy_rows
 
 PRICE_PLACES = Decimal("0.000001")
 
@@ -124,8 +125,6 @@ def stage_credit_entries(run, states):
     columns = ", ".join(STAGED_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            from billing.services.rating_sql import copy_rows
-
             copy_rows(cursor, table, STAGED_COLUMNS, rows)
         else:
             adapt_time, adapt_amount = connection.ops.adapt_datetimefield_value, str

@@ -30,6 +30,7 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.models import CallType, Rate, RatedCall, UsageRecord
+from billing.services.pg_copy import copy_rows
 from billing.services.rating_credits import credit_states
 from catalog.models import CallingZone
 from overage.models import OverageAssignment, OverageService
@@ -85,25 +86,6 @@ def _create(cursor, name, columns):
     dialect = _dialect()
     cursor.execute(dialect["drop"].format(name))
     cursor.execute(dialect["temp"].format(name) + f" ({columns})")
-
-
-def copy_text(value):
-    """A value in COPY's text format (strings here never hold tabs or line breaks)."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.replace("\\", "\\\\")
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def copy_rows(cursor, name, columns, rows):
-    """PostgreSQL: the rows in one ``COPY``, formatted as one text block (psycopg's
-    row-by-row writer costs several microseconds a row)."""
-    block = "".join("\t".join(map(copy_text, row)) + "\n" for row in rows)
-    with cursor.cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-        copy.write(block)
 
 
 def _fill(cursor, name, columns, rows):
