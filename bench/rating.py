@@ -23,7 +23,8 @@ throughput), and one plain SQL statement that joins each call to its rate by eff
 and computes each customer's running minutes with a window function, writing every row into
 a new table (against rating and re-rating). The ratios are printed last. The calls CSV is
 kept under /tmp (``portal_bench_calls_<calls>.csv``) so the COPY has the same file on later
-runs; ``--reload`` empties the usage and rating tables and imports it again. ``bench/usage_import.py`` and ``bench/reconciliation.py``
+runs; ``--reload`` empties the usage and rating tables and imports it again; ``--import-only``
+stops after the import and its yardstick. ``bench/usage_import.py`` and ``bench/reconciliation.py``
 measure the import and the file on their own, with more options.
 """
 
@@ -236,6 +237,7 @@ def main():
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--reload", action="store_true", help="import the kept calls CSV again (timed)")
+    parser.add_argument("--import-only", action="store_true", help="stop after the import and its yardstick")
     parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_only:
@@ -260,6 +262,8 @@ def main():
         print(f"yardstick, plain COPY of the same CSV into a table with the usage indexes: {seconds:.1f} s "
               f"({copy_rate:,.0f} rows/s)")
         print(f"RATIO import / plain COPY throughput: {import_rate / copy_rate:.2f} (target at least 0.70)")
+    if args.import_only:
+        return
     timings = []
     for attempt in ("rate", "re-rate"):
         started = time.perf_counter()

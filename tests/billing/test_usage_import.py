@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from billing.models import UsageImport, UsageImportStatus, UsageRecord
 from billing.services import run_locks
 from billing.services import usage as usage_service
+from billing.services import usage_copy
 from billing.services.usage import (
     BAD_COUNTRY,
     BAD_DATE,
@@ -345,10 +346,11 @@ def test_calls_before_2000_after_tomorrow_or_longer_than_a_day_are_refused_by_li
 
 
 def test_an_import_that_stops_on_an_error_is_failed_never_left_running(customer, monkeypatch):
-    def broken(rows, usage_import_id):
+    def broken(*args):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(usage_service, "_write", broken)
+    monkeypatch.setattr(usage_service, "_write", broken)  # the portable writer
+    monkeypatch.setattr(usage_copy, "move", broken)  # PostgreSQL's COPY lane
     with pytest.raises(DatabaseError):
         run(csv_bytes(row("a", customer.tenant_id)))
     usage_import = UsageImport.objects.get()
@@ -389,3 +391,13 @@ def test_values_with_surrounding_spaces_are_stripped_not_refused(customer):
     assert result.errors == [] and result.imported_rows == 1
     record = UsageRecord.objects.get()
     assert (record.record_id, record.user, record.destination_country) == ("spaced", "ann@contoso.example", "US")
+
+
+def test_one_tenant_written_two_ways_in_one_file_is_known_both_ways(customer):
+    # The tenant lookup once kept one spelling per tenant: the other was reported unknown.
+    t = str(customer.tenant_id)
+    result = run(csv_bytes(row("lower", t), row("upper", t.upper()), row("bare", t.replace("-", ""))))
+
+    assert result.errors == []
+    assert result.imported_rows == 3
+    assert set(UsageRecord.objects.values_list("customer_id", flat=True)) == {customer.pk}
