@@ -17,13 +17,13 @@ seconds up to a day. A row SQL does not vouch for is not refused: it goes to Pyt
 applies the full rules and names the row's problems.
 """
 
-import io
 import tempfile
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 
 from billing.models import UsageRecord
+from billing.services.pg_copy import copy_rows
 
 STAGE = "usage_copy_stage"
 GOOD = "usage_copy_good"
@@ -162,23 +162,12 @@ def _fetch(cursor, size):
 
 
 def add_good(rows):
-    """Add rows the caller checked (``(line, record)``, ``record`` as ``GOOD_COLUMNS``)."""
-    if not rows:
-        return
-    buffer = io.StringIO()
-    for line, record in rows:
-        buffer.write("\t".join(_text(v) for v in (line, *record)))
-        buffer.write("\n")
-    with connection.cursor() as cursor:
-        columns = ", ".join(_quote(c) for c in ("line", *GOOD_COLUMNS))
-        with cursor.cursor.copy(f"COPY {GOOD} ({columns}) FROM STDIN") as copy:
-            copy.write(buffer.getvalue())
-
-
-def _text(value):
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    """Add rows the caller checked (``(line, record)``, ``record`` as ``GOOD_COLUMNS``; a
+    checked record holds no control character)."""
+    if rows:
+        with connection.cursor() as cursor:
+            columns = [_quote(c) for c in ("line", *GOOD_COLUMNS)]
+            copy_rows(cursor, GOOD, columns, ((line, *record) for line, record in rows))
 
 
 def drop_repeats():
