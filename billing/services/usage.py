@@ -798,11 +798,11 @@ def _import_by_copy(usage_import, kept, partner, progress):
         return False
     latest = latest_call_start()
     customers = _customers_for(partner)
-    usage_copy.classify(
+    vouched = usage_copy.classify(
         positions, customers, call_types=CALL_TYPES, number_types=NUMBER_TYPES, record_id_max=RECORD_ID_MAX,
         user_max=USER_MAX, max_duration=MAX_DURATION, earliest=EARLIEST_CALL, latest=latest,
     )
-    errors = _check_other_rows(positions, width, customers, latest)
+    errors = _check_other_rows(positions, width, customers, latest) if vouched < staged.rows else []
     if errors is None:
         return False
     errors.extend(
