@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET
 from django.views.generic import DetailView, ListView
 
 from portal import permissions
+from portal.api import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
 from portal.models import AuditEvent, Customer
 
 logger = logging.getLogger(__name__)
@@ -232,8 +233,6 @@ def server_error(request):
     request_id = getattr(request, "request_id", "")
     if request.path.startswith("/v1/"):
         # The API's own handler answers its errors; this is for a failure outside it.
-        from portal.api import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
-
         body = {"code": INTERNAL_ERROR_CODE, "description": str(INTERNAL_ERROR_MESSAGE % {"request_id": request_id}), "data": []}
         return JsonResponse(body, status=500)
     try:
