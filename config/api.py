@@ -125,8 +125,6 @@ def _unexpected(request, exc):
     )
 
 
-
-
 # --- Every app's router ---------------------------------------------------------------------
 
 api.add_router("/products", catalog_router)
