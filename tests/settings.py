@@ -15,3 +15,8 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 STATIC_ROOT = None
 # One process: the API throttles count in memory (conftest clears the cache around each test).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# manage.py commands the tests start (subprocesses inheriting these settings) read an empty
+# in-memory SQLite database, never the demo's var/portal.sqlite3 (the suite's own test
+# database is in memory either way).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["NAME"] = ":memory:"  # noqa: F405
