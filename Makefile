@@ -52,7 +52,13 @@ install: $(RUNTIME_STAMP)
 
 install-test: $(TEST_STAMP)
 
-migrate: install
+# The embedded demo's folders and its own secret key (settings read var/secret_key when
+# DEBUG is off without DATABASE_URL); staticfiles/ is the empty STATIC_ROOT whitenoise scans.
+var/secret_key: | $(VPY)
+	mkdir -p var staticfiles
+	(umask 077 && $(VPY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
+
+migrate: install var/secret_key
 	$(DEMO_ENV) $(VPY) manage.py migrate --noinput
 
 demo: migrate

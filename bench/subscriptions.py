@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The repo root first, and not this folder: "subscriptions" must be the app, not this script.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/portal_bench_subs.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
 os.environ.setdefault("PLAIN_STATIC_STORAGE", "1")

@@ -14,7 +14,9 @@ def rate_month_task(run_id: int) -> dict:
     """Rate the month of a queued ``RatingRun``; the run row carries its progress."""
     run = RatingRun.objects.select_related("billing_month").get(pk=run_id)
     try:
-        run = rate_month(month=run.billing_month.month, acting_user=run.started_by, run=run)
+        run = rate_month(
+            month=run.billing_month.month, acting_user=run.started_by, run=run, helper_task=rate_chunks_task
+        )
     except RatingError as error:
         RatingRun.objects.filter(pk=run_id, status__in=[RatingRunStatus.QUEUED, RatingRunStatus.RUNNING]).update(
             status=RatingRunStatus.FAILED, message=error.description[:500]

@@ -15,7 +15,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
-from billing.models import BillingMonth, BillingMonthStatus, CreditLedgerEntry, RatedCall
+from billing.models import BillingMonth, BillingMonthStatus, CreditAccount, CreditLedgerEntry, RatedCall
 from billing.services.reconciliation import (
     USAGE_CHARGE_TYPE,
     line_kind,
@@ -204,6 +204,13 @@ def credit_balance_over_time(*, partner, until, limit=8):
     busiest = sorted(accounts.values(), key=lambda a: (-a["entries"], a["label"]))[:limit]
     busiest.sort(key=lambda a: a["label"])
     return [(a["label"], a["points"]) for a in busiest], max(len(accounts) - limit, 0)
+
+
+def customer_credits(customer):
+    """The communication-credit account of ``customer`` (one the caller reached through its
+    partner's scope) and its balance: ``(account, balance)``, or ``(None, None)`` without one."""
+    account = CreditAccount.objects.filter(customer=customer).first()
+    return (account, account.balance()) if account else (None, None)
 
 
 def blocked_calls_by_customer(*, partner, month):

@@ -8,7 +8,7 @@ that is not a reseller of the caller); then ``overage_update``'s own order: 409 
 partner owns it, 400 no overage-capable subscription, 400 legacy Azure, 400 sandbox, 400 a
 bad Azure subscription. The body is read by hand so that a bad body never hides a 404/403.
 
-Mounted in ``portal.api.mounted_api()`` before the customers' and subscriptions' routers, so
+Mounted in ``config.api`` before the customers' and subscriptions' routers, so
 ``subscriptions/overage`` is never taken for a subscription id.
 """
 

@@ -1,7 +1,9 @@
-"""The JSON API under ``/v1/`` (SPEC §10): the NinjaAPI instance, bearer-token auth, Partner
-Center's error body for every failure, and the helpers the apps' routers share.
+"""The helpers every app's API router shares (SPEC §10): bearer-token auth, Partner Center's
+error body and the errors that produce it, the schemas and validators of request bodies, the
+collection envelope. It imports no app but ``portal``'s own low-level modules; the NinjaAPI
+instance, its error handlers and the mounting of every router are ``config.api``'s.
 
-Rules enforced here, for every router:
+Rules enforced with these helpers, for every router:
 
 - a request carries ``Authorization: Bearer <token>``; the token acts as its user, with that
   user's partner and roles (``request.user``, ``request.membership``, ``request.partner``);
@@ -11,24 +13,16 @@ Rules enforced here, for every router:
 - a partner-owned object outside the caller's scope is 404, exactly like an unknown one;
 - calls are throttled per token, per client address, and per address that sends bad tokens
   (``portal.throttles``): over a rate, 429 with ``Retry-After``.
-
-Each app's router is mounted in ``mounted_api()``, which the root URLconf calls: the routers
-import this module's helpers, so this module imports them only then.
 """
 
 import datetime
-import json
-import logging
 import math
 import re
 import uuid
 from typing import Annotated
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from ninja import NinjaAPI, Schema
-from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
+from ninja import Schema
 from ninja.responses import codes_4xx
 from ninja.schema import DjangoGetter
 from ninja.security import HttpBearer
@@ -38,10 +32,8 @@ from pydantic_core import PydanticCustomError
 from portal import permissions
 from portal.logs import log_context_bind
 from portal.models import Customer
-from portal.throttles import AddressRateThrottle, AuthFailureThrottle, TokenRateThrottle
+from portal.throttles import AddressRateThrottle, AuthFailureThrottle
 from portal.tokens import api_token_authenticate
-
-logger = logging.getLogger(__name__)
 
 # Partner Center's generic codes (PARTNER-CENTER.md §4.6) and ours where PC has none.
 INVALID_INPUT_CODE = 800002
@@ -273,115 +265,3 @@ def customer_or_404(request, tenant_id):
     if customer is None:
         raise not_found
     return customer
-
-
-# --- The API and its error handlers --------------------------------------------------------
-
-api = NinjaAPI(
-    title="Partner portal API",
-    version="1.0",
-    description="Partner Center shaped JSON API. Authenticate with `Authorization: Bearer <token>`.",
-    auth=ApiTokenAuth(),
-    throttle=[TokenRateThrottle()],
-    urls_namespace="v1",
-    openapi_url="/openapi.json",
-    docs_url="/docs",
-)
-
-
-def _field_name(loc):
-    # ninja's loc is (source, field, ...): ("query", "country") → "country (query)"
-    source, *path = [str(part) for part in loc] or ["body"]
-    return f"{'.'.join(path) or source} ({source})" if path else source
-
-
-@api.exception_handler(ApiError)
-def _api_error(request, exc):
-    response = api.create_response(request, error_body(exc.code, exc.description, exc.data), status=exc.status)
-    if exc.status == 401:
-        response["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, ApiThrottled):
-        response["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-@api.exception_handler(AuthenticationError)
-def _authentication_error(request, exc):
-    return _api_error(request, ApiUnauthorized(description=UNAUTHORIZED_MESSAGE))
-
-
-@api.exception_handler(ValidationError)
-def _validation_error(request, exc):
-    details = [{"field": _field_name(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors]
-    fields = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-    return _api_error(
-        request, ApiError(INVALID_INPUT_CODE, INVALID_INPUT_MESSAGE % {"fields": fields}, 400, details)
-    )
-
-
-@api.exception_handler(Throttled)
-def _throttled(request, exc):
-    # ninja's per-operation throttles (the token rate); ninja sets Retry-After itself as well.
-    return _api_error(request, ApiThrottled(exc.wait))
-
-
-@api.exception_handler(HttpError)
-def _http_error(request, exc):
-    # ninja raises HttpError(400) for a body it cannot parse; say what is wrong with it.
-    if exc.status_code == 400 and isinstance(exc.__cause__, json.JSONDecodeError):
-        description = INVALID_JSON_MESSAGE % {"error": exc.__cause__}
-    elif exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
-        description = UNPARSABLE_BODY_MESSAGE
-    else:
-        description = str(exc)
-    code = INVALID_INPUT_CODE if exc.status_code == 400 else exc.status_code
-    return _api_error(request, ApiError(code, description, exc.status_code))
-
-
-@api.exception_handler(Http404)
-def _not_found(request, exc):
-    return _api_error(request, ApiNotFound(description=NOT_FOUND_MESSAGE))
-
-
-@api.exception_handler(PermissionDenied)
-def _permission_denied(request, exc):
-    reason = str(exc) or permissions.denial_reason(getattr(request, "membership", None), permissions.VIEW)
-    return _api_error(request, ApiForbidden(description=reason))
-
-
-@api.exception_handler(Exception)
-def _unexpected(request, exc):
-    # A bug, not bad input: log it with the request id the caller got, answer PC's body.
-    request_id = getattr(request, "request_id", "")
-    logger.exception("Unhandled API error (request id %s)", request_id)
-    return _api_error(
-        request, ApiError(INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE % {"request_id": request_id}, 500)
-    )
-
-
-_mounted = False
-
-
-def mounted_api():
-    """The API with every app's router mounted; the root URLconf serves ``mounted_api().urls``
-    at ``v1/``. Add an app's router here (explicit, so "find usages" finds every endpoint)."""
-    global _mounted
-    if not _mounted:
-        from billing.api import router as usage_router
-        from billing.reconciliation_api import router as reconciliation_router
-        from catalog.api import router as catalog_router
-        from overage.api import router as overage_router
-        from portal.api_customers import router as customers_router
-        from subscriptions.api import router as subscriptions_router
-
-        api.add_router("/products", catalog_router)
-        # Before any router with /customers/{tenantId}/subscriptions/{subscriptionId}: the
-        # fixed path .../subscriptions/overage must not be taken for a subscription id.
-        api.add_router("/customers", overage_router)
-        api.add_router("/customers", customers_router)
-        # After the overage router (see above); carts, checkout and subscriptions.
-        api.add_router("/customers", subscriptions_router)
-        api.add_router("/usage", usage_router)
-        api.add_router("/reconciliation", reconciliation_router)
-        _mounted = True
-    return api

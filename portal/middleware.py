@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils.functional import empty
 from django.utils.translation import gettext_lazy as _
 
+from portal.api import INVALID_INPUT_CODE, error_body
 from portal.logs import log_context, log_context_bind, log_request_line
 from portal.text import control_character
 
@@ -179,8 +180,6 @@ class RejectControlCharactersMiddleware:
     def _refusal(self, request, refused):
         message = CONTROL_CHARACTER_MESSAGE % {"where": refused.where, "character": refused.character}
         if request.path.startswith("/v1/"):
-            from portal.api import INVALID_INPUT_CODE, error_body  # the API module loads the routers
-
             return JsonResponse(
                 error_body(INVALID_INPUT_CODE, message, [{"field": refused.field}]), status=400
             )

@@ -1,7 +1,9 @@
 """The portal's shell: dashboard, customers list and customer page, error pages, health check.
 
-``portal`` is the lowest app, so it reaches subscriptions, licenses, the Azure plan and
-credits only through reverse relations (whose managers keep their ``for_partner``).
+``portal`` is the lowest app: it imports no higher one. The customer page reaches
+subscriptions, licenses and the Azure plan through reverse relations (whose managers keep
+their ``for_partner``); its overage and credit cards are the overage and billing apps' own
+template tags, which call those apps' selectors.
 """
 
 import logging
@@ -25,6 +27,7 @@ from django.views.decorators.http import require_GET
 from django.views.generic import DetailView, ListView
 
 from portal import permissions
+from portal.api import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
 from portal.models import AuditEvent, Customer
 
 logger = logging.getLogger(__name__)
@@ -160,7 +163,9 @@ def customer_options(request):
 
 class CustomerDetailView(PartnerRequiredMixin, DetailView):
     """One customer: tenant licenses by channel, the partner's subscriptions, the Azure
-    plan, the overage state and the communication-credit balance."""
+    plan, the overage state and the communication-credit balance. The last two come from
+    their apps' template tags (``overage_tags``, ``billing_tags``), which call those apps'
+    selectors: this view does not read the higher apps' models for them."""
 
     template_name = "portal/customer_detail.html"
     context_object_name = "customer"
@@ -193,8 +198,6 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
         )
         relationship = customer.relationships.for_partner(partner).select_related("partner", "reseller").first()
         azure_plan = getattr(customer, "azure_plan", None)
-        overage = customer.overage_settings.select_related("owner", "azure_subscription").first()
-        credit_account = getattr(customer, "credit_account", None)
         context.update(
             {
                 "licenses_by_channel": by_channel,
@@ -202,10 +205,6 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
                 "relationship": relationship,
                 "azure_plan": azure_plan,
                 "azure_subscriptions": list(azure_plan.azure_subscriptions.for_partner(partner)) if azure_plan else [],
-                "overage": overage,
-                "overage_capable": any(s.consumption_type == "overage" and s.status == "active" for s in subscriptions),
-                "credit_account": credit_account,
-                "credit_balance": credit_account.balance() if credit_account else None,
             }
         )
         return context
@@ -232,8 +231,6 @@ def server_error(request):
     request_id = getattr(request, "request_id", "")
     if request.path.startswith("/v1/"):
         # The API's own handler answers its errors; this is for a failure outside it.
-        from portal.api import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
-
         body = {"code": INTERNAL_ERROR_CODE, "description": str(INTERNAL_ERROR_MESSAGE % {"request_id": request_id}), "data": []}
         return JsonResponse(body, status=500)
     try:

@@ -43,6 +43,7 @@ from datetime import datetime, time
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.tasks import default_task_backend
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -229,10 +230,8 @@ def run_is_alive(run):
 def _task_waiting(run):
     if not run.task_id:
         return True  # enqueued on commit of the request that made it: not known yet
-    from billing.rating_tasks import rate_month_task
-
     try:
-        result = rate_month_task.get_result(run.task_id)
+        result = default_task_backend.get_result(run.task_id)
     except NotImplementedError:  # a backend that keeps no results cannot say: assume waiting
         return True
     except TaskResultDoesNotExist:  # its queue row is gone: nobody will run it
@@ -375,12 +374,10 @@ def rate_next_chunk(context):
     return count
 
 
-def _enqueue_helpers(run):
+def _enqueue_helpers(run, rate_chunks_task):
     """With workers (the database task backend), let them take chunks too."""
-    if "immediate" in settings.TASKS["default"]["BACKEND"].lower():
+    if rate_chunks_task is None or "immediate" in settings.TASKS["default"]["BACKEND"].lower():
         return
-    from billing.rating_tasks import rate_chunks_task
-
     helpers = min(run.total_chunks - 1, getattr(settings, "RATING_HELPER_TASKS", 8))
     for _ in range(max(helpers, 0)):
         rate_chunks_task.enqueue(run.pk)
@@ -409,12 +406,15 @@ def _publish(run):
     rating_sql.drop_runs(RatingRun.objects.filter(billing_month=billing_month).exclude(pk=run.pk))
 
 
-def rate_month(*, month, acting_user=None, run=None, progress=None):
+def rate_month(*, month, acting_user=None, run=None, progress=None, helper_task=None):
     """Rate (or re-rate) the month starting ``month``. Returns the finished ``RatingRun``.
 
     Refused with a one-line reason (``RatingError``), changing nothing, for a month not over
     yet, a finalized month, a month without calls, or one being rated by a live process.
-    ``run`` is a queued run (the staff button's); ``progress(done, total)`` follows chunks."""
+    ``run`` is a queued run (the staff button's); ``progress(done, total)`` follows chunks;
+    ``helper_task`` (``billing.rating_tasks.rate_chunks_task``, passed by its callers so that
+    this module does not import the tasks that import it) is enqueued for workers to share
+    the chunks."""
     billing_month = billing_month_for(month)
     check_can_rate(billing_month)
     if not _may_have_calls(billing_month):
@@ -430,7 +430,7 @@ def rate_month(*, month, acting_user=None, run=None, progress=None):
         context = RunContext(run)
         _plan_chunks(run, context)
         run.refresh_from_db()
-        _enqueue_helpers(run)
+        _enqueue_helpers(run, helper_task)
         threads = _ChunkThreads(run, min(_concurrency(), run.total_chunks) - 1)
         while True:
             if rate_next_chunk(context) is None:

@@ -123,7 +123,7 @@ def test_malformed_json_body_is_400_with_a_clear_description(rf):
 
     from ninja.errors import HttpError
 
-    from portal.api import api
+    from config.api import api
 
     request = rf.post("/v1/anything", data="{not json", content_type="application/json")
     try:

@@ -15,7 +15,7 @@ import time_machine
 
 from billing.models import BillingMonth, RatedCall
 from billing.services.reconciliation import reconciliation_csv
-from portal.demo.loader import load_demo
+from demo.loader import load_demo
 from portal.models import Partner
 
 GOLDEN_DIR = Path(__file__).parent / "golden"

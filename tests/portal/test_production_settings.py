@@ -42,7 +42,7 @@ def run_django(env, code):
     return subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
-        env={**base, "DJANGO_SETTINGS_MODULE": "portal.settings", **env},
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -123,5 +123,5 @@ def test_make_run_demo_shows_the_portals_404_page_not_djangos_debug_page():
 
 def test_procfile_runs_gunicorn_and_the_task_worker():
     processes = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
-    assert processes["web"].split()[0] == "gunicorn" and "portal.wsgi" in processes["web"]
+    assert processes["web"].split()[0] == "gunicorn" and "config.wsgi" in processes["web"]
     assert "manage.py db_worker" in processes["worker"]

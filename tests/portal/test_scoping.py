@@ -22,7 +22,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from portal.api import mounted_api
+from config.api import api
 from portal.models import Role
 from portal.tokens import api_token_create
 from subscriptions.models import CartStatus
@@ -237,7 +237,7 @@ def routes_with_ids():
 def _api_methods():
     """URL name → the HTTP methods of the ninja operation of that name."""
     methods = {}
-    for _prefix, router in mounted_api()._routers:
+    for _prefix, router in api._routers:
         for path_view in router.path_operations.values():
             for operation in path_view.operations:
                 methods[operation.view_func.__name__] = list(operation.methods)

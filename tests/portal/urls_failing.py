@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.tasks import task
 from django.urls import path
 
-from portal.urls import handler403, handler404, handler500, urlpatterns as portal_urlpatterns  # noqa: F401
+from config.urls import handler403, handler404, handler500, urlpatterns as portal_urlpatterns  # noqa: F401
 
 logger = logging.getLogger("tests.portal")
 

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from billing.rating_tasks import rate_chunks_task
 from billing.services.rating import RatingError, billing_month_finalize, rate_month
 from billing.services.reconciliation import parse_month
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"… {done}/{total}")
 
         try:
-            run = rate_month(month=month, progress=progress)
+            run = rate_month(month=month, progress=progress, helper_task=rate_chunks_task)
             self.stdout.write(f"{month:%Y-%m}: {run.processed_records} calls rated")
             if options["finalize"]:
                 billing_month_finalize(month=month)

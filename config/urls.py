@@ -1,9 +1,12 @@
+"""The root URLconf (ROOT_URLCONF): every app's pages, the API at ``/v1/`` (``config.api``),
+sign-in, admin and the error handlers."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
+from config.api import api
 from portal import views
-from portal.api import mounted_api
 from portal.forms import LoginForm
 
 urlpatterns = [
@@ -11,7 +14,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("v1/", mounted_api().urls),
+    path("v1/", api.urls),
     # Any other /v1/ address answers Partner Center's error body, in DEBUG too.
     re_path(r"^v1/", views.page_not_found),
     path("catalog/", include("catalog.urls")),

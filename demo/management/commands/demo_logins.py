@@ -2,16 +2,15 @@
 
 from django.core.management.base import BaseCommand
 
+from demo import DEMO_PASSWORD, DEMO_URL, STAFF_EMAIL
+from demo.partners import PARTNERS, USERS
+from portal.models import Role
+
 
 class Command(BaseCommand):
     help = "Print the demo logins (email, partner, roles), their password and the portal URL."
 
     def handle(self, *args, **options):
-        # Imported here for the same reason as in seed_demo: portal.demo reaches into every app.
-        from portal.demo import DEMO_PASSWORD, DEMO_URL, STAFF_EMAIL
-        from portal.demo.partners import PARTNERS, USERS
-        from portal.models import Role
-
         names = {p["key"]: f"{p['name']} ({p['mpn_id']})" for p in PARTNERS}
         rows = [(email, names[key], ", ".join(str(Role(r).label) for r in roles)) for email, _, key, roles in USERS]
         rows.append((STAFF_EMAIL, "operator staff", "Django admin superuser (/admin/)"))

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from demo.loader import load_demo
 from portal.models import Partner
 
 
@@ -19,9 +20,6 @@ class Command(BaseCommand):
         if if_empty and Partner.objects.exists():
             self.stdout.write("Partners already exist: demo data not loaded (--if-empty).")
             return
-        # Imported here: the demo loader reaches into every app, which portal must not do at import time.
-        from portal.demo.loader import load_demo
-
         summary = load_demo()
         clock = summary["clock"]
         self.stdout.write(

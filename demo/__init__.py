@@ -1,9 +1,8 @@
 """The demo data of SPEC §13, loaded by ``manage.py seed_demo``.
 
-This package is the one place where ``portal`` reaches into the higher apps: the demo
-builds every app's data. Nothing else in ``portal`` may import it; the command imports it
-lazily so that the app dependency order (portal <- catalog <- subscriptions <- overage
-<- billing) holds at import time.
+``demo`` is an installed app above ``billing``: it builds every app's data, so it imports
+them all, and no app imports it (portal <- catalog <- subscriptions <- overage <- billing
+<- demo). Its commands are ``seed_demo`` and ``demo_logins``.
 
 Every builder is idempotent: rows are found by natural keys (or by ``uuid5`` ids) and
 only created when missing, so running the loader twice changes nothing.

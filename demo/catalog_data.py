@@ -1,7 +1,7 @@
 """The demo catalog (SPEC §3, §13) as plain data: one entry per product, each with one SKU.
 
 ``price`` is the USD partner price per license per month on an annual term billed
-monthly; every other price is derived from it (see ``portal.demo.catalog``). Prerequisites
+monthly; every other price is derived from it (see ``demo.catalog``). Prerequisites
 and upgrade targets name other entries by key.
 """
 

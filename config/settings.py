@@ -11,7 +11,6 @@ are read further down, each with its variable; README's "Production" lists them 
 """
 
 import os
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,26 +33,20 @@ def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def _embedded_secret_key():
-    """The embedded demo's own key (``make run`` runs with DEBUG off and no DATABASE_URL): made
-    once and kept beside its SQLite database, so sessions survive a restart."""
-    path = BASE_DIR / "var" / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+# The embedded demo's own key (``make run`` runs with DEBUG off and no DATABASE_URL): the
+# Makefile makes it once (target var/secret_key) beside the SQLite database, so sessions
+# survive a restart.
+EMBEDDED_SECRET_KEY_FILE = BASE_DIR / "var" / "secret_key"
 
-
-(BASE_DIR / "var").mkdir(exist_ok=True)
 DEBUG = env_bool("DEBUG", default="DATABASE_URL" not in os.environ)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if DEBUG or os.environ.get("PYTEST_VERSION"):
+    if DEBUG:
         SECRET_KEY = "insecure-development-key-do-not-use-in-production"
-    elif "DATABASE_URL" not in os.environ:
-        SECRET_KEY = _embedded_secret_key()
+    elif "DATABASE_URL" not in os.environ and EMBEDDED_SECRET_KEY_FILE.exists():
+        SECRET_KEY = EMBEDDED_SECRET_KEY_FILE.read_text().strip()
     else:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (`make run` makes var/secret_key for the demo).")
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
@@ -82,6 +75,8 @@ INSTALLED_APPS = [
     "subscriptions",
     "overage",
     "billing",
+    # Above every domain app: the demo data and its commands (seed_demo, demo_logins).
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -104,8 +99,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "portal.urls"
-WSGI_APPLICATION = "portal.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -124,7 +119,6 @@ TEMPLATES = [
     },
 ]
 
-(BASE_DIR / "staticfiles").mkdir(exist_ok=True)  # whitenoise warns on every request without it
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'var' / 'portal.sqlite3'}",
@@ -175,13 +169,14 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            # Tests (and the embedded run) serve static files without a manifest.
-            if DEBUG or env_bool("PLAIN_STATIC_STORAGE") or os.environ.get("PYTEST_VERSION")
+            # The embedded run serves static files without a manifest (the tests too: tests/settings.py).
+            if DEBUG or env_bool("PLAIN_STATIC_STORAGE")
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-# The embedded demo (make run) serves static files straight from the apps: no collectstatic.
+# The embedded demo (make run) serves static files straight from the apps: no collectstatic
+# (the Makefile makes the empty STATIC_ROOT, which whitenoise warns about when missing).
 WHITENOISE_USE_FINDERS = DEBUG or env_bool("PLAIN_STATIC_STORAGE")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -277,10 +272,8 @@ SECURE_CSP = {
 
 # --- Caches (API throttling counts) ---------------------------------------------------------------
 # CACHE_BACKEND "database" (shared by every web process: `manage.py createcachetable`, which
-# `make prod` runs) or "locmem" (one process: the embedded demo and the tests).
-_cache_backend = os.environ.get(
-    "CACHE_BACKEND", "locmem" if DEBUG or os.environ.get("PYTEST_VERSION") or "DATABASE_URL" not in os.environ else "database"
-)
+# `make prod` runs) or "locmem" (one process: the embedded demo; the tests: tests/settings.py).
+_cache_backend = os.environ.get("CACHE_BACKEND", "locmem" if DEBUG or "DATABASE_URL" not in os.environ else "database")
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}
