@@ -214,18 +214,15 @@ def put_overage(request, tenant_id: str):
         # "new" is the flyout's Create new; the API names an existing Azure subscription, so
         # here it is just a malformed id, refused at its turn in the service's order.
         entitlement = _Verbatim(entitlement)
-    try:
-        setting = services.overage_update(
-            customer=customer,
-            partner=request.partner,
-            acting_user=request.user,
-            enabled=enabled,
-            azure_subscription=entitlement or None,
-            reseller=reseller,
-            request_id=getattr(request, "request_id", ""),
-        )
-    except services.OverageError as exc:
-        raise ApiError(code=exc.code, description=exc.description, status=exc.status) from None
+    setting = services.overage_update(
+        customer=customer,
+        partner=request.partner,
+        acting_user=request.user,
+        enabled=enabled,
+        azure_subscription=entitlement or None,
+        reseller=reseller,
+        request_id=getattr(request, "request_id", ""),
+    )
     return overage_json(customer, setting)
 
 

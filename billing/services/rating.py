@@ -61,6 +61,7 @@ from billing.models import (
 from billing.services import rating_sql, run_locks
 from billing.services.rating_credits import publish_credit_entries, stage_credit_entries
 from catalog.models import CallingZone, TenantLicense
+from portal.errors import PortalError
 from portal.services import audit_record
 from subscriptions.models import SeatChange, SubscriptionStatus
 from subscriptions.periods import add_months
@@ -85,10 +86,9 @@ ACTIVE = (RatingRunStatus.QUEUED, RatingRunStatus.RUNNING)
 QUEUED_GRACE_SECONDS = 24 * 3600
 
 
-class RatingError(Exception):
+class RatingError(PortalError):
     def __init__(self, description):
-        super().__init__(str(description))
-        self.description = str(description)
+        super().__init__(description=description)
 
 
 def month_bounds(month):

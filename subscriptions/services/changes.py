@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.errors import ErrorCode
 from portal.services import audit_record
 from subscriptions.models import (
     AddonRemovalRequest,
@@ -21,7 +22,6 @@ from subscriptions.models import (
 from subscriptions.periods import billing_period, days_inclusive, prorate
 from subscriptions.selectors import allowed_custom_term_end_dates
 from subscriptions.services.lifecycle import (
-    CODE_INVALID_INPUT,
     SubscriptionError,
     _charge,
     _check_version,
@@ -33,7 +33,6 @@ from subscriptions.services.lifecycle import (
 )
 from subscriptions.services.pricing import prices_in_force
 
-CODE_INVALID_END_DATE = 10017
 END_DATE_NOT_ALLOWED = _("%(date)s is not an allowed end date for this subscription. Choose one from the list.")
 ALIGN_NEEDS_AUTO_RENEW = _("Aligning the end date applies from the next term, so it needs auto-renew to be on.")
 NOT_AN_UPGRADE_TARGET = _("%(target)s is not an upgrade of %(source)s.")
@@ -72,11 +71,11 @@ def subscription_align_end_date(*, subscription, end_date, acting_user, version=
         return subscription
     _check_version(subscription, version)
     if not subscription.auto_renew_enabled:
-        raise SubscriptionError(CODE_INVALID_INPUT, ALIGN_NEEDS_AUTO_RENEW)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, ALIGN_NEEDS_AUTO_RENEW)
     if end_date is not None:
         allowed = {item["allowedCustomTermEndDate"] for item in allowed_alignment_dates(subscription)}
         if end_date not in allowed:
-            raise SubscriptionError(CODE_INVALID_END_DATE, END_DATE_NOT_ALLOWED % {"date": end_date})
+            raise SubscriptionError(ErrorCode.INVALID_CUSTOM_TERM_END_DATE, END_DATE_NOT_ALLOWED % {"date": end_date})
     before = _snapshot(subscription)
     subscription.next_term_end_date = end_date
     subscription.save()
@@ -118,11 +117,11 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
         return subscription, []
     _check_version(subscription, version)
     if subscription.status != SubscriptionStatus.ACTIVE:
-        raise SubscriptionError(CODE_INVALID_INPUT, _("Only an active subscription can be upgraded."))
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, _("Only an active subscription can be upgraded."))
     source_sku = subscription.sku
     if not source_sku.upgrade_targets.filter(pk=target_sku.pk).exists():
         raise SubscriptionError(
-            CODE_INVALID_INPUT, NOT_AN_UPGRADE_TARGET % {"target": target_sku.title, "source": source_sku.title}
+            ErrorCode.INVALID_INPUT, NOT_AN_UPGRADE_TARGET % {"target": target_sku.title, "source": source_sku.title}
         )
     today = timezone.localdate()
     now = timezone.now()
@@ -130,7 +129,7 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
     key = (target_sku.pk, subscription.term_duration, subscription.billing_cycle)
     price = prices_in_force(keys=[key], market=market, on_date=today).get(key)
     if price is None:
-        raise SubscriptionError(CODE_INVALID_INPUT, NO_PRICE_FOR_TARGET % {"target": target_sku.title, "market": market})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, NO_PRICE_FOR_TARGET % {"target": target_sku.title, "market": market})
     before = _snapshot(subscription) | {"sku": source_sku.code, "unitPrice": subscription.unit_price}
     target_availability = next(
         (a for a in target_sku.availabilities.all() if a.supports(subscription.term_duration, subscription.billing_cycle)),
@@ -198,13 +197,13 @@ def addon_removal_request_raise(*, subscription, acting_user, version=None, requ
     until ``removal_request_deadline``."""
     subscription = _lock(subscription)
     if AddonRemovalRequest.objects.filter(subscription=subscription).exists():
-        raise SubscriptionError(CODE_INVALID_INPUT, REMOVAL_ALREADY_RAISED, status=409)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, REMOVAL_ALREADY_RAISED, status=409)
     _check_version(subscription, version)
     if subscription.redundant_since is None or subscription.made_redundant_by_id is None:
-        raise SubscriptionError(CODE_INVALID_INPUT, NOT_REDUNDANT)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, NOT_REDUNDANT)
     deadline = removal_request_deadline(subscription)
     if timezone.localdate() > deadline:
-        raise SubscriptionError(CODE_INVALID_INPUT, REMOVAL_DEADLINE_PASSED % {"deadline": deadline})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, REMOVAL_DEADLINE_PASSED % {"deadline": deadline})
     request = AddonRemovalRequest.objects.create(
         subscription=subscription,
         upgraded_subscription=subscription.made_redundant_by,
