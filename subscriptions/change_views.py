@@ -27,8 +27,8 @@ from django.views.decorators.http import require_http_methods
 from catalog.models import Sku
 from portal.views import htmx_template, partner_required
 from subscriptions.models import Subscription, SubscriptionStatus
-from subscriptions.periods import billing_period, days_inclusive, prorate
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED
+from subscriptions.selectors_quote import upgrade_quotes
 from subscriptions.selectors_list import (
     action_denial,
     latest_base_of,
@@ -38,7 +38,6 @@ from subscriptions.selectors_list import (
 )
 from subscriptions.services import changes
 from subscriptions.services.lifecycle import SubscriptionChanged, SubscriptionError, renewal_start
-from subscriptions.services.pricing import prices_in_force
 
 ALIGN_TEMPLATE = "subscriptions/subscription_align.html"
 UPGRADE_TEMPLATE = "subscriptions/subscription_upgrade.html"
@@ -212,68 +211,14 @@ def subscription_align(request, subscription_id):
 # --- Upgrade ------------------------------------------------------------------------------
 
 
-def _candidate_addons(request, subscription):
-    """The customer's live add-ons sold by the same partner and not yet redundant: the ones
-    an upgrade could make redundant (the service's ``redundant_addons``, before the fact)."""
-    return list(
-        Subscription.objects.for_partner(request.partner)
-        .live()
-        .filter(
-            customer=subscription.customer_id,
-            partner=subscription.partner_id,
-            sku__is_addon=True,
-            redundant_since__isnull=True,
-        )
-        .exclude(pk=subscription.pk)
-        .select_related("sku")
-    )
-
-
-def upgrade_offers(request, subscription):
-    """Each upgrade target of the SKU with its price for the customer's market, term and
-    billing cycle, the prorated ``convert`` charge of upgrading today, and the add-ons it
-    would make redundant (those whose services the target includes). A target without a
-    price cannot be chosen."""
-    today = timezone.localdate()
-    targets = list(subscription.sku.upgrade_targets.select_related("product").order_by("title"))
-    keys = [(t.pk, subscription.term_duration, subscription.billing_cycle) for t in targets]
-    market = subscription.customer.country
-    prices = prices_in_force(keys=keys, market=market, on_date=today)
-    addons = _candidate_addons(request, subscription)
-    first, last = billing_period(
-        subscription.start_date, subscription.billing_cycle, today, subscription.commitment_end_date
-    )
-    used, period = days_inclusive(today, last), days_inclusive(first, last)
-    offers = []
-    for target, key in zip(targets, keys):
-        price = prices.get(key)
-        charge = None
-        if price is not None:
-            difference = (price.unit_price - subscription.unit_price) * subscription.quantity
-            charge = prorate(difference, used, period)
-        included = set(target.included_services or [])
-        redundant = [a for a in addons if a.sku.included_services and set(a.sku.included_services) <= included]
-        offers.append(
-            {
-                "sku": target,
-                "price": price,
-                "charge": charge,
-                "charge_start": today,
-                "charge_end": last,
-                "days": used,
-                "period_days": period,
-                "difference": (price.unit_price - subscription.unit_price) if price is not None else None,
-                "redundant": redundant,
-            }
-        )
-    return offers
-
-
 def _upgrade_context(request, subscription, *, error="", selected=""):
     context = _base_context(request, subscription, error)
     context.update(
         {
-            "offers": upgrade_offers(request, subscription),
+            "offers": upgrade_quotes(
+                subscription, subscription.sku.upgrade_targets.select_related("product").order_by("title"),
+                at=timezone.localdate(),
+            ),
             "selected": str(selected),
             "market": subscription.customer.country,
             "is_active": subscription.status == SubscriptionStatus.ACTIVE,
