@@ -27,10 +27,10 @@ from billing.services.usage import (
 )
 from billing.tasks import import_usage_upload, save_upload, upload_path
 from portal import permissions
+from portal.errors import PREVIEW_EXPIRED
 from portal.views import htmx_template, require_permission
 
 SESSION_KEY = "billing_usage_upload"
-PREVIEW_EXPIRED = _("The preview has expired or was replaced by another upload. Upload the file again.")
 
 
 def billing_access_required(view, action=permissions.BILLING):

@@ -166,7 +166,7 @@ def _parse_body(request):
     if partner_id is not None and not isinstance(partner_id, str):
         raise ApiError(description=PARTNER_ID_NOT_STRING, data=[{"field": "partnerId"}])
     if body.get("type") not in (None, SERVICE):
-        raise ApiError(description=TYPE_NOT_PHONE_SERVICES % {"service": SERVICE}, data=[{"field": "type"}])
+        raise ApiError(description=TYPE_NOT_PHONE_SERVICES, params={"service": SERVICE}, data=[{"field": "type"}])
     return enabled, (entitlement or "").strip(), (partner_id or "").strip()
 
 
@@ -190,7 +190,7 @@ def _reseller(request, customer, partner_id):
         return None
     reseller = Partner.objects.resellers_of(partner).filter(mpn_id=partner_id).first()
     if reseller is None:
-        raise ApiError(description=services.RESELLER_NOT_LINKED % {"mpn": partner_id}, data=[{"field": "partnerId"}])
+        raise ApiError(description=services.RESELLER_NOT_LINKED, params={"mpn": partner_id}, data=[{"field": "partnerId"}])
     return reseller
 
 

@@ -174,18 +174,18 @@ def _resolve_azure_subscription(*, customer, partner, value):
         try:
             guid = uuid.UUID(str(value))
         except (ValueError, TypeError, AttributeError):
-            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_MALFORMED % {"value": value}) from None
+            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_MALFORMED, params={"value": value}) from None
         candidate = AzureSubscription.objects.select_related("plan").filter(pk=guid).first()
         if candidate is None:
-            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_UNKNOWN % {"value": value})
+            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_UNKNOWN, params={"value": value})
     if candidate.plan.customer_id != customer.pk:
-        raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_OTHER_CUSTOMER % {"value": candidate.pk})
+        raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_OTHER_CUSTOMER, params={"value": candidate.pk})
     if candidate.partner_id != partner.pk:
-        raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_UNKNOWN % {"value": candidate.pk})
+        raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_UNKNOWN, params={"value": candidate.pk})
     if candidate.status != AzureSubscriptionStatus.ACTIVE:
         raise OverageError(
             ErrorCode.INVALID_INPUT,
-            AZURE_SUBSCRIPTION_NOT_ACTIVE % {"value": candidate.pk, "status": candidate.get_status_display().lower()},
+            AZURE_SUBSCRIPTION_NOT_ACTIVE, params={"value": candidate.pk, "status": candidate.get_status_display().lower()},
         )
     return candidate
 
@@ -243,7 +243,7 @@ def overage_update(
     if reseller is None and setting is not None and setting.owner_id == partner.pk:
         reseller = setting.reseller
     if reseller is not None and not customer.relationships.filter(partner=partner, reseller=reseller).exists():
-        raise OverageError(ErrorCode.INVALID_INPUT, RESELLER_NOT_LINKED % {"mpn": reseller.mpn_id})
+        raise OverageError(ErrorCode.INVALID_INPUT, RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
 
     target = None
     if enabled:

@@ -29,6 +29,11 @@ class ErrorCode:
     CANNOT_DECREASE = 800090  # 400: NCE quantity cannot be decreased
     QUANTITY_RANGE = 2002  # 400: quantity outside the offer's min/max
     DELETED = 2011  # 400: a deleted subscription cannot be updated
+    SUBSCRIPTION_NOT_FOUND = 20003  # 404
+    PRODUCT_NOT_FOUND = 400013  # 404
+    SKU_NOT_FOUND = 400018  # 404
+    SEGMENT_NOT_ALLOWED = 400030  # 400: a targetSegment outside the schema
+    TARGET_VIEW_NOT_ALLOWED = 400036  # 400: a targetView outside the schema
     # The portal's own numbers (as the portal's 403/409 JSON answers).
     NOT_PERMITTED = 403  # 403: indirect resellers do not transact; overage not permitted
     IDEMPOTENCY_KEY_REUSED = 409  # 409: the idempotency key was used for another cart
@@ -40,6 +45,7 @@ class ErrorCode:
     INTERNAL_ERROR = "InternalServerError"
     THROTTLED = "TooManyRequests"
     CONCURRENCY_CONFLICT = "ConcurrencyConflict"
+    PRECONDITION_FAILED = "PreconditionFailed"
     OVERAGE_OWNED_BY_ANOTHER_PARTNER = "OverageOwnedByAnotherPartner"
     # Partner Center's line error codes (a cart line that cannot be bought).
     ADDON_PREREQUISITE_MISSING = 400041
@@ -54,6 +60,8 @@ class ErrorCode:
 
 # Texts more than one app refuses with (each defined once).
 RESELLER_NOT_LINKED = _("%(mpn)s is not a valid indirect reseller of this indirect provider.")
+# An upload previewed, then confirmed after the preview was dropped (price list, usage).
+PREVIEW_EXPIRED = _("The preview has expired or was replaced by another upload. Upload the file again.")
 WITH_CODE = _("%(description)s (%(code)s)")
 
 

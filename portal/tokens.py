@@ -29,8 +29,8 @@ NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
 class TokenError(PortalError):
     """A token could not be created or revoked; the message says why, for the user."""
 
-    def __init__(self, description):
-        super().__init__(description=description)
+    def __init__(self, description, **kwargs):
+        super().__init__(description=description, **kwargs)
 
 
 def hash_secret(secret):
@@ -45,7 +45,7 @@ def api_token_create(*, user, name="", request_id=""):
         raise TokenError(NO_MEMBERSHIP_ERROR)
     name = (name or "").strip()
     if len(name) > NAME_MAX_LENGTH:
-        raise TokenError(NAME_TOO_LONG_ERROR % {"max": NAME_MAX_LENGTH})
+        raise TokenError(NAME_TOO_LONG_ERROR, params={"max": NAME_MAX_LENGTH})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(

@@ -52,6 +52,7 @@ from portal.api import (
     require,
     responses,
 )
+from portal.errors import ErrorCode
 from portal.models import Partner
 from subscriptions import errors
 from subscriptions.models import Cart, CartLine, Order, SeatChange, Subscription, SubscriptionStatus
@@ -76,8 +77,8 @@ from subscriptions.services.lifecycle import (
 
 router = Router(tags=["carts and subscriptions"])
 
-CART_NOT_FOUND_CODE = 800008
-SUBSCRIPTION_NOT_FOUND_CODE = 20003
+CART_NOT_FOUND_CODE = ErrorCode.CART_NOT_ACTIVE  # PC: unable to retrieve cart
+SUBSCRIPTION_NOT_FOUND_CODE = ErrorCode.SUBSCRIPTION_NOT_FOUND
 TRANSACTION_RESELLER = "TransactionReseller"
 # Partner Center's REST docs spell the participant type in snake case too.
 TRANSACTION_RESELLER_KEYS = ("transactionreseller", "transaction_reseller")
@@ -86,7 +87,7 @@ PATCHABLE_STATUSES = ("active", "suspended", "deleted")
 
 CART_NOT_FOUND_MESSAGE = _("Cart %(id)s was not found for this customer.")
 SUBSCRIPTION_NOT_FOUND_MESSAGE = _("Subscription %(id)s was not found for this customer.")
-PRECONDITION_FAILED_CODE = "PreconditionFailed"
+PRECONDITION_FAILED_CODE = ErrorCode.PRECONDITION_FAILED
 SUBSCRIPTION_CHANGED_CODE = CODE_CHANGED
 STALE_ETAG_MESSAGE = _(
     "If-Match %(sent)s names no current version of this subscription: it is at ETag %(current)s. GET it again "
@@ -502,7 +503,7 @@ def _cart_or_404(request, customer, cart_id):
     cart_uuid = _uuid_or_none(cart_id)
     cart = _carts(request, customer).filter(pk=cart_uuid).first() if cart_uuid else None
     if cart is None:
-        raise ApiNotFound(CART_NOT_FOUND_CODE, CART_NOT_FOUND_MESSAGE % {"id": cart_id})
+        raise ApiNotFound(CART_NOT_FOUND_CODE, CART_NOT_FOUND_MESSAGE, params={"id": cart_id})
     return cart
 
 
@@ -545,7 +546,7 @@ def _transaction_reseller(request, body):
     for line in body.lineItems:
         for participant in line.participants:
             if participant.key.strip().lower() not in TRANSACTION_RESELLER_KEYS:
-                raise ApiError(INVALID_INPUT_CODE, PARTICIPANT_NOT_SUPPORTED % {"key": participant.key})
+                raise ApiError(INVALID_INPUT_CODE, PARTICIPANT_NOT_SUPPORTED, params={"key": participant.key})
             mpns.add(participant.value.strip())
     if not mpns:
         return None
@@ -556,7 +557,7 @@ def _transaction_reseller(request, body):
         raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
     reseller = Partner.objects.resellers_of(request.partner).filter(mpn_id=mpn).first()
     if reseller is None:
-        raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED % {"mpn": mpn})
+        raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED, params={"mpn": mpn})
     return reseller
 
 
@@ -672,7 +673,7 @@ def list_custom_term_end_dates(request, tenant_id: str, query: Query[CustomTermE
     require(request, permissions.VIEW)
     term = _term(query.term_duration)
     if term not in TermDuration.values:
-        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_TERM % {"term": query.term_duration})
+        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_TERM, params={"term": query.term_duration})
     today = timezone.localdate()
     start = query.term_start_date or today
     if start < today:
@@ -724,7 +725,7 @@ def get_subscription(request, response: HttpResponse, tenant_id: str, subscripti
 def _status(value):
     status = str(value).strip().lower()
     if status not in PATCHABLE_STATUSES:
-        raise ApiError(INVALID_INPUT_CODE, STATUS_NOT_ALLOWED % {"status": value})
+        raise ApiError(INVALID_INPUT_CODE, STATUS_NOT_ALLOWED, params={"status": value})
     return SubscriptionStatus(status)
 
 
@@ -734,9 +735,9 @@ def _next_term_values(instructions):
     term = _term(product.termDuration) if product and product.termDuration else None
     cycle = _cycle(product.billingCycle) if product and product.billingCycle else None
     if term is not None and term not in TermDuration.values:
-        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_TERM % {"term": product.termDuration})
+        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_TERM, params={"term": product.termDuration})
     if cycle is not None and cycle not in (BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL):
-        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_BILLING_CYCLE % {"cycle": product.billingCycle})
+        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_BILLING_CYCLE, params={"cycle": product.billingCycle})
     return term, cycle
 
 

@@ -198,9 +198,7 @@ def subscription_align(request, subscription_id):
     except SubscriptionChanged as exc:
         return _stale(request, subscription_id, ALIGN_TEMPLATE, _align_context, exc)
     except SubscriptionError as exc:
-        context = _align_context(request, subscription, error=exc.description, selected=raw)
-        context["error_code"] = exc.code
-        return _render(request, ALIGN_TEMPLATE, context, status=400)
+        return _render(request, ALIGN_TEMPLATE, _align_context(request, subscription, error=exc, selected=raw), status=400)
     if end_date is None:
         messages.success(request, ALIGNMENT_REMOVED % {"name": _display_name(updated)})
     else:
@@ -269,7 +267,7 @@ def subscription_upgrade(request, subscription_id):
     except SubscriptionChanged as exc:
         return _stale(request, subscription_id, UPGRADE_TEMPLATE, _upgrade_context, exc)
     except SubscriptionError as exc:
-        return _upgrade_refused(request, subscription, exc.description, raw)
+        return _upgrade_refused(request, subscription, exc, raw)
     convert = upgraded.charge_events.filter(charge_type="convert").order_by("-occurred_at", "-id").first()
     messages.success(
         request,
@@ -319,6 +317,6 @@ def subscription_removal_request(request, subscription_id):
     except SubscriptionChanged as exc:
         return _stale(request, subscription_id, REMOVAL_TEMPLATE, _removal_context, exc)
     except SubscriptionError as exc:
-        return _render(request, REMOVAL_TEMPLATE, _removal_context(request, subscription, error=exc.description), status=400)
+        return _render(request, REMOVAL_TEMPLATE, _removal_context(request, subscription, error=exc), status=400)
     messages.success(request, REMOVAL_RAISED % {"name": _display_name(subscription), "deadline": raised.deadline.isoformat()})
     return redirect("subscriptions:subscription_detail", subscription_id=subscription.pk)

@@ -24,9 +24,6 @@ class CartInputError(PortalError):
     """Request-level bad input: nothing was written. ``code`` is Partner Center's error
     code, ``status`` the HTTP status the API answers with."""
 
-    def as_dict(self):
-        return {"code": self.code, "description": self.description, "data": self.data}
-
 
 # --- Request-level codes (PARTNER-CENTER.md §4.6) -------------------------------------------
 # (defined in portal.errors.ErrorCode; the names carts and checkout refuse with)

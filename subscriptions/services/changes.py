@@ -74,7 +74,7 @@ def subscription_align_end_date(*, subscription, end_date, acting_user, version=
     if end_date is not None:
         allowed = {item["allowedCustomTermEndDate"] for item in allowed_alignment_dates(subscription)}
         if end_date not in allowed:
-            raise SubscriptionError(ErrorCode.INVALID_CUSTOM_TERM_END_DATE, END_DATE_NOT_ALLOWED % {"date": end_date})
+            raise SubscriptionError(ErrorCode.INVALID_CUSTOM_TERM_END_DATE, END_DATE_NOT_ALLOWED, params={"date": end_date})
     before = _snapshot(subscription)
     subscription.next_term_end_date = end_date
     subscription.save()
@@ -115,7 +115,7 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
     price = quote.price
     if price is None:
         market = subscription.customer.country
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, NO_PRICE_FOR_TARGET % {"target": target_sku.title, "market": market})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, NO_PRICE_FOR_TARGET, params={"target": target_sku.title, "market": market})
     before = _snapshot(subscription) | {"sku": source_sku.code, "unitPrice": subscription.unit_price}
     target_availability = next(
         (a for a in target_sku.availabilities.all() if a.supports(subscription.term_duration, subscription.billing_cycle)),
@@ -189,7 +189,7 @@ def addon_removal_request_raise(*, subscription, acting_user, version=None, requ
         raise SubscriptionError(ErrorCode.INVALID_INPUT, NOT_REDUNDANT)
     deadline = removal_request_deadline(subscription)
     if timezone.localdate() > deadline:
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, REMOVAL_DEADLINE_PASSED % {"deadline": deadline})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, REMOVAL_DEADLINE_PASSED, params={"deadline": deadline})
     request = AddonRemovalRequest.objects.create(
         subscription=subscription,
         upgraded_subscription=subscription.made_redundant_by,

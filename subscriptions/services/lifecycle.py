@@ -83,7 +83,7 @@ class SubscriptionChanged(SubscriptionError):
 
     def __init__(self, *, seen, current):
         super().__init__(
-            CODE_CHANGED, CHANGED_SINCE_READ % {"seen": seen, "current": current.version}, status=409
+            CODE_CHANGED, CHANGED_SINCE_READ, status=409, params={"seen": seen, "current": current.version}
         )
         self.seen = seen
         self.current = current
@@ -175,7 +175,7 @@ def _require_live(subscription):
         raise SubscriptionError(ErrorCode.INVALID_INPUT, AZURE_PLAN_HAS_NO_SEATS)
     if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
         raise SubscriptionError(
-            ErrorCode.DELETED, NOT_CHANGEABLE % {"status": subscription.get_status_display().lower()}, status=400
+            ErrorCode.DELETED, NOT_CHANGEABLE, status=400, params={"status": subscription.get_status_display().lower()}
         )
 
 
@@ -184,9 +184,9 @@ def _validate_quantity(subscription, quantity):
         raise SubscriptionError(ErrorCode.INVALID_INPUT, QUANTITY_NOT_INTEGER)
     sku = subscription.sku
     if quantity < max(sku.min_quantity, 1):
-        raise SubscriptionError(ErrorCode.QUANTITY_RANGE, QUANTITY_BELOW_MIN % {"min": max(sku.min_quantity, 1)})
+        raise SubscriptionError(ErrorCode.QUANTITY_RANGE, QUANTITY_BELOW_MIN, params={"min": max(sku.min_quantity, 1)})
     if quantity > sku.max_quantity:
-        raise SubscriptionError(ErrorCode.QUANTITY_RANGE, QUANTITY_ABOVE_MAX % {"max": sku.max_quantity})
+        raise SubscriptionError(ErrorCode.QUANTITY_RANGE, QUANTITY_ABOVE_MAX, params={"max": sku.max_quantity})
 
 
 def _snapshot(subscription):
@@ -323,7 +323,7 @@ def subscription_cancel(*, subscription, acting_user, version=None, request_id="
     now = timezone.now()
     if not can_cancel(subscription, now):
         deadline = timezone.localtime(cancellation_deadline(subscription))
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, CANCEL_WINDOW_CLOSED % {"deadline": f"{deadline:%Y-%m-%d %H:%M}"})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, CANCEL_WINDOW_CLOSED, params={"deadline": f"{deadline:%Y-%m-%d %H:%M}"})
     today = timezone.localdate()
     before = _snapshot(subscription)
     first, last = _current_period(subscription, today)
@@ -376,8 +376,8 @@ def _transition(subscription, to_status):
     if to_status not in allowed:
         raise SubscriptionError(
             ErrorCode.INVALID_INPUT,
-            TRANSITION_NOT_ALLOWED
-            % {"from": subscription.get_status_display().lower(), "to": SubscriptionStatus(to_status).label.lower()},
+            TRANSITION_NOT_ALLOWED,
+            params={"from": subscription.get_status_display().lower(), "to": SubscriptionStatus(to_status).label.lower()},
         )
     subscription.status = to_status
 
@@ -397,8 +397,8 @@ def subscription_set_status(*, subscription, status, acting_user, version=None, 
     if status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
         raise SubscriptionError(
             ErrorCode.INVALID_INPUT,
-            TRANSITION_NOT_ALLOWED
-            % {"from": subscription.get_status_display().lower(), "to": str(status)},
+            TRANSITION_NOT_ALLOWED,
+            params={"from": subscription.get_status_display().lower(), "to": str(status)},
         )
     before = _snapshot(subscription)
     _transition(subscription, status)
@@ -446,9 +446,9 @@ def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, 
     _require_live(subscription)
     friendly_name = (friendly_name or "").strip()
     if len(friendly_name) > FRIENDLY_NAME_MAX_LENGTH:
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, FRIENDLY_NAME_TOO_LONG % {"max": FRIENDLY_NAME_MAX_LENGTH})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, FRIENDLY_NAME_TOO_LONG, params={"max": FRIENDLY_NAME_MAX_LENGTH})
     if character := control_character(friendly_name):
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, FRIENDLY_NAME_CONTROL_CHARACTER % {"character": character})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, FRIENDLY_NAME_CONTROL_CHARACTER, params={"character": character})
     if friendly_name == subscription.friendly_name:
         return subscription
     _check_version(subscription, version)
@@ -485,7 +485,7 @@ def subscription_schedule_next_term(
     term = term_duration or subscription.term_duration
     cycle = billing_cycle or subscription.billing_cycle
     if (term_duration or billing_cycle) and not _availability_supports(subscription, term, cycle):
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, UNSUPPORTED_TERM % {"term": term, "cycle": cycle})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, UNSUPPORTED_TERM, params={"term": term, "cycle": cycle})
     before = _snapshot(subscription)
     subscription.next_term_quantity = quantity
     subscription.next_term_duration = term_duration
