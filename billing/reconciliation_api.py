@@ -89,7 +89,7 @@ def line_item_json(row, month):
 def reconciliation_line_items(request, month: Month, paging: Query[LineItemQuery]):
     require(request, permissions.BILLING)
     if not re.fullmatch(MONTH_PATTERN, month):
-        raise ApiError(description=BAD_MONTH_MESSAGE % {"month": month})
+        raise ApiError(description=BAD_MONTH_MESSAGE, params={"month": month})
     first_day = parse_month(month)
     page = line_page(partner=request.partner, month=first_day, offset=paging.offset, limit=paging.size)
     links = {}

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext_lazy as _
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.generic import ListView
@@ -27,10 +26,10 @@ from billing.services.usage import (
 )
 from billing.tasks import import_usage_upload, save_upload, upload_path
 from portal import permissions
+from portal.errors import PREVIEW_EXPIRED
 from portal.views import htmx_template, require_permission
 
 SESSION_KEY = "billing_usage_upload"
-PREVIEW_EXPIRED = _("The preview has expired or was replaced by another upload. Upload the file again.")
 
 
 def billing_access_required(view, action=permissions.BILLING):

@@ -28,14 +28,15 @@ from portal.api import (
     require,
     responses,
 )
+from portal.errors import ErrorCode
 from portal.models import currency_for_country
 
 router = Router(tags=["catalog"])
 
-PRODUCT_NOT_FOUND_CODE = 400013
-SKU_NOT_FOUND_CODE = 400018
-SEGMENT_NOT_ALLOWED_CODE = 400030
-TARGET_VIEW_NOT_ALLOWED_CODE = 400036
+PRODUCT_NOT_FOUND_CODE = ErrorCode.PRODUCT_NOT_FOUND
+SKU_NOT_FOUND_CODE = ErrorCode.SKU_NOT_FOUND
+SEGMENT_NOT_ALLOWED_CODE = ErrorCode.SEGMENT_NOT_ALLOWED
+TARGET_VIEW_NOT_ALLOWED_CODE = ErrorCode.TARGET_VIEW_NOT_ALLOWED
 
 PRODUCT_NOT_FOUND_MESSAGE = _("Product %(product_id)s was not found.")
 SKU_NOT_FOUND_MESSAGE = _("SKU %(sku_id)s of product %(product_id)s was not found.")
@@ -266,7 +267,7 @@ def _segment(value):
 def _product_or_404(product_id):
     product = Product.objects.filter(pk=product_id.upper()).first()
     if product is None:
-        raise ApiNotFound(PRODUCT_NOT_FOUND_CODE, PRODUCT_NOT_FOUND_MESSAGE % {"product_id": product_id})
+        raise ApiNotFound(PRODUCT_NOT_FOUND_CODE, PRODUCT_NOT_FOUND_MESSAGE, params={"product_id": product_id})
     return product
 
 
@@ -280,7 +281,7 @@ def _sku_or_404(product_id, sku_id, skus=None):
     sku = skus.filter(product_id=product_id.upper(), sku_id=sku_id.upper()).first()
     if sku is None:
         product = _product_or_404(product_id)
-        raise ApiNotFound(SKU_NOT_FOUND_CODE, SKU_NOT_FOUND_MESSAGE % {"product_id": product.id, "sku_id": sku_id})
+        raise ApiNotFound(SKU_NOT_FOUND_CODE, SKU_NOT_FOUND_MESSAGE, params={"product_id": product.id, "sku_id": sku_id})
     return sku
 
 

@@ -222,13 +222,16 @@ def _parse_date(value):
         return datetime.datetime.fromisoformat(value).date()
 
 
+NOT_A_NUMBER = _("%(column)s “%(value)s” is not a number.")
+
+
 def _parse_price(value, column):
     try:
         price = Decimal(value.strip())
     except InvalidOperation:
-        raise ValueError(_("%(column)s “%(value)s” is not a number.") % {"column": column, "value": value}) from None
+        raise ValueError(NOT_A_NUMBER % {"column": column, "value": value}) from None
     if not price.is_finite():
-        raise ValueError(_("%(column)s “%(value)s” is not a number.") % {"column": column, "value": value})
+        raise ValueError(NOT_A_NUMBER % {"column": column, "value": value})
     if price < 0:
         raise ValueError(_("%(column)s must not be negative.") % {"column": column})
     if price != price.quantize(Decimal("0.000001")) or price >= Decimal("1e12"):

@@ -29,12 +29,12 @@ from catalog.models import Availability, Sku
 from catalog.pricelist import export_lines, pricelist_apply, parse_price_list
 from catalog.selectors import ADDON_NOT_PURCHASABLE, addon_prerequisite_rows, addons_missing_prerequisite
 from portal import permissions
+from portal.errors import PREVIEW_EXPIRED
 from portal.models import Customer
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required
 
 CART_NEW_URL = "/carts/new/"
 STAFF_ONLY = _("Only the operator's staff can import the price list.")
-PREVIEW_EXPIRED = _("The preview has expired or was replaced by another upload. Upload the file again.")
 IMPORT_SESSION_KEY = "catalog_pricelist_import"
 MAX_ERRORS_SHOWN = 200
 

@@ -35,8 +35,8 @@ from portal.api import (
     ApiThrottled,
     ApiTokenAuth,
     ApiUnauthorized,
-    error_body,
 )
+from portal.errors import PortalError
 from portal.api_customers import router as customers_router
 from portal.throttles import TokenRateThrottle
 from subscriptions.api import router as subscriptions_router
@@ -61,9 +61,9 @@ def _field_name(loc):
     return f"{'.'.join(path) or source} ({source})" if path else source
 
 
-@api.exception_handler(ApiError)
+@api.exception_handler(PortalError)
 def _api_error(request, exc):
-    response = api.create_response(request, error_body(exc.code, exc.description, exc.data), status=exc.status)
+    response = api.create_response(request, exc.api_body(), status=exc.status)
     if exc.status == 401:
         response["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, ApiThrottled):

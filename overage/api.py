@@ -166,7 +166,7 @@ def _parse_body(request):
     if partner_id is not None and not isinstance(partner_id, str):
         raise ApiError(description=PARTNER_ID_NOT_STRING, data=[{"field": "partnerId"}])
     if body.get("type") not in (None, SERVICE):
-        raise ApiError(description=TYPE_NOT_PHONE_SERVICES % {"service": SERVICE}, data=[{"field": "type"}])
+        raise ApiError(description=TYPE_NOT_PHONE_SERVICES, params={"service": SERVICE}, data=[{"field": "type"}])
     return enabled, (entitlement or "").strip(), (partner_id or "").strip()
 
 
@@ -190,7 +190,7 @@ def _reseller(request, customer, partner_id):
         return None
     reseller = Partner.objects.resellers_of(partner).filter(mpn_id=partner_id).first()
     if reseller is None:
-        raise ApiError(description=services.RESELLER_NOT_LINKED % {"mpn": partner_id}, data=[{"field": "partnerId"}])
+        raise ApiError(description=services.RESELLER_NOT_LINKED, params={"mpn": partner_id}, data=[{"field": "partnerId"}])
     return reseller
 
 
@@ -214,18 +214,15 @@ def put_overage(request, tenant_id: str):
         # "new" is the flyout's Create new; the API names an existing Azure subscription, so
         # here it is just a malformed id, refused at its turn in the service's order.
         entitlement = _Verbatim(entitlement)
-    try:
-        setting = services.overage_update(
-            customer=customer,
-            partner=request.partner,
-            acting_user=request.user,
-            enabled=enabled,
-            azure_subscription=entitlement or None,
-            reseller=reseller,
-            request_id=getattr(request, "request_id", ""),
-        )
-    except services.OverageError as exc:
-        raise ApiError(code=exc.code, description=exc.description, status=exc.status) from None
+    setting = services.overage_update(
+        customer=customer,
+        partner=request.partner,
+        acting_user=request.user,
+        enabled=enabled,
+        azure_subscription=entitlement or None,
+        reseller=reseller,
+        request_id=getattr(request, "request_id", ""),
+    )
     return overage_json(customer, setting)
 
 

@@ -25,15 +25,14 @@ from overage.models import (
     OverageSetting,
     OverageTransfer,
 )
+from portal.errors import RESELLER_NOT_LINKED, ErrorCode, PortalError
 from portal.models import Customer
 from portal.services import audit_record
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.periods import term_end
 
 # Codes and texts users see; tests import them.
-CODE_CONFLICT = "OverageOwnedByAnotherPartner"
-CODE_BAD_REQUEST = 800002
-CODE_FORBIDDEN = 403
+CODE_CONFLICT = ErrorCode.OVERAGE_OWNED_BY_ANOTHER_PARTNER
 OWNED_BY_ANOTHER_PARTNER = _(
     "Overage for this customer is managed by another partner. The customer and both partners must agree to "
     "move it, and the current partner must set it to None first."
@@ -55,7 +54,6 @@ AZURE_SUBSCRIPTION_NOT_ACTIVE = _("Azure subscription %(value)s is not active (i
 AZURE_SUBSCRIPTION_OTHER_CUSTOMER = _("Azure subscription %(value)s does not belong to this customer.")
 AZURE_SUBSCRIPTION_REQUIRED = _("Choose an Azure subscription, or Create new, to enable overage.")
 NOT_TRANSACTING = _("Indirect resellers cannot manage overage: their indirect provider does it for them.")
-RESELLER_NOT_LINKED = _("Partner %(mpn)s is not an indirect reseller of yours for this customer.")
 AUTO_RECHARGE_WARNING = _(
     "This customer's communication credits have auto-recharge on: the balance is refilled whenever it falls "
     "below %(threshold)s %(currency)s, so post-paid overage will never start. The customer's global admin can "
@@ -74,14 +72,8 @@ CREATE_NEW = "new"
 UNSET = object()
 
 
-class OverageError(Exception):
+class OverageError(PortalError):
     """A refused overage change: Partner Center-style code, description and HTTP status."""
-
-    def __init__(self, code, description, status=400):
-        super().__init__(str(description))
-        self.code = code
-        self.description = str(description)
-        self.status = status
 
 
 def _lock_customer(customer):
@@ -100,9 +92,9 @@ def overage_capable_subscriptions(*, customer, partner):
 
 def _check_can_create_azure(*, customer, partner):
     if customer.on_legacy_azure:
-        raise OverageError(CODE_BAD_REQUEST, LEGACY_AZURE)
+        raise OverageError(ErrorCode.INVALID_INPUT, LEGACY_AZURE)
     if partner.is_sandbox and not partner.sandbox_azure_access:
-        raise OverageError(CODE_BAD_REQUEST, SANDBOX_NO_AZURE)
+        raise OverageError(ErrorCode.INVALID_INPUT, SANDBOX_NO_AZURE)
 
 
 @transaction.atomic
@@ -182,18 +174,18 @@ def _resolve_azure_subscription(*, customer, partner, value):
         try:
             guid = uuid.UUID(str(value))
         except (ValueError, TypeError, AttributeError):
-            raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_MALFORMED % {"value": value}) from None
+            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_MALFORMED, params={"value": value}) from None
         candidate = AzureSubscription.objects.select_related("plan").filter(pk=guid).first()
         if candidate is None:
-            raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_UNKNOWN % {"value": value})
+            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_UNKNOWN, params={"value": value})
     if candidate.plan.customer_id != customer.pk:
-        raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_OTHER_CUSTOMER % {"value": candidate.pk})
+        raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_OTHER_CUSTOMER, params={"value": candidate.pk})
     if candidate.partner_id != partner.pk:
-        raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_UNKNOWN % {"value": candidate.pk})
+        raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_UNKNOWN, params={"value": candidate.pk})
     if candidate.status != AzureSubscriptionStatus.ACTIVE:
         raise OverageError(
-            CODE_BAD_REQUEST,
-            AZURE_SUBSCRIPTION_NOT_ACTIVE % {"value": candidate.pk, "status": candidate.get_status_display().lower()},
+            ErrorCode.INVALID_INPUT,
+            AZURE_SUBSCRIPTION_NOT_ACTIVE, params={"value": candidate.pk, "status": candidate.get_status_display().lower()},
         )
     return candidate
 
@@ -233,7 +225,7 @@ def overage_update(
     and the caller is told so. Returns the setting. Repeating the same change changes
     nothing, so a double click makes one change."""
     if not partner.transacts:
-        raise OverageError(CODE_FORBIDDEN, NOT_TRANSACTING, status=403)
+        raise OverageError(ErrorCode.NOT_PERMITTED, NOT_TRANSACTING, status=403)
     customer = _lock_customer(customer)
     setting = (
         OverageSetting.objects.select_for_update(of=("self",))
@@ -247,17 +239,17 @@ def overage_update(
         if transfer is None:
             raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409)
     if not overage_capable_subscriptions(customer=customer, partner=partner).exists():
-        raise OverageError(CODE_BAD_REQUEST, NO_OVERAGE_SUBSCRIPTION)
+        raise OverageError(ErrorCode.INVALID_INPUT, NO_OVERAGE_SUBSCRIPTION)
     if reseller is None and setting is not None and setting.owner_id == partner.pk:
         reseller = setting.reseller
     if reseller is not None and not customer.relationships.filter(partner=partner, reseller=reseller).exists():
-        raise OverageError(CODE_BAD_REQUEST, RESELLER_NOT_LINKED % {"mpn": reseller.mpn_id})
+        raise OverageError(ErrorCode.INVALID_INPUT, RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
 
     target = None
     if enabled:
         _check_can_create_azure(customer=customer, partner=partner)
         if azure_subscription is None:
-            raise OverageError(CODE_BAD_REQUEST, AZURE_SUBSCRIPTION_REQUIRED)
+            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_REQUIRED)
         if azure_subscription != CREATE_NEW:
             target = _resolve_azure_subscription(customer=customer, partner=partner, value=azure_subscription)
 
@@ -333,9 +325,9 @@ def overage_transfer_propose(*, customer, to_partner, acting_user, partner, requ
     customer = _lock_customer(customer)
     setting = OverageSetting.objects.filter(customer=customer, service=OverageService.PHONE_SERVICES).first()
     if setting is None or setting.owner_id == to_partner.pk:
-        raise OverageError(CODE_BAD_REQUEST, TRANSFER_SAME_PARTNER)
+        raise OverageError(ErrorCode.INVALID_INPUT, TRANSFER_SAME_PARTNER)
     if OverageTransfer.objects.filter(customer=customer, completed_at__isnull=True).exists():
-        raise OverageError(CODE_BAD_REQUEST, TRANSFER_PENDING, status=409)
+        raise OverageError(ErrorCode.INVALID_INPUT, TRANSFER_PENDING, status=409)
     transfer = OverageTransfer.objects.create(
         customer=customer, from_partner=setting.owner, to_partner=to_partner, recorded_by=acting_user
     )
@@ -353,11 +345,11 @@ def overage_transfer_agree(*, transfer, party, acting_user, partner=None, reques
     is recorded by the operator's staff or by either partner on the customer's word."""
     transfer = OverageTransfer.objects.select_for_update().get(pk=transfer.pk)
     if party not in PARTIES:
-        raise OverageError(CODE_BAD_REQUEST, _("Unknown party."))
+        raise OverageError(ErrorCode.INVALID_INPUT, _("Unknown party."))
     if party == "from_partner" and partner is not None and partner.pk != transfer.from_partner_id:
-        raise OverageError(CODE_FORBIDDEN, TRANSFER_NOT_OWNER, status=403)
+        raise OverageError(ErrorCode.NOT_PERMITTED, TRANSFER_NOT_OWNER, status=403)
     if party == "to_partner" and partner is not None and partner.pk != transfer.to_partner_id:
-        raise OverageError(CODE_FORBIDDEN, _("Only the receiving partner can agree for itself."), status=403)
+        raise OverageError(ErrorCode.NOT_PERMITTED, _("Only the receiving partner can agree for itself."), status=403)
     field = f"{party}_agreed_at"
     if getattr(transfer, field) is None:
         setattr(transfer, field, timezone.now())

@@ -20,6 +20,7 @@ from overage.forms import ManageOverageForm, TransferForm
 from overage.models import AzurePlan, AzureSubscriptionStatus
 from overage.services import UNSET, OverageError
 from portal import permissions
+from portal.errors import ErrorCode
 from portal.models import Customer
 from portal.views import htmx_template, partner_required, require_permission
 
@@ -260,7 +261,7 @@ def transfer(request, tenant_id):
         if action == "propose":
             state = selectors.overage_state(customer=customer, membership=request.membership)
             if not (state.owned_by_other and state.capable):
-                raise OverageError(services.CODE_BAD_REQUEST, TRANSFER_NOT_POSSIBLE)
+                raise OverageError(ErrorCode.INVALID_INPUT, TRANSFER_NOT_POSSIBLE)
             services.overage_transfer_propose(
                 customer=customer, to_partner=partner, acting_user=request.user, partner=partner, request_id=request_id
             )
@@ -268,7 +269,7 @@ def transfer(request, tenant_id):
         else:
             pending = selectors.pending_transfer(customer=customer, partner=partner)
             if pending is None:
-                raise OverageError(services.CODE_BAD_REQUEST, NO_PENDING_TRANSFER)
+                raise OverageError(ErrorCode.INVALID_INPUT, NO_PENDING_TRANSFER)
             services.overage_transfer_agree(
                 transfer=pending, party=action.removeprefix("agree_"), acting_user=request.user, partner=partner,
                 request_id=request_id,

@@ -31,18 +31,19 @@ from pydantic_core import PydanticCustomError
 
 from portal import permissions
 from portal.logs import log_context_bind
+from portal.errors import ErrorCode, PortalError
 from portal.models import Customer
 from portal.throttles import AddressRateThrottle, AuthFailureThrottle
 from portal.tokens import api_token_authenticate
 
-# Partner Center's generic codes (PARTNER-CENTER.md §4.6) and ours where PC has none.
-INVALID_INPUT_CODE = 800002
-UNAUTHORIZED_CODE = "Unauthorized"
-FORBIDDEN_CODE = "Forbidden"
-NOT_FOUND_CODE = "NotFound"
-CUSTOMER_NOT_FOUND_CODE = "CustomerNotFound"
-INTERNAL_ERROR_CODE = "InternalServerError"
-THROTTLED_CODE = "TooManyRequests"
+# The codes the API answers with (defined in portal.errors; these names are what routers import).
+INVALID_INPUT_CODE = ErrorCode.INVALID_INPUT
+UNAUTHORIZED_CODE = ErrorCode.UNAUTHORIZED
+FORBIDDEN_CODE = ErrorCode.FORBIDDEN
+NOT_FOUND_CODE = ErrorCode.NOT_FOUND
+CUSTOMER_NOT_FOUND_CODE = ErrorCode.CUSTOMER_NOT_FOUND
+INTERNAL_ERROR_CODE = ErrorCode.INTERNAL_ERROR
+THROTTLED_CODE = ErrorCode.THROTTLED
 
 UNAUTHORIZED_MESSAGE = _("Send a valid API token: Authorization: Bearer <token>. The token is missing, unknown or revoked.")
 NOT_FOUND_MESSAGE = _("Not found.")
@@ -54,19 +55,10 @@ THROTTLED_MESSAGE = _("Too many requests. Retry after %(seconds)s seconds.")
 INTERNAL_ERROR_MESSAGE = _("Something went wrong on our side. Quote request id %(request_id)s to the operator.")
 
 
-class ApiError(Exception):
-    """A failure to answer with Partner Center's error body. Routers raise it (or a subclass
-    with a fixed code/status) for domain failures; ``data`` holds details such as line errors."""
-
-    status = 400
-    code = INVALID_INPUT_CODE
-
-    def __init__(self, code=None, description="", status=None, data=None):
-        self.code = self.code if code is None else code
-        self.status = self.status if status is None else status
-        self.description = str(description)
-        self.data = list(data) if data else []
-        super().__init__(self.description)
+class ApiError(PortalError):
+    """A failure only the API has (a request it cannot read, a missing token): services raise
+    ``PortalError``, routers this or a subclass with a fixed code/status; the handler of
+    ``PortalError`` answers both with Partner Center's error body."""
 
 
 class ApiNotFound(ApiError):

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.errors import PortalError
 from portal.models import ApiToken, Membership
 from portal.services import audit_record
 
@@ -25,8 +26,11 @@ NAME_TOO_LONG_ERROR = _("The token name can be at most %(max)s characters.")
 NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
 
 
-class TokenError(Exception):
+class TokenError(PortalError):
     """A token could not be created or revoked; the message says why, for the user."""
+
+    def __init__(self, description, **kwargs):
+        super().__init__(description=description, **kwargs)
 
 
 def hash_secret(secret):
@@ -41,7 +45,7 @@ def api_token_create(*, user, name="", request_id=""):
         raise TokenError(NO_MEMBERSHIP_ERROR)
     name = (name or "").strip()
     if len(name) > NAME_MAX_LENGTH:
-        raise TokenError(NAME_TOO_LONG_ERROR % {"max": NAME_MAX_LENGTH})
+        raise TokenError(NAME_TOO_LONG_ERROR, params={"max": NAME_MAX_LENGTH})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(

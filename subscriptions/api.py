@@ -52,9 +52,9 @@ from portal.api import (
     require,
     responses,
 )
+from portal.errors import ErrorCode
 from portal.models import Partner
 from subscriptions import errors
-from subscriptions.errors import CartInputError
 from subscriptions.models import Cart, CartLine, Order, SeatChange, Subscription, SubscriptionStatus
 from subscriptions.selectors import allowed_custom_term_end_dates
 from subscriptions.services.cart import LineInput, cart_create, cart_update
@@ -63,7 +63,6 @@ from subscriptions.services.checkout import cart_checkout
 from subscriptions.services.lifecycle import (
     CODE_CHANGED,
     SubscriptionChanged,
-    SubscriptionError,
     can_cancel,
     cancellation_deadline,
     refundable_batches,
@@ -78,8 +77,8 @@ from subscriptions.services.lifecycle import (
 
 router = Router(tags=["carts and subscriptions"])
 
-CART_NOT_FOUND_CODE = 800008
-SUBSCRIPTION_NOT_FOUND_CODE = 20003
+CART_NOT_FOUND_CODE = ErrorCode.CART_NOT_ACTIVE  # PC: unable to retrieve cart
+SUBSCRIPTION_NOT_FOUND_CODE = ErrorCode.SUBSCRIPTION_NOT_FOUND
 TRANSACTION_RESELLER = "TransactionReseller"
 # Partner Center's REST docs spell the participant type in snake case too.
 TRANSACTION_RESELLER_KEYS = ("transactionreseller", "transaction_reseller")
@@ -88,7 +87,7 @@ PATCHABLE_STATUSES = ("active", "suspended", "deleted")
 
 CART_NOT_FOUND_MESSAGE = _("Cart %(id)s was not found for this customer.")
 SUBSCRIPTION_NOT_FOUND_MESSAGE = _("Subscription %(id)s was not found for this customer.")
-PRECONDITION_FAILED_CODE = "PreconditionFailed"
+PRECONDITION_FAILED_CODE = ErrorCode.PRECONDITION_FAILED
 SUBSCRIPTION_CHANGED_CODE = CODE_CHANGED
 STALE_ETAG_MESSAGE = _(
     "If-Match %(sent)s names no current version of this subscription: it is at ETag %(current)s. GET it again "
@@ -101,8 +100,6 @@ NOT_TRANSACTING_PARTNER = _(
     "ask your indirect provider to change it."
 )
 STATUS_NOT_ALLOWED = _("Status '%(status)s' cannot be set. Use active, suspended or deleted.")
-TERM_NOT_ALLOWED = _("'%(term)s' is not a term duration. Use P1M, P1Y or P3Y.")
-CYCLE_NOT_ALLOWED = _("'%(cycle)s' is not a billing cycle. Use monthly, annual or triennial.")
 START_DATE_IN_PAST = _("term_start_date cannot be in the past.")
 START_DATE_TOO_FAR = _("term_start_date is too far in the future.")
 IDEMPOTENCY_KEY_TOO_LONG = _("The Idempotency-Key (or MS-RequestId) header can be at most 100 characters.")
@@ -506,7 +503,7 @@ def _cart_or_404(request, customer, cart_id):
     cart_uuid = _uuid_or_none(cart_id)
     cart = _carts(request, customer).filter(pk=cart_uuid).first() if cart_uuid else None
     if cart is None:
-        raise ApiNotFound(CART_NOT_FOUND_CODE, CART_NOT_FOUND_MESSAGE % {"id": cart_id})
+        raise ApiNotFound(CART_NOT_FOUND_CODE, CART_NOT_FOUND_MESSAGE, params={"id": cart_id})
     return cart
 
 
@@ -549,7 +546,7 @@ def _transaction_reseller(request, body):
     for line in body.lineItems:
         for participant in line.participants:
             if participant.key.strip().lower() not in TRANSACTION_RESELLER_KEYS:
-                raise ApiError(INVALID_INPUT_CODE, PARTICIPANT_NOT_SUPPORTED % {"key": participant.key})
+                raise ApiError(INVALID_INPUT_CODE, PARTICIPANT_NOT_SUPPORTED, params={"key": participant.key})
             mpns.add(participant.value.strip())
     if not mpns:
         return None
@@ -560,7 +557,7 @@ def _transaction_reseller(request, body):
         raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
     reseller = Partner.objects.resellers_of(request.partner).filter(mpn_id=mpn).first()
     if reseller is None:
-        raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED % {"mpn": mpn})
+        raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED, params={"mpn": mpn})
     return reseller
 
 
@@ -576,10 +573,6 @@ def _line_inputs(body):
         )
         for line in body.lineItems
     ]
-
-
-def _cart_error(exc):
-    return ApiError(exc.code, exc.description, exc.status, exc.data)
 
 
 def _idempotency_key(request):
@@ -601,17 +594,14 @@ def create_cart(request, tenant_id: str, body: CartIn):
     customer = customer_or_404(request, tenant_id)
     require(request, permissions.BUY)
     reseller = _transaction_reseller(request, body)
-    try:
-        cart = cart_create(
-            partner=request.partner,
-            customer=customer,
-            acting_user=request.user,
-            lines=_line_inputs(body),
-            reseller=reseller,
-            request_id=request.request_id,
-        )
-    except CartInputError as exc:
-        raise _cart_error(exc) from exc
+    cart = cart_create(
+        partner=request.partner,
+        customer=customer,
+        acting_user=request.user,
+        lines=_line_inputs(body),
+        reseller=reseller,
+        request_id=request.request_id,
+    )
     return Status(201, cart_json(_carts(request, customer).get(pk=cart.pk)))
 
 
@@ -634,10 +624,7 @@ def update_cart(request, tenant_id: str, cart_id: str, body: CartIn):
     reseller = _transaction_reseller(request, body)
     if reseller is not None and reseller.pk != cart.reseller_id:
         raise ApiError(INVALID_INPUT_CODE, RESELLERS_DIFFER)
-    try:
-        cart_update(cart=cart, acting_user=request.user, lines=_line_inputs(body), request_id=request.request_id)
-    except CartInputError as exc:
-        raise _cart_error(exc) from exc
+    cart_update(cart=cart, acting_user=request.user, lines=_line_inputs(body), request_id=request.request_id)
     return cart_json(_carts(request, customer).get(pk=cart.pk))
 
 
@@ -654,15 +641,12 @@ def checkout_cart(request, tenant_id: str, cart_id: str):
     customer = customer_or_404(request, tenant_id)
     cart = _cart_or_404(request, customer, cart_id)
     require(request, permissions.BUY)
-    try:
-        result = cart_checkout(
-            cart=cart,
-            acting_user=request.user,
-            idempotency_key=_idempotency_key(request),
-            request_id=request.request_id,
-        )
-    except CartInputError as exc:
-        raise _cart_error(exc) from exc
+    result = cart_checkout(
+        cart=cart,
+        acting_user=request.user,
+        idempotency_key=_idempotency_key(request),
+        request_id=request.request_id,
+    )
     orders = []
     if result.order is not None:
         order = Order.objects.select_related("customer", "reseller", "cart").get(pk=result.order.pk)
@@ -689,7 +673,7 @@ def list_custom_term_end_dates(request, tenant_id: str, query: Query[CustomTermE
     require(request, permissions.VIEW)
     term = _term(query.term_duration)
     if term not in TermDuration.values:
-        raise ApiError(INVALID_INPUT_CODE, TERM_NOT_ALLOWED % {"term": query.term_duration})
+        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_TERM, params={"term": query.term_duration})
     today = timezone.localdate()
     start = query.term_start_date or today
     if start < today:
@@ -741,7 +725,7 @@ def get_subscription(request, response: HttpResponse, tenant_id: str, subscripti
 def _status(value):
     status = str(value).strip().lower()
     if status not in PATCHABLE_STATUSES:
-        raise ApiError(INVALID_INPUT_CODE, STATUS_NOT_ALLOWED % {"status": value})
+        raise ApiError(INVALID_INPUT_CODE, STATUS_NOT_ALLOWED, params={"status": value})
     return SubscriptionStatus(status)
 
 
@@ -751,9 +735,9 @@ def _next_term_values(instructions):
     term = _term(product.termDuration) if product and product.termDuration else None
     cycle = _cycle(product.billingCycle) if product and product.billingCycle else None
     if term is not None and term not in TermDuration.values:
-        raise ApiError(INVALID_INPUT_CODE, TERM_NOT_ALLOWED % {"term": product.termDuration})
+        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_TERM, params={"term": product.termDuration})
     if cycle is not None and cycle not in (BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL):
-        raise ApiError(INVALID_INPUT_CODE, CYCLE_NOT_ALLOWED % {"cycle": product.billingCycle})
+        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_BILLING_CYCLE, params={"cycle": product.billingCycle})
     return term, cycle
 
 
@@ -826,38 +810,35 @@ def update_subscription(
         raise _precondition_failed(if_match, subscription)
     sent = body.model_fields_set
     kwargs = {"acting_user": request.user, "request_id": request.request_id}
-    try:
-        with transaction.atomic():
-            try:
-                subscription = subscription_lock(subscription=subscription, version=subscription.version)
-            except SubscriptionChanged as exc:
-                if if_match is not None and if_match.strip() != "*":
-                    raise _precondition_failed(if_match, exc.current) from exc
-                raise ApiError(exc.code, exc.description, exc.status, [{"currentETag": etag(exc.current)}]) from exc
-            # Cancelling first: any other change asked with it is then refused (2011) and
-            # the whole request rolls back, rather than charging seats and refunding them.
-            if status == SubscriptionStatus.DELETED and subscription.status != status:
-                subscription = subscription_cancel(subscription=subscription, **kwargs)
-            if body.friendlyName is not None and body.friendlyName.strip() != subscription.friendly_name:
-                subscription = subscription_set_friendly_name(
-                    subscription=subscription, friendly_name=body.friendlyName, **kwargs
-                )
-            if body.quantity is not None and body.quantity != subscription.quantity:
-                subscription = subscription_set_quantity(subscription=subscription, quantity=body.quantity, **kwargs)
-            if body.autoRenewEnabled is not None and body.autoRenewEnabled != subscription.auto_renew_enabled:
-                subscription = subscription_set_auto_renew(
-                    subscription=subscription, enabled=body.autoRenewEnabled, **kwargs
-                )
-            subscription = _apply_next_term(
-                subscription,
-                body.scheduledNextTermInstructions,
-                "scheduledNextTermInstructions" in sent,
-                **kwargs,
+    with transaction.atomic():
+        try:
+            subscription = subscription_lock(subscription=subscription, version=subscription.version)
+        except SubscriptionChanged as exc:
+            if if_match is not None and if_match.strip() != "*":
+                raise _precondition_failed(if_match, exc.current) from exc
+            raise ApiError(exc.code, exc.description, exc.status, [{"currentETag": etag(exc.current)}]) from exc
+        # Cancelling first: any other change asked with it is then refused (2011) and
+        # the whole request rolls back, rather than charging seats and refunding them.
+        if status == SubscriptionStatus.DELETED and subscription.status != status:
+            subscription = subscription_cancel(subscription=subscription, **kwargs)
+        if body.friendlyName is not None and body.friendlyName.strip() != subscription.friendly_name:
+            subscription = subscription_set_friendly_name(
+                subscription=subscription, friendly_name=body.friendlyName, **kwargs
             )
-            if status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED) and subscription.status != status:
-                subscription = subscription_set_status(subscription=subscription, status=status, **kwargs)
-    except SubscriptionError as exc:
-        raise ApiError(exc.code, exc.description, exc.status) from exc
+        if body.quantity is not None and body.quantity != subscription.quantity:
+            subscription = subscription_set_quantity(subscription=subscription, quantity=body.quantity, **kwargs)
+        if body.autoRenewEnabled is not None and body.autoRenewEnabled != subscription.auto_renew_enabled:
+            subscription = subscription_set_auto_renew(
+                subscription=subscription, enabled=body.autoRenewEnabled, **kwargs
+            )
+        subscription = _apply_next_term(
+            subscription,
+            body.scheduledNextTermInstructions,
+            "scheduledNextTermInstructions" in sent,
+            **kwargs,
+        )
+        if status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED) and subscription.status != status:
+            subscription = subscription_set_status(subscription=subscription, status=status, **kwargs)
     subscription = _subscription_or_404(request, customer, subscription.pk)
     response["ETag"] = etag(subscription)
     return subscription_json(subscription, timezone.now())

@@ -27,8 +27,8 @@ from django.views.decorators.http import require_http_methods
 from catalog.models import Sku
 from portal.views import htmx_template, partner_required
 from subscriptions.models import Subscription, SubscriptionStatus
-from subscriptions.periods import billing_period, days_inclusive, prorate
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED
+from subscriptions.selectors_quote import upgrade_quotes
 from subscriptions.selectors_list import (
     action_denial,
     latest_base_of,
@@ -38,7 +38,6 @@ from subscriptions.selectors_list import (
 )
 from subscriptions.services import changes
 from subscriptions.services.lifecycle import SubscriptionChanged, SubscriptionError, renewal_start
-from subscriptions.services.pricing import prices_in_force
 
 ALIGN_TEMPLATE = "subscriptions/subscription_align.html"
 UPGRADE_TEMPLATE = "subscriptions/subscription_upgrade.html"
@@ -199,9 +198,7 @@ def subscription_align(request, subscription_id):
     except SubscriptionChanged as exc:
         return _stale(request, subscription_id, ALIGN_TEMPLATE, _align_context, exc)
     except SubscriptionError as exc:
-        context = _align_context(request, subscription, error=exc.description, selected=raw)
-        context["error_code"] = exc.code
-        return _render(request, ALIGN_TEMPLATE, context, status=400)
+        return _render(request, ALIGN_TEMPLATE, _align_context(request, subscription, error=exc, selected=raw), status=400)
     if end_date is None:
         messages.success(request, ALIGNMENT_REMOVED % {"name": _display_name(updated)})
     else:
@@ -212,68 +209,14 @@ def subscription_align(request, subscription_id):
 # --- Upgrade ------------------------------------------------------------------------------
 
 
-def _candidate_addons(request, subscription):
-    """The customer's live add-ons sold by the same partner and not yet redundant: the ones
-    an upgrade could make redundant (the service's ``redundant_addons``, before the fact)."""
-    return list(
-        Subscription.objects.for_partner(request.partner)
-        .live()
-        .filter(
-            customer=subscription.customer_id,
-            partner=subscription.partner_id,
-            sku__is_addon=True,
-            redundant_since__isnull=True,
-        )
-        .exclude(pk=subscription.pk)
-        .select_related("sku")
-    )
-
-
-def upgrade_offers(request, subscription):
-    """Each upgrade target of the SKU with its price for the customer's market, term and
-    billing cycle, the prorated ``convert`` charge of upgrading today, and the add-ons it
-    would make redundant (those whose services the target includes). A target without a
-    price cannot be chosen."""
-    today = timezone.localdate()
-    targets = list(subscription.sku.upgrade_targets.select_related("product").order_by("title"))
-    keys = [(t.pk, subscription.term_duration, subscription.billing_cycle) for t in targets]
-    market = subscription.customer.country
-    prices = prices_in_force(keys=keys, market=market, on_date=today)
-    addons = _candidate_addons(request, subscription)
-    first, last = billing_period(
-        subscription.start_date, subscription.billing_cycle, today, subscription.commitment_end_date
-    )
-    used, period = days_inclusive(today, last), days_inclusive(first, last)
-    offers = []
-    for target, key in zip(targets, keys):
-        price = prices.get(key)
-        charge = None
-        if price is not None:
-            difference = (price.unit_price - subscription.unit_price) * subscription.quantity
-            charge = prorate(difference, used, period)
-        included = set(target.included_services or [])
-        redundant = [a for a in addons if a.sku.included_services and set(a.sku.included_services) <= included]
-        offers.append(
-            {
-                "sku": target,
-                "price": price,
-                "charge": charge,
-                "charge_start": today,
-                "charge_end": last,
-                "days": used,
-                "period_days": period,
-                "difference": (price.unit_price - subscription.unit_price) if price is not None else None,
-                "redundant": redundant,
-            }
-        )
-    return offers
-
-
 def _upgrade_context(request, subscription, *, error="", selected=""):
     context = _base_context(request, subscription, error)
     context.update(
         {
-            "offers": upgrade_offers(request, subscription),
+            "offers": upgrade_quotes(
+                subscription, subscription.sku.upgrade_targets.select_related("product").order_by("title"),
+                at=timezone.localdate(),
+            ),
             "selected": str(selected),
             "market": subscription.customer.country,
             "is_active": subscription.status == SubscriptionStatus.ACTIVE,
@@ -324,7 +267,7 @@ def subscription_upgrade(request, subscription_id):
     except SubscriptionChanged as exc:
         return _stale(request, subscription_id, UPGRADE_TEMPLATE, _upgrade_context, exc)
     except SubscriptionError as exc:
-        return _upgrade_refused(request, subscription, exc.description, raw)
+        return _upgrade_refused(request, subscription, exc, raw)
     convert = upgraded.charge_events.filter(charge_type="convert").order_by("-occurred_at", "-id").first()
     messages.success(
         request,
@@ -374,6 +317,6 @@ def subscription_removal_request(request, subscription_id):
     except SubscriptionChanged as exc:
         return _stale(request, subscription_id, REMOVAL_TEMPLATE, _removal_context, exc)
     except SubscriptionError as exc:
-        return _render(request, REMOVAL_TEMPLATE, _removal_context(request, subscription, error=exc.description), status=400)
+        return _render(request, REMOVAL_TEMPLATE, _removal_context(request, subscription, error=exc), status=400)
     messages.success(request, REMOVAL_RAISED % {"name": _display_name(subscription), "deadline": raised.deadline.isoformat()})
     return redirect("subscriptions:subscription_detail", subscription_id=subscription.pk)

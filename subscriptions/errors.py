@@ -12,36 +12,29 @@ Messages are module constants (translatable templates) so tests and the API impo
 
 from django.utils.translation import gettext_lazy as _
 
+from portal.errors import RESELLER_NOT_LINKED, ErrorCode, PortalError  # noqa: F401 (RESELLER_NOT_LINKED: its name here)
+
 try:  # Another module of the catalog owns the canonical text; fall back until it lands.
     from catalog.selectors import ADDON_NOT_PURCHASABLE
 except ImportError:  # pragma: no cover - depends on the order other changes land in
     ADDON_NOT_PURCHASABLE = _("The addon is not purchasable without a compatible base product.")
 
 
-class CartInputError(Exception):
+class CartInputError(PortalError):
     """Request-level bad input: nothing was written. ``code`` is Partner Center's error
     code, ``status`` the HTTP status the API answers with."""
 
-    def __init__(self, code, description, status=400, data=None):
-        super().__init__(str(description))
-        self.code = code
-        self.description = str(description)
-        self.status = status
-        self.data = data if data is not None else []
-
-    def as_dict(self):
-        return {"code": self.code, "description": self.description, "data": self.data}
-
 
 # --- Request-level codes (PARTNER-CENTER.md §4.6) -------------------------------------------
-INVALID_INPUT = 800002  # 400: malformed catalog item id, quantity, term or billing cycle; no lines
-INVALID_OFFER = 800004  # 400: the catalog item does not exist
-CART_NOT_ACTIVE = 800008  # 400 (PC uses it for "unable to retrieve cart"): ordered or expired
-CART_ITEM_ERRORS = 800009  # 400: checkout refused because line items carry errors
-INVALID_RESELLER = 800016  # 400: not an indirect reseller linked to the provider
-NO_RELATIONSHIP = 20002  # 403: no commerce relationship between partner and customer
-CANNOT_TRANSACT = 403  # 403: indirect resellers do not transact (same code as the portal's 403 JSON)
-IDEMPOTENCY_KEY_REUSED = 409  # 409: the idempotency key was used for another cart
+# (defined in portal.errors.ErrorCode; the names carts and checkout refuse with)
+INVALID_INPUT = ErrorCode.INVALID_INPUT  # malformed catalog item id, quantity, term or billing cycle; no lines
+INVALID_OFFER = ErrorCode.INVALID_OFFER
+CART_NOT_ACTIVE = ErrorCode.CART_NOT_ACTIVE
+CART_ITEM_ERRORS = ErrorCode.CART_ITEM_ERRORS
+INVALID_RESELLER = ErrorCode.INVALID_RESELLER
+NO_RELATIONSHIP = ErrorCode.NO_RELATIONSHIP
+CANNOT_TRANSACT = ErrorCode.NOT_PERMITTED  # indirect resellers do not transact
+IDEMPOTENCY_KEY_REUSED = ErrorCode.IDEMPOTENCY_KEY_REUSED
 
 MALFORMED_CATALOG_ITEM = _("Catalog item id '%(id)s' is malformed: expected productId:skuId:availabilityId.")
 CATALOG_ITEM_NOT_FOUND = _("Catalog item %(id)s was not found.")
@@ -53,7 +46,6 @@ INVALID_BILLING_CYCLE = _("'%(cycle)s' is not a billing cycle. Use monthly, annu
 NO_LINES = _("A cart needs at least one line item.")
 CART_ORDERED = _("Cart %(id)s has already been checked out.")
 CART_EXPIRED = _("Cart %(id)s expired on %(when)s. Create a new cart.")
-RESELLER_NOT_LINKED = _("%(mpn)s is not a valid indirect reseller of this indirect provider.")
 RESELLER_NOT_ALLOWED = _("Only an indirect provider can name a transaction reseller.")
 NO_COMMERCE_RELATIONSHIP = _("There is no commerce relationship between the partner and this customer.")
 RESELLER_CANNOT_TRANSACT = _("Indirect resellers cannot transact. Ask your indirect provider to buy for you.")
@@ -61,14 +53,14 @@ IDEMPOTENCY_KEY_CONFLICT = _("This idempotency key was already used to check out
 CART_HAS_ERRORS = _("The cart has errors in its line items. Fix or remove them, then check out again.")
 
 # --- Line error codes (PARTNER-CENTER.md §4.4, SPEC §4) --------------------------------------
-ADDON_PREREQUISITE_MISSING = 400041
-TERM_NOT_SUPPORTED = 400039
-SEATS_OUT_OF_RANGE = 10015
-PER_CUSTOMER_LIMIT = 800089
-INVALID_CUSTOM_TERM_END_DATE = 10017
-SANDBOX_LIMIT = 800018
-NOT_PURCHASABLE = 800020
-PRICE_NOT_AVAILABLE = 10006  # SDK UnableToProcessCartLineItem: no price row in force
+ADDON_PREREQUISITE_MISSING = ErrorCode.ADDON_PREREQUISITE_MISSING
+TERM_NOT_SUPPORTED = ErrorCode.TERM_NOT_SUPPORTED
+SEATS_OUT_OF_RANGE = ErrorCode.SEATS_OUT_OF_RANGE
+PER_CUSTOMER_LIMIT = ErrorCode.PER_CUSTOMER_LIMIT
+INVALID_CUSTOM_TERM_END_DATE = ErrorCode.INVALID_CUSTOM_TERM_END_DATE
+SANDBOX_LIMIT = ErrorCode.SANDBOX_LIMIT
+NOT_PURCHASABLE = ErrorCode.NOT_PURCHASABLE
+PRICE_NOT_AVAILABLE = ErrorCode.PRICE_NOT_AVAILABLE
 
 TERM_NOT_SUPPORTED_MESSAGE = _("Availability %(id)s referenced by line item %(n)s does not support term '%(term)s'.")
 BILLING_CYCLE_NOT_SUPPORTED_MESSAGE = _(

@@ -390,7 +390,7 @@ def _perform(request, subscription_id, form_name, form_class, change, **form_kwa
     except SubscriptionChanged as exc:
         return _stale_response(request, subscription_id, exc)
     except SubscriptionError as exc:
-        return _error_response(request, subscription, exc.description, bound={form_name: form})
+        return _error_response(request, subscription, exc, bound={form_name: form})
     return _success_response(request, subscription, message)
 
 

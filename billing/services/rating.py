@@ -62,6 +62,7 @@ from billing.models import (
 from billing.services import rating_sql, run_locks
 from billing.services.rating_credits import publish_credit_entries, stage_credit_entries
 from catalog.models import CallingZone, TenantLicense
+from portal.errors import PortalError
 from portal.services import audit_record
 from subscriptions.models import SeatChange, SubscriptionStatus
 from subscriptions.periods import add_months
@@ -86,10 +87,9 @@ ACTIVE = (RatingRunStatus.QUEUED, RatingRunStatus.RUNNING)
 QUEUED_GRACE_SECONDS = 24 * 3600
 
 
-class RatingError(Exception):
-    def __init__(self, description):
-        super().__init__(str(description))
-        self.description = str(description)
+class RatingError(PortalError):
+    def __init__(self, description, **kwargs):
+        super().__init__(description=description, **kwargs)
 
 
 def month_bounds(month):
@@ -212,9 +212,9 @@ def check_can_rate(billing_month, today=None):
     today = today or timezone.localdate()
     label = _label(billing_month)
     if billing_month.status == BillingMonthStatus.FINALIZED:
-        raise RatingError(MONTH_FINALIZED % {"month": label})
+        raise RatingError(MONTH_FINALIZED, params={"month": label})
     if today < add_months(billing_month.month, 1):
-        raise RatingError(MONTH_NOT_ENDED % {"month": label})
+        raise RatingError(MONTH_NOT_ENDED, params={"month": label})
 
 
 def run_is_alive(run):
@@ -259,7 +259,7 @@ def _start_run(billing_month, acting_user):
         BillingMonth.objects.select_for_update().get(pk=billing_month.pk)
         reap_dead_runs(RatingRun.objects.filter(billing_month=billing_month))
         if RatingRun.objects.filter(billing_month=billing_month, status__in=ACTIVE).exists():
-            raise RatingError(RUN_IN_PROGRESS % {"month": _label(billing_month)})
+            raise RatingError(RUN_IN_PROGRESS, params={"month": _label(billing_month)})
         return RatingRun.objects.create(billing_month=billing_month, status=RatingRunStatus.RUNNING, started_by=acting_user)
 
 
@@ -392,7 +392,7 @@ def _publish(run):
         if current.status != RatingRunStatus.RUNNING:
             raise RatingError(RUN_SUPERSEDED)
         if billing_month.status == BillingMonthStatus.FINALIZED:
-            raise RatingError(MONTH_FINALIZED % {"month": _label(billing_month)})
+            raise RatingError(MONTH_FINALIZED, params={"month": _label(billing_month)})
         rating_sql.attach_run_table(run)
         publish_credit_entries(run, billing_month)
         billing_month.published_run = run
@@ -418,14 +418,14 @@ def rate_month(*, month, acting_user=None, run=None, progress=None, helper_task=
     billing_month = billing_month_for(month)
     check_can_rate(billing_month)
     if not _may_have_calls(billing_month):
-        raise RatingError(NO_CALLS % {"month": _label(billing_month)})
+        raise RatingError(NO_CALLS, params={"month": _label(billing_month)})
     if run is None:
         run = _start_run(billing_month, acting_user)
     elif not RatingRun.objects.filter(pk=run.pk, status=RatingRunStatus.QUEUED).update(status=RatingRunStatus.RUNNING):
         raise RatingError(RUN_SUPERSEDED)
     run.billing_month = billing_month
     if not run_locks.acquire(run_locks.RATING_RUN, run.pk):
-        raise RatingError(RUN_IN_PROGRESS % {"month": _label(billing_month)})
+        raise RatingError(RUN_IN_PROGRESS, params={"month": _label(billing_month)})
     try:
         context = RunContext(run)
         _plan_chunks(run, context)
@@ -502,19 +502,19 @@ def billing_month_finalize(*, month, acting_user=None, request_id=""):
     billing_month = BillingMonth.objects.select_for_update().filter(month=month).first()
     label = f"{month:%Y-%m}"
     if billing_month is not None and billing_month.status == BillingMonthStatus.FINALIZED:
-        raise RatingError(ALREADY_FINALIZED % {"month": label})
+        raise RatingError(ALREADY_FINALIZED, params={"month": label})
     if timezone.localdate() < add_months(month, 1):
-        raise RatingError(MONTH_NOT_ENDED % {"month": label})
+        raise RatingError(MONTH_NOT_ENDED, params={"month": label})
     if billing_month is None:
         billing_month = BillingMonth.objects.create(month=month)
     runs = RatingRun.objects.filter(billing_month=billing_month)
     reap_dead_runs(runs)
     if runs.filter(status__in=ACTIVE).exists():
-        raise RatingError(RUN_IN_PROGRESS % {"month": label})
+        raise RatingError(RUN_IN_PROGRESS, params={"month": label})
     if billing_month.published_run_id is None and month_has_calls(billing_month):
         # Unrated: finalizing would freeze missing lines and bill the month's calls next
         # month as adjustments.
-        raise RatingError(NOT_RATED % {"month": label})
+        raise RatingError(NOT_RATED, params={"month": label})
     billing_month.status = BillingMonthStatus.FINALIZED
     billing_month.finalized_at = timezone.now()
     billing_month.finalized_by = acting_user if acting_user is not None and acting_user.pk else None

@@ -44,6 +44,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import CallType, NumberType, UsageImport, UsageImportStatus, UsageRecord
 from billing.services import run_locks, usage_copy
+from portal.errors import PortalError
 from portal.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -120,8 +121,11 @@ ALLOWED_TRANSITIONS = {
 }
 
 
-class UsageImportError(Exception):
+class UsageImportError(PortalError):
     """An import cannot run (already run, or a file-level failure that imports nothing)."""
+
+    def __init__(self, description, **kwargs):
+        super().__init__(description=description, **kwargs)
 
 
 class UsageFileError(UsageImportError):

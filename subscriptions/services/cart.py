@@ -61,10 +61,10 @@ def ensure_cart_active(cart, *, now=None):
     """An ordered or expired cart cannot change or be checked out again (800008)."""
     now = now or timezone.now()
     if cart.status != CartStatus.ACTIVE:
-        raise CartInputError(errors.CART_NOT_ACTIVE, errors.CART_ORDERED % {"id": cart.pk})
+        raise CartInputError(errors.CART_NOT_ACTIVE, errors.CART_ORDERED, params={"id": cart.pk})
     if cart.expires_at <= now:
         raise CartInputError(
-            errors.CART_NOT_ACTIVE, errors.CART_EXPIRED % {"id": cart.pk, "when": cart.expires_at.isoformat()}
+            errors.CART_NOT_ACTIVE, errors.CART_EXPIRED, params={"id": cart.pk, "when": cart.expires_at.isoformat()}
         )
 
 
@@ -86,7 +86,7 @@ def _resolve_reseller(partner, relationship, reseller):
     if not partner.is_indirect_provider:
         raise CartInputError(errors.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
     if reseller.kind != PartnerKind.INDIRECT_RESELLER or not reseller.providers.filter(pk=partner.pk).exists():
-        raise CartInputError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED % {"mpn": reseller.mpn_id})
+        raise CartInputError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
     return reseller
 
 
@@ -98,24 +98,24 @@ def _parse_lines(lines):
     for n, line in enumerate(lines):
         match = CATALOG_ITEM_ID.match(str(line.catalog_item_id or "").strip())
         if not match:
-            raise CartInputError(errors.INVALID_INPUT, errors.MALFORMED_CATALOG_ITEM % {"id": line.catalog_item_id})
+            raise CartInputError(errors.INVALID_INPUT, errors.MALFORMED_CATALOG_ITEM, params={"id": line.catalog_item_id})
         quantity = line.quantity
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= errors.MAX_LINE_QUANTITY:
-            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_QUANTITY % {"n": n})
+            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_QUANTITY, params={"n": n})
         if line.term_duration not in TermDuration.values:
-            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_TERM % {"term": line.term_duration})
+            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_TERM, params={"term": line.term_duration})
         if line.billing_cycle not in LINE_BILLING_CYCLES:
-            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_BILLING_CYCLE % {"cycle": line.billing_cycle})
+            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_BILLING_CYCLE, params={"cycle": line.billing_cycle})
         if line.custom_term_end_date is not None and not isinstance(line.custom_term_end_date, date):
             raise CartInputError(errors.INVALID_INPUT, errors.INVALID_INPUT_DATE)
         if len(line.friendly_name or "") > errors.FRIENDLY_NAME_MAX_LENGTH:
             raise CartInputError(
-                errors.INVALID_INPUT, errors.FRIENDLY_NAME_TOO_LONG % {"n": n, "max": errors.FRIENDLY_NAME_MAX_LENGTH}
+                errors.INVALID_INPUT, errors.FRIENDLY_NAME_TOO_LONG, params={"n": n, "max": errors.FRIENDLY_NAME_MAX_LENGTH}
             )
         character = control_character(line.friendly_name or "")
         if character:
             raise CartInputError(
-                errors.INVALID_INPUT, errors.FRIENDLY_NAME_CONTROL_CHARACTER % {"n": n, "character": character}
+                errors.INVALID_INPUT, errors.FRIENDLY_NAME_CONTROL_CHARACTER, params={"n": n, "character": character}
             )
         triples.append(match.groups())
     return triples
@@ -131,7 +131,7 @@ def resolve_availabilities(lines):
     found = {a.catalog_item_id: a for a in Availability.objects.filter(condition).select_related("sku__product")}
     for p, s, a in triples:
         if f"{p}:{s}:{a}" not in found:
-            raise CartInputError(errors.INVALID_OFFER, errors.CATALOG_ITEM_NOT_FOUND % {"id": f"{p}:{s}:{a}"})
+            raise CartInputError(errors.INVALID_OFFER, errors.CATALOG_ITEM_NOT_FOUND, params={"id": f"{p}:{s}:{a}"})
     return found
 
 

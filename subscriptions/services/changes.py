@@ -9,19 +9,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.errors import ErrorCode
 from portal.services import audit_record
 from subscriptions.models import (
     AddonRemovalRequest,
     ChargeType,
     SeatChange,
     SeatChangeKind,
-    Subscription,
     SubscriptionStatus,
 )
-from subscriptions.periods import billing_period, days_inclusive, prorate
+from subscriptions.periods import billing_period
 from subscriptions.selectors import allowed_custom_term_end_dates
+from subscriptions.selectors_quote import upgrade_quote
 from subscriptions.services.lifecycle import (
-    CODE_INVALID_INPUT,
     SubscriptionError,
     _charge,
     _check_version,
@@ -31,9 +31,7 @@ from subscriptions.services.lifecycle import (
     _snapshot,
     renewal_start,
 )
-from subscriptions.services.pricing import prices_in_force
 
-CODE_INVALID_END_DATE = 10017
 END_DATE_NOT_ALLOWED = _("%(date)s is not an allowed end date for this subscription. Choose one from the list.")
 ALIGN_NEEDS_AUTO_RENEW = _("Aligning the end date applies from the next term, so it needs auto-renew to be on.")
 NOT_AN_UPGRADE_TARGET = _("%(target)s is not an upgrade of %(source)s.")
@@ -72,11 +70,11 @@ def subscription_align_end_date(*, subscription, end_date, acting_user, version=
         return subscription
     _check_version(subscription, version)
     if not subscription.auto_renew_enabled:
-        raise SubscriptionError(CODE_INVALID_INPUT, ALIGN_NEEDS_AUTO_RENEW)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, ALIGN_NEEDS_AUTO_RENEW)
     if end_date is not None:
         allowed = {item["allowedCustomTermEndDate"] for item in allowed_alignment_dates(subscription)}
         if end_date not in allowed:
-            raise SubscriptionError(CODE_INVALID_END_DATE, END_DATE_NOT_ALLOWED % {"date": end_date})
+            raise SubscriptionError(ErrorCode.INVALID_CUSTOM_TERM_END_DATE, END_DATE_NOT_ALLOWED, params={"date": end_date})
     before = _snapshot(subscription)
     subscription.next_term_end_date = end_date
     subscription.save()
@@ -92,25 +90,12 @@ def subscription_align_end_date(*, subscription, end_date, acting_user, version=
     return subscription
 
 
-def redundant_addons(*, upgraded):
-    """The customer's live add-on subscriptions of the same partner whose services the
-    upgraded SKU already includes (e.g. Teams Phone Standard once the base is an E5)."""
-    included = set(upgraded.sku.included_services)
-    candidates = (
-        Subscription.objects.live()
-        .filter(customer=upgraded.customer, partner=upgraded.partner, sku__is_addon=True, redundant_since__isnull=True)
-        .exclude(pk=upgraded.pk)
-        .select_related("sku")
-    )
-    return [s for s in candidates if s.sku.included_services and set(s.sku.included_services) <= included]
-
-
 @transaction.atomic
 def subscription_upgrade(*, subscription, target_sku, acting_user, version=None, request_id=""):
     """Move a base subscription to one of its SKU's ``upgradeTargetOffers`` now. The price
     difference for the rest of the current billing period is charged by day (``convert``);
     the window of the source is kept. Add-ons whose services the new SKU includes are
-    flagged redundant. Returns ``(subscription, redundant add-ons)``; an upgrade to the SKU
+    flagged redundant. Both come from ``upgrade_quote``, as the upgrade page shows them. Returns ``(subscription, redundant add-ons)``; an upgrade to the SKU
     the subscription already has changes nothing."""
     subscription = _lock(subscription)
     _require_live(subscription)
@@ -118,27 +103,24 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
         return subscription, []
     _check_version(subscription, version)
     if subscription.status != SubscriptionStatus.ACTIVE:
-        raise SubscriptionError(CODE_INVALID_INPUT, _("Only an active subscription can be upgraded."))
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, _("Only an active subscription can be upgraded."))
     source_sku = subscription.sku
     if not source_sku.upgrade_targets.filter(pk=target_sku.pk).exists():
         raise SubscriptionError(
-            CODE_INVALID_INPUT, NOT_AN_UPGRADE_TARGET % {"target": target_sku.title, "source": source_sku.title}
+            ErrorCode.INVALID_INPUT, NOT_AN_UPGRADE_TARGET % {"target": target_sku.title, "source": source_sku.title}
         )
     today = timezone.localdate()
     now = timezone.now()
-    market = subscription.customer.country
-    key = (target_sku.pk, subscription.term_duration, subscription.billing_cycle)
-    price = prices_in_force(keys=[key], market=market, on_date=today).get(key)
+    quote = upgrade_quote(subscription, target_sku, at=today)
+    price = quote.price
     if price is None:
-        raise SubscriptionError(CODE_INVALID_INPUT, NO_PRICE_FOR_TARGET % {"target": target_sku.title, "market": market})
+        market = subscription.customer.country
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, NO_PRICE_FOR_TARGET, params={"target": target_sku.title, "market": market})
     before = _snapshot(subscription) | {"sku": source_sku.code, "unitPrice": subscription.unit_price}
     target_availability = next(
         (a for a in target_sku.availabilities.all() if a.supports(subscription.term_duration, subscription.billing_cycle)),
         None,
     )
-    first, last = billing_period(subscription.start_date, subscription.billing_cycle, today, subscription.commitment_end_date)
-    difference = (price.unit_price - subscription.unit_price) * subscription.quantity
-    amount = prorate(difference, days_inclusive(today, last), days_inclusive(first, last))
     subscription.sku = target_sku
     subscription.availability = target_availability
     subscription.unit_price = price.unit_price
@@ -146,7 +128,10 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
     subscription.consumption_type = target_sku.consumption_type
     _drop_scheduled_changes(subscription)
     subscription.save()
-    _charge(subscription, charge_type=ChargeType.CONVERT, quantity=subscription.quantity, amount=amount, first=today, last=last, now=now)
+    _charge(
+        subscription, charge_type=ChargeType.CONVERT, quantity=subscription.quantity, amount=quote.charge,
+        first=quote.charge_start, last=quote.charge_end, now=now,
+    )
     SeatChange.objects.create(
         subscription=subscription,
         kind=SeatChangeKind.CONVERT,
@@ -158,7 +143,7 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
     if subscription.license_id:
         subscription.license.sku = target_sku
         subscription.license.save(update_fields=["sku"])
-    made_redundant = redundant_addons(upgraded=subscription)
+    made_redundant = quote.redundant
     for addon in made_redundant:
         addon.redundant_since = now
         addon.made_redundant_by = subscription
@@ -198,13 +183,13 @@ def addon_removal_request_raise(*, subscription, acting_user, version=None, requ
     until ``removal_request_deadline``."""
     subscription = _lock(subscription)
     if AddonRemovalRequest.objects.filter(subscription=subscription).exists():
-        raise SubscriptionError(CODE_INVALID_INPUT, REMOVAL_ALREADY_RAISED, status=409)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, REMOVAL_ALREADY_RAISED, status=409)
     _check_version(subscription, version)
     if subscription.redundant_since is None or subscription.made_redundant_by_id is None:
-        raise SubscriptionError(CODE_INVALID_INPUT, NOT_REDUNDANT)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, NOT_REDUNDANT)
     deadline = removal_request_deadline(subscription)
     if timezone.localdate() > deadline:
-        raise SubscriptionError(CODE_INVALID_INPUT, REMOVAL_DEADLINE_PASSED % {"deadline": deadline})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, REMOVAL_DEADLINE_PASSED, params={"deadline": deadline})
     request = AddonRemovalRequest.objects.create(
         subscription=subscription,
         upgraded_subscription=subscription.made_redundant_by,

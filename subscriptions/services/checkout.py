@@ -75,8 +75,8 @@ def cart_checkout(*, cart, acting_user, idempotency_key=None, request_id="") -> 
     if idempotency_key and len(idempotency_key) > errors.IDEMPOTENCY_KEY_MAX_LENGTH:
         raise CartInputError(
             errors.INVALID_INPUT,
-            errors.IDEMPOTENCY_KEY_TOO_LONG
-            % {"limit_value": errors.IDEMPOTENCY_KEY_MAX_LENGTH, "show_value": len(idempotency_key)},
+            errors.IDEMPOTENCY_KEY_TOO_LONG,
+            params={"limit_value": errors.IDEMPOTENCY_KEY_MAX_LENGTH, "show_value": len(idempotency_key)},
         )
     existing = _existing_order(cart_id=cart.pk, partner_id=cart.partner_id, idempotency_key=idempotency_key)
     if existing is not None:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Availability, TenantLicense
+from portal.errors import ErrorCode, PortalError
 from portal.models import Customer
 from portal.services import audit_record
 from portal.text import control_character
@@ -44,12 +45,8 @@ from subscriptions.services.pricing import prices_in_force
 PRICE_PLACES = Decimal("0.000001")
 
 # Partner Center codes and the texts users see; tests import them.
-CODE_CANNOT_DECREASE = 800090
+CODE_CANNOT_DECREASE = ErrorCode.CANNOT_DECREASE
 CANNOT_DECREASE = _("Subscription quantity cannot be decreased.")
-CODE_INVALID_INPUT = 800002
-CODE_QUANTITY_RANGE = 2002
-CODE_DELETED = 2011
-CODE_TRANSITION = 800002
 CANCEL_WINDOW_CLOSED = _(
     "This subscription can no longer be cancelled: cancellation is allowed only within 168 hours of its "
     "purchase or latest renewal (the window closed on %(deadline)s UTC)."
@@ -64,7 +61,7 @@ AZURE_PLAN_HAS_NO_SEATS = _(
     "The Azure plan has no seats, term or renewal: manage its Azure subscriptions on the customer's Azure plan page."
 )
 UNSUPPORTED_TERM = _("The offer does not support %(term)s with %(cycle)s billing.")
-CODE_CHANGED = "ConcurrencyConflict"
+CODE_CHANGED = ErrorCode.CONCURRENCY_CONFLICT
 CHANGED_SINCE_READ = _(
     "The subscription was changed by someone else after version %(seen)s was read (it is at version %(current)s "
     "now). Nothing was changed: read it again and make your change from its current state."
@@ -76,14 +73,8 @@ FRIENDLY_NAME_CONTROL_CHARACTER = _(
 )
 
 
-class SubscriptionError(Exception):
+class SubscriptionError(PortalError):
     """A refused change, with Partner Center's code, its description and the HTTP status."""
-
-    def __init__(self, code, description, status=400):
-        super().__init__(str(description))
-        self.code = code
-        self.description = str(description)
-        self.status = status
 
 
 class SubscriptionChanged(SubscriptionError):
@@ -92,7 +83,7 @@ class SubscriptionChanged(SubscriptionError):
 
     def __init__(self, *, seen, current):
         super().__init__(
-            CODE_CHANGED, CHANGED_SINCE_READ % {"seen": seen, "current": current.version}, status=409
+            CODE_CHANGED, CHANGED_SINCE_READ, status=409, params={"seen": seen, "current": current.version}
         )
         self.seen = seen
         self.current = current
@@ -181,21 +172,21 @@ def subscription_lock(*, subscription, version=None):
 
 def _require_live(subscription):
     if subscription.is_azure_plan:
-        raise SubscriptionError(CODE_INVALID_INPUT, AZURE_PLAN_HAS_NO_SEATS)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, AZURE_PLAN_HAS_NO_SEATS)
     if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
         raise SubscriptionError(
-            CODE_DELETED, NOT_CHANGEABLE % {"status": subscription.get_status_display().lower()}, status=400
+            ErrorCode.DELETED, NOT_CHANGEABLE, status=400, params={"status": subscription.get_status_display().lower()}
         )
 
 
 def _validate_quantity(subscription, quantity):
     if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise SubscriptionError(CODE_INVALID_INPUT, QUANTITY_NOT_INTEGER)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, QUANTITY_NOT_INTEGER)
     sku = subscription.sku
     if quantity < max(sku.min_quantity, 1):
-        raise SubscriptionError(CODE_QUANTITY_RANGE, QUANTITY_BELOW_MIN % {"min": max(sku.min_quantity, 1)})
+        raise SubscriptionError(ErrorCode.QUANTITY_RANGE, QUANTITY_BELOW_MIN, params={"min": max(sku.min_quantity, 1)})
     if quantity > sku.max_quantity:
-        raise SubscriptionError(CODE_QUANTITY_RANGE, QUANTITY_ABOVE_MAX % {"max": sku.max_quantity})
+        raise SubscriptionError(ErrorCode.QUANTITY_RANGE, QUANTITY_ABOVE_MAX, params={"max": sku.max_quantity})
 
 
 def _snapshot(subscription):
@@ -332,7 +323,7 @@ def subscription_cancel(*, subscription, acting_user, version=None, request_id="
     now = timezone.now()
     if not can_cancel(subscription, now):
         deadline = timezone.localtime(cancellation_deadline(subscription))
-        raise SubscriptionError(CODE_INVALID_INPUT, CANCEL_WINDOW_CLOSED % {"deadline": f"{deadline:%Y-%m-%d %H:%M}"})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, CANCEL_WINDOW_CLOSED, params={"deadline": f"{deadline:%Y-%m-%d %H:%M}"})
     today = timezone.localdate()
     before = _snapshot(subscription)
     first, last = _current_period(subscription, today)
@@ -384,9 +375,9 @@ def _transition(subscription, to_status):
     allowed = SUBSCRIPTION_TRANSITIONS.get(SubscriptionStatus(subscription.status), set())
     if to_status not in allowed:
         raise SubscriptionError(
-            CODE_TRANSITION,
-            TRANSITION_NOT_ALLOWED
-            % {"from": subscription.get_status_display().lower(), "to": SubscriptionStatus(to_status).label.lower()},
+            ErrorCode.INVALID_INPUT,
+            TRANSITION_NOT_ALLOWED,
+            params={"from": subscription.get_status_display().lower(), "to": SubscriptionStatus(to_status).label.lower()},
         )
     subscription.status = to_status
 
@@ -405,9 +396,9 @@ def subscription_set_status(*, subscription, status, acting_user, version=None, 
     _check_version(subscription, version)
     if status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
         raise SubscriptionError(
-            CODE_TRANSITION,
-            TRANSITION_NOT_ALLOWED
-            % {"from": subscription.get_status_display().lower(), "to": str(status)},
+            ErrorCode.INVALID_INPUT,
+            TRANSITION_NOT_ALLOWED,
+            params={"from": subscription.get_status_display().lower(), "to": str(status)},
         )
     before = _snapshot(subscription)
     _transition(subscription, status)
@@ -455,9 +446,9 @@ def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, 
     _require_live(subscription)
     friendly_name = (friendly_name or "").strip()
     if len(friendly_name) > FRIENDLY_NAME_MAX_LENGTH:
-        raise SubscriptionError(CODE_INVALID_INPUT, FRIENDLY_NAME_TOO_LONG % {"max": FRIENDLY_NAME_MAX_LENGTH})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, FRIENDLY_NAME_TOO_LONG, params={"max": FRIENDLY_NAME_MAX_LENGTH})
     if character := control_character(friendly_name):
-        raise SubscriptionError(CODE_INVALID_INPUT, FRIENDLY_NAME_CONTROL_CHARACTER % {"character": character})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, FRIENDLY_NAME_CONTROL_CHARACTER, params={"character": character})
     if friendly_name == subscription.friendly_name:
         return subscription
     _check_version(subscription, version)
@@ -488,13 +479,13 @@ def subscription_schedule_next_term(
         return subscription
     _check_version(subscription, version)
     if not subscription.auto_renew_enabled:
-        raise SubscriptionError(CODE_INVALID_INPUT, SCHEDULE_NEEDS_AUTO_RENEW)
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, SCHEDULE_NEEDS_AUTO_RENEW)
     if quantity is not None:
         _validate_quantity(subscription, quantity)
     term = term_duration or subscription.term_duration
     cycle = billing_cycle or subscription.billing_cycle
     if (term_duration or billing_cycle) and not _availability_supports(subscription, term, cycle):
-        raise SubscriptionError(CODE_INVALID_INPUT, UNSUPPORTED_TERM % {"term": term, "cycle": cycle})
+        raise SubscriptionError(ErrorCode.INVALID_INPUT, UNSUPPORTED_TERM, params={"term": term, "cycle": cycle})
     before = _snapshot(subscription)
     subscription.next_term_quantity = quantity
     subscription.next_term_duration = term_duration
