@@ -292,3 +292,27 @@ def test_cart_without_errors_is_created_in_green_and_checks_out(make_member, par
     assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [("success", "Cart created.")]
     assert f'href="{reverse("subscriptions:cart_checkout", args=[Cart.objects.get().pk])}"' in response.text
     assert response.context["not_counted"] == []
+
+
+@time_machine.travel(MID_MONTH, tick=False)
+def test_end_dates_of_a_three_year_term_are_grouped_and_name_the_aligned_subscriptions(make_member, partner_a, catalog):
+    """Issue 13 defect 10: a 3-year term listed 36 month ends in one run, and "aligned with 2
+    active subscription(s)" did not say which."""
+    from tests.factories import SubscriptionFactory
+
+    customer = CustomerFactory(partner=partner_a)
+    for name in ("Head office", "Branch"):
+        SubscriptionFactory(partner=partner_a, customer=customer, friendly_name=name, term_duration="P1Y",
+                            start_date=datetime.date(2026, 6, 1), commitment_end_date=datetime.date(2027, 5, 31))
+    client = make_member(partner_a, "sales_agent")
+
+    response = client.get(reverse("subscriptions:line_options"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id, "term": "P3Y:monthly",
+    }, **HTMX)
+
+    html = response.content.decode()
+    assert "active subscription(s)" not in html
+    assert html.count("<optgroup") == 1 + 4  # the aligned dates, then month ends of 2026 … 2029
+    aligned = html.split('label="Aligned with the customer&#x27;s subscriptions"')[1].split("</optgroup>")[0]
+    assert 'value="2027-05-31"' in aligned and "Head office" in aligned and "Branch" in aligned
+    assert 'label="Month ends in 2029"' in html
