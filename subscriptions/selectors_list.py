@@ -66,11 +66,21 @@ def _live_bases(*, customer, partner, sku):
     return Subscription.objects.filter(customer=customer, partner=partner, status__in=LIVE_STATUSES, sku__addons=sku)
 
 
+def _scheduled_end():
+    """A base's end counting its scheduled alignment: the next term's custom end date when it
+    renews (auto-renew on) with one, else the current term's end (issue 13, defect 3: after
+    "Align … with it" the add-on no longer outlives its base)."""
+    return Case(
+        When(auto_renew_enabled=True, next_term_end_date__isnull=False, then=F("next_term_end_date")),
+        default=F("commitment_end_date"),
+    )
+
+
 def annotate_list_flags(queryset):
     """Annotate ``base_end_date`` and ``outlives_base`` on each subscription, in SQL.
 
-    ``base_end_date`` is the latest end date among the live subscriptions of the same customer
-    *sold by the same partner* whose SKU is one of this SKU's prerequisites
+    ``base_end_date`` is the latest end date (counting a scheduled alignment of the next
+    term, ``_scheduled_end``) among the live subscriptions of the same customer *sold by the same partner* whose SKU is one of this SKU's prerequisites
     (``sku__addons=OuterRef("sku")``). An active add-on that ends after it ``outlives_base``:
     the customer would keep paying for an add-on whose base is gone (SPEC §5). When the
     partner sold no such base, nothing is flagged: the base may come from another channel.
@@ -79,7 +89,7 @@ def annotate_list_flags(queryset):
         _live_bases(customer=OuterRef("customer"), partner=OuterRef("partner"), sku=OuterRef("sku"))
         .order_by()
         .values("customer")
-        .annotate(latest=Max("commitment_end_date"))
+        .annotate(latest=Max(_scheduled_end()))
         .values("latest")[:1]
     )
     return queryset.annotate(base_end_date=Subquery(base_end)).annotate(
@@ -102,7 +112,8 @@ def latest_base_of(addon):
     return (
         _live_bases(customer=addon.customer_id, partner=addon.partner_id, sku=addon.sku_id)
         .select_related("sku")
-        .order_by("-commitment_end_date", "pk")
+        .annotate(scheduled_end=_scheduled_end())
+        .order_by("-scheduled_end", "pk")
         .first()
     )
 

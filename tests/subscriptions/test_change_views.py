@@ -174,6 +174,21 @@ def test_misalignment_warning_offers_to_align_the_base_with_the_add_on(world, sa
     detail = sales.get(url("detail", world["base"])).content.decode()
     assert 'data-testid="next-term-end"' in detail and "None scheduled" not in detail
 
+    # Issue 13 defect 3: with the base's next term ending with it, the add-on no longer
+    # outlives its base, on its page and in the list.
+    addon_page = sales.get(url("detail", world["addon"])).content.decode()
+    assert 'data-testid="misalignment-warning"' not in addon_page
+    listed = sales.get(reverse("subscriptions:subscription_list"), {"customer": str(world["customer"].tenant_id)})
+    assert 'data-flag="outlives-base"' not in listed.content.decode()
+
+
+def test_a_scheduled_alignment_without_auto_renew_does_not_hide_the_warning(world, sales):
+    world["base"].commitment_end_date = date(2026, 9, 30)
+    world["base"].next_term_end_date = date(2027, 2, 28)
+    world["base"].auto_renew_enabled = False  # the base will not renew: its alignment never happens
+    world["base"].save()
+    assert 'data-testid="misalignment-warning"' in sales.get(url("detail", world["addon"])).content.decode()
+
 
 def test_align_page_ignores_a_proposed_date_that_is_not_offered(world, sales):
     align = sales.get(f'{url("align", world["addon"])}?end_date=2027-03-14').content.decode()
