@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from billing import charts, selectors
+from billing.filters import ReconciliationLineFilter
 from billing.models import NumberType
 from billing.services.reconciliation import (
     COLUMNS,
@@ -116,11 +117,8 @@ def reconciliation_page(request, month):
     """A month's reconciliation lines in a table filtered by customer, charge type and product,
     50 a page, with the month's totals per currency summed from every line of the month."""
     require_permission(request, permissions.BILLING)
-    filters = {
-        "customer": request.GET.get("customer", "").strip(),
-        "charge_type": request.GET.get("charge_type", "").strip(),
-        "product": request.GET.get("product", "").strip(),
-    }
+    filterset = ReconciliationLineFilter(request.GET, request=request)
+    matches = filterset.predicate()
     try:
         number = max(int(request.GET.get("page", "1")), 1)
     except ValueError:
@@ -130,7 +128,7 @@ def reconciliation_page(request, month):
         month=month,
         offset=(number - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
-        matches=selectors.line_filter(**filters),
+        matches=matches,
     )
     paginator = Paginator(_CountOnly(page.count), PAGE_SIZE)
     page_obj = paginator.get_page(number)
@@ -141,7 +139,7 @@ def reconciliation_page(request, month):
             month=month,
             offset=(page_obj.number - 1) * PAGE_SIZE,
             limit=PAGE_SIZE,
-            matches=selectors.line_filter(**filters),
+            matches=matches,
         )
     filter_query = request.GET.copy()
     filter_query.pop("page", None)
@@ -151,26 +149,30 @@ def reconciliation_page(request, month):
         "page": page,
         "rows": [{"cells": _cells(row), "line": row, "usage_line": usage_line_key(month, row)} for row in page.rows],
         "table_columns": TABLE_COLUMNS,
-        "filters": filters,
+        "filters": filterset.values,
         "filter_query": filter_query.urlencode(),
         "charge_types": selectors.CHARGE_TYPES,
         "paginator": paginator,
         "page_obj": page_obj,
-        "is_filtered": any(filters.values()),
+        "is_filtered": filterset.is_filtered,
         "column_count": len(COLUMNS),
     }
     template = htmx_template(request, "billing/reconciliation.html", "table")
+    # The partial also replaces the download button, whose link carries the filters.
+    context["oob"] = template.endswith("#table")
     return render(request, template, context)
 
 
 @require_GET
 @partner_required
 def reconciliation_csv(request, month):
-    """The month's reconciliation file, streamed: never the whole month in memory."""
+    """The month's reconciliation file, streamed: never the whole month in memory. The page's
+    filters (its query string) choose the lines, as on the page; without them, the whole file."""
     require_permission(request, permissions.BILLING)
     partner = request.partner
+    matches = ReconciliationLineFilter(request.GET, request=request).predicate()
     response = StreamingHttpResponse(
-        reconciliation_csv_chunks(partner=partner, month=month), content_type="text/csv; charset=utf-8"
+        reconciliation_csv_chunks(partner=partner, month=month, matches=matches), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="reconciliation-{partner.mpn_id}-{month:%Y-%m}.csv"'
     return response

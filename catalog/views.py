@@ -35,6 +35,7 @@ from portal.views import PartnerRequiredMixin, htmx_template, partner_required
 
 CART_NEW_URL = "/carts/new/"
 STAFF_ONLY = _("Only the operator's staff can import the price list.")
+CHOOSE_CUSTOMER_FIRST = _("Choose a customer above to buy: the catalog then shows their prices and what their tenant lacks.")
 IMPORT_SESSION_KEY = "catalog_pricelist_import"
 MAX_ERRORS_SHOWN = 200
 
@@ -99,6 +100,7 @@ class ProductListView(PartnerRequiredMixin, FilterView):
                 "buy_denied": permissions.denial_reason(self.request.membership, permissions.BUY),
                 "filter_errors": filterset.errors if filterset.is_bound else {},
                 "addon_not_purchasable": ADDON_NOT_PURCHASABLE,
+                "choose_customer_first": CHOOSE_CUSTOMER_FIRST,
             }
         )
         return context

@@ -6,7 +6,7 @@ count is the running total of its seat history, so it is read-only once it exist
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from portal.admin import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline, UUIDSearchMixin
@@ -21,8 +21,12 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from subscriptions.services import changes
+from subscriptions.services.lifecycle import SubscriptionError
 
 STATUS_TRANSITION_MESSAGE = _("A subscription cannot go from %(old)s to %(new)s.")
+REMOVAL_COMPLETED_MESSAGE = _("%(count)d add-on(s) removed with their credit.")
+REMOVAL_REJECTED_MESSAGE = _("%(count)d removal request(s) rejected.")
 
 # Subscription.__str__ reads its SKU and customer: every list showing subscriptions joins them.
 SUBSCRIPTION_RELATED = ["subscription__sku", "subscription__customer"]
@@ -247,5 +251,29 @@ class AddonRemovalRequestAdmin(AuditedAdminMixin, SubscriptionContextMixin, admi
     ]
     search_fields = ["subscription__friendly_name", "subscription__customer__name", "subscription__sku__title"]
     autocomplete_fields = ["subscription", "upgraded_subscription", "raised_by"]
-    readonly_fields = ["raised_at"]
+    # The decision is taken by the two actions only (recorded and audited by the services);
+    # the note, written first on the request's page, is what the partner reads with it.
+    readonly_fields = ["raised_at", "status", "resolved_by", "resolved_at", "credit"]
     ordering = ["deadline"]
+    actions = ["complete_requests", "reject_requests"]
+
+    def _decide(self, request, queryset, service, done_message):
+        decided = 0
+        for removal_request in queryset.select_related("subscription"):
+            try:
+                service(removal_request=removal_request, acting_user=request.user, note=removal_request.note,
+                        request_id=getattr(request, "request_id", ""))
+            except SubscriptionError as exc:
+                self.message_user(request, f"{removal_request}: {exc.description}", messages.ERROR)
+            else:
+                decided += 1
+        if decided:
+            self.message_user(request, done_message % {"count": decided}, messages.SUCCESS)
+
+    @admin.action(description=_("Remove the add-ons with their credit"), permissions=["change"])
+    def complete_requests(self, request, queryset):
+        self._decide(request, queryset, changes.addon_removal_request_complete, REMOVAL_COMPLETED_MESSAGE)
+
+    @admin.action(description=_("Reject the requests (the note tells the partner why)"), permissions=["change"])
+    def reject_requests(self, request, queryset):
+        self._decide(request, queryset, changes.addon_removal_request_reject, REMOVAL_REJECTED_MESSAGE)

@@ -16,7 +16,7 @@ from subscriptions.errors import (
     IDEMPOTENCY_KEY_TOO_LONG,
     MAX_LINE_QUANTITY,
 )
-from subscriptions.selectors import CALENDAR_MONTH_ALIGNED, allowed_custom_term_end_dates
+from subscriptions.selectors import CALENDAR_MONTH_ALIGNED, allowed_custom_term_end_dates, coterm_candidates
 from subscriptions.services.cart import LineInput
 
 TERM_SEPARATOR = ":"
@@ -35,6 +35,30 @@ def split_term_choice(value):
 
 def term_label(term_duration, billing_cycle):
     return f"{TermDuration(term_duration).label} · {BillingCycle(billing_cycle).label}"
+
+
+def end_date_choices(items, names):
+    """The end-date select's choices, grouped (issue 13, defect 10: a 3-year term listed 36
+    month ends in one run): first the dates shared with the customer's subscriptions, each
+    naming them, then the month ends, one group per year."""
+    aligned, month_ends = [], {}
+    for item in items:
+        day = item["allowedCustomTermEndDate"]
+        if item["allowedCustomTermEndDateType"] == CALENDAR_MONTH_ALIGNED:
+            label = _("%(date)s — end of the month") % {"date": formats.date_format(day)}
+            month_ends.setdefault(day.year, []).append((day.isoformat(), label))
+        else:
+            subscriptions = [names.get(pk, pk) for pk in item["cotermSubscriptionIds"]]
+            shown = ", ".join(subscriptions[:3])
+            if len(subscriptions) > 3:
+                shown = _("%(names)s and %(count)s more") % {"names": shown, "count": len(subscriptions) - 3}
+            label = _("%(date)s — with %(subscriptions)s") % {"date": formats.date_format(day), "subscriptions": shown}
+            aligned.append((day.isoformat(), label))
+    choices = [("", _("No alignment (natural end of the term)"))]
+    if aligned:
+        choices.append((_("Aligned with the customer's subscriptions"), aligned))
+    choices += [(_("Month ends in %(year)s") % {"year": year}, days) for year, days in month_ends.items()]
+    return choices
 
 
 class CartLineForm(forms.Form):
@@ -83,20 +107,15 @@ class CartLineForm(forms.Form):
         self.end_date_items = []
         term = self._value("term") or (self.fields["term"].choices[0][0] if self.fields["term"].choices else "")
         term_duration = term.split(TERM_SEPARATOR)[0] if term else ""
+        names = {}
         if self.customer is not None and term_duration in TermDuration.values:
+            candidates = coterm_candidates(customer=self.customer, partner=partner)
+            names = {str(sub["id"]): sub["friendly_name"] or sub["sku__title"] for sub in candidates}
             self.end_date_items = allowed_custom_term_end_dates(
-                customer=self.customer, partner=partner, term_duration=term_duration, start_date=timezone.localdate()
+                customer=self.customer, partner=partner, term_duration=term_duration, start_date=timezone.localdate(),
+                candidates=candidates,
             )
-        choices = [("", _("No alignment (natural end of the term)"))]
-        for item in self.end_date_items:
-            day = item["allowedCustomTermEndDate"]
-            if item["allowedCustomTermEndDateType"] == CALENDAR_MONTH_ALIGNED:
-                label = _("%(date)s — end of the month") % {"date": formats.date_format(day)}
-            else:
-                label = _("%(date)s — aligned with %(count)s active subscription(s)") % {
-                    "date": formats.date_format(day), "count": len(item["cotermSubscriptionIds"])}
-            choices.append((day.isoformat(), label))
-        self.fields["custom_term_end_date"].choices = choices
+        self.fields["custom_term_end_date"].choices = end_date_choices(self.end_date_items, names)
 
     def _value(self, name):
         if self.is_bound:

@@ -382,6 +382,12 @@ class RemovalRequestStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+# A request is decided once, by the operator's staff: the add-on removed with its credit, or refused.
+REMOVAL_REQUEST_TRANSITIONS = {
+    RemovalRequestStatus.OPEN: {RemovalRequestStatus.COMPLETED, RemovalRequestStatus.REJECTED},
+}
+
+
 class AddonRemovalRequestQuerySet(models.QuerySet):
     def for_partner(self, partner):
         return self.filter(subscription__in=Subscription.objects.for_partner(partner))
@@ -399,6 +405,14 @@ class AddonRemovalRequest(models.Model):
     )
     raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     raised_at = models.DateTimeField(_("raised"), auto_now_add=True)
+    # The decision (issue 13, defect 14): who decided, when, the credit given and the note the
+    # partner reads (the reason of a rejection).
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    credit = models.DecimalField(_("credit"), max_digits=14, decimal_places=2, null=True, blank=True)
+    note = models.CharField(_("note to the partner"), max_length=500, blank=True)
 
     objects = AddonRemovalRequestQuerySet.as_manager()
 

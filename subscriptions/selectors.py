@@ -29,7 +29,7 @@ def coterm_candidates(*, customer, partner):
     return list(
         Subscription.objects.licenses()
         .filter(customer=customer, partner=partner, status=SubscriptionStatus.ACTIVE)
-        .values("id", "term_duration", "commitment_end_date")
+        .values("id", "term_duration", "commitment_end_date", "friendly_name", "sku__title")
     )
 
 

@@ -7,6 +7,7 @@ caller passes it in or the function builds it): nothing here widens what a partn
 from dataclasses import dataclass, field
 
 from django.db.models import BooleanField, Case, F, Max, OuterRef, Q, Subquery, Value, When
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -65,11 +66,21 @@ def _live_bases(*, customer, partner, sku):
     return Subscription.objects.filter(customer=customer, partner=partner, status__in=LIVE_STATUSES, sku__addons=sku)
 
 
+def _scheduled_end():
+    """A base's end counting its scheduled alignment: the next term's custom end date when it
+    renews (auto-renew on) with one, else the current term's end (issue 13, defect 3: after
+    "Align … with it" the add-on no longer outlives its base)."""
+    return Case(
+        When(auto_renew_enabled=True, next_term_end_date__isnull=False, then=F("next_term_end_date")),
+        default=F("commitment_end_date"),
+    )
+
+
 def annotate_list_flags(queryset):
     """Annotate ``base_end_date`` and ``outlives_base`` on each subscription, in SQL.
 
-    ``base_end_date`` is the latest end date among the live subscriptions of the same customer
-    *sold by the same partner* whose SKU is one of this SKU's prerequisites
+    ``base_end_date`` is the latest end date (counting a scheduled alignment of the next
+    term, ``_scheduled_end``) among the live subscriptions of the same customer *sold by the same partner* whose SKU is one of this SKU's prerequisites
     (``sku__addons=OuterRef("sku")``). An active add-on that ends after it ``outlives_base``:
     the customer would keep paying for an add-on whose base is gone (SPEC §5). When the
     partner sold no such base, nothing is flagged: the base may come from another channel.
@@ -78,7 +89,7 @@ def annotate_list_flags(queryset):
         _live_bases(customer=OuterRef("customer"), partner=OuterRef("partner"), sku=OuterRef("sku"))
         .order_by()
         .values("customer")
-        .annotate(latest=Max("commitment_end_date"))
+        .annotate(latest=Max(_scheduled_end()))
         .values("latest")[:1]
     )
     return queryset.annotate(base_end_date=Subquery(base_end)).annotate(
@@ -101,7 +112,8 @@ def latest_base_of(addon):
     return (
         _live_bases(customer=addon.customer_id, partner=addon.partner_id, sku=addon.sku_id)
         .select_related("sku")
-        .order_by("-commitment_end_date", "pk")
+        .annotate(scheduled_end=_scheduled_end())
+        .order_by("-scheduled_end", "pk")
         .first()
     )
 
@@ -168,18 +180,87 @@ def next_term_choices(subscription):
     return [(t, c) for t in subscription.sku.supported_terms for c in subscription.sku.supported_billing_cycles]
 
 
+# What the audit trail calls each action and each recorded field (issue 13, defect 8: people's
+# words, not the snapshot's keys). An action or field missing here is shown as recorded.
+ACTION_LABELS = {
+    "subscription.create": _("Bought"),
+    "subscription.quantity": _("Seats changed"),
+    "subscription.cancel": _("Cancelled"),
+    "subscription.status": _("Status changed"),
+    "subscription.auto_renew": _("Auto-renew changed"),
+    "subscription.friendly_name": _("Renamed"),
+    "subscription.schedule_next_term": _("Changes at renewal scheduled"),
+    "subscription.align": _("End date aligned"),
+    "subscription.upgrade": _("Upgraded"),
+    "subscription.removal_request": _("Removal of the redundant add-on requested"),
+    "subscription.removal_completed": _("Removed by support, with a credit"),
+    "subscription.removal_rejected": _("Removal request rejected by support"),
+    "admin.add": _("Added by the operator"),
+    "admin.change": _("Changed by the operator"),
+}
+TRAIL_FIELD_LABELS = {
+    **CHANGE_LABELS,
+    "unitPrice": _("unit price"),
+    "deadline": _("removal deadline"),
+    "upgradedSubscription": _("upgrade to"),
+    "redundantAddons": _("add-ons made redundant"),
+    "refund": _("refund"),
+    "credit": _("credit"),
+    "note": _("note"),
+}
+# Fields naming other subscriptions by id: shown as their names, linked.
+SUBSCRIPTION_REFERENCES = ("upgradedSubscription", "redundantAddons")
+TRAIL_HIDDEN_FIELDS = ("version",)
+
+
+@dataclass
+class TrailValue:
+    text: str
+    url: str = ""
+
+
+def _trail_values(key, value, names):
+    if key in SUBSCRIPTION_REFERENCES and value not in (None, ""):
+        ids = value if isinstance(value, list) else [value]
+        # Another partner's subscription (or a deleted one) is named by its offer only, unlinked.
+        return [
+            TrailValue(names[str(pk)][0], reverse("subscriptions:subscription_detail", args=[pk]))
+            if str(pk) in names else TrailValue(str(_("another partner's subscription")))
+            for pk in ids
+        ]
+    return [TrailValue(str(_change_value(key, value)))]
+
+
 def audit_trail(partner, subscription, limit=50):
     """The partner's audit events about this subscription, newest first, each with
-    ``changes``: the ``(field, before, after)`` that differ (the rest is noise on a page)."""
+    ``label`` (the action in people's words) and ``changes``: the ``(field, before, after)``
+    that differ (the rest is noise on a page), the field a label and the values lists of
+    ``TrailValue`` (a subscription id becomes its name and link). Two queries."""
     events = list(
         AuditEvent.objects.for_partner(partner)
         .filter(object_type=Subscription._meta.label, object_id=str(subscription.pk))[:limit]
     )
+    referenced = set()
+    for event in events:
+        for snapshot in (event.before, event.after):
+            for key in SUBSCRIPTION_REFERENCES:
+                value = snapshot.get(key) if isinstance(snapshot, dict) else None
+                referenced.update(str(pk) for pk in (value if isinstance(value, list) else [value]) if pk)
+    names = {
+        str(pk): (friendly or title, pk)
+        for pk, friendly, title in Subscription.objects.for_partner(partner)
+        .filter(pk__in=referenced)
+        .values_list("pk", "friendly_name", "sku__title")
+    } if referenced else {}
     for event in events:
         before = event.before if isinstance(event.before, dict) else {}
         after = event.after if isinstance(event.after, dict) else {}
+        event.label = ACTION_LABELS.get(event.action, event.action)
         event.changes = [
-            (key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)
+            (TRAIL_FIELD_LABELS.get(key, key), _trail_values(key, before.get(key), names),
+             _trail_values(key, after.get(key), names))
+            for key in dict.fromkeys([*before, *after])
+            if key not in TRAIL_HIDDEN_FIELDS and before.get(key) != after.get(key)
         ]
     return events
 
@@ -240,6 +321,7 @@ def removal_state(partner, subscription, today=None):
     return {
         "base": base,
         "base_name": (base.friendly_name or base.sku.title) if base else subscription.made_redundant_by.sku.title,
+        "upgraded_to": base.sku.title if base else subscription.made_redundant_by.sku.title,
         "since": subscription.redundant_since,
         "deadline": deadline,
         "passed": deadline is not None and today > deadline,

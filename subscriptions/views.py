@@ -7,6 +7,7 @@ and the reason (an indirect reseller's user is told to ask its provider, by name
 """
 
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -29,6 +30,8 @@ from subscriptions.services.checkout import cart_checkout
 from subscriptions.services.pricing import estimate_cart
 
 CART_CREATED = _("Cart created.")
+CART_CREATED_WITH_ERRORS = _("Cart created, but a line has an error: fix or remove it before checking out.")
+CHECKOUT_BLOCKED = _("Fix or remove the lines marked in red before checking out.")
 LINE_ADDED = _("Line added to the cart.")
 LINE_REMOVED = _("Line removed.")
 ORDER_PLACED = _("Order placed: one new subscription per line.")
@@ -95,7 +98,10 @@ def cart_new(request):
             except CartInputError as error:
                 form.add_error(None, error.description)
             else:
-                messages.success(request, CART_CREATED)
+                if cart.lines.filter(error_code__isnull=False).exists():
+                    messages.warning(request, CART_CREATED_WITH_ERRORS)
+                else:
+                    messages.success(request, CART_CREATED)
                 return redirect("subscriptions:cart_detail", cart_id=cart.pk)
     elif request.method == "GET":
         if cleaned := _without_csrf_token(request):
@@ -155,12 +161,23 @@ def cart_page_context(request, cart, add_form=None):
     if add_form is None and editable and context["can_buy"]:
         initial = {key: request.GET[key] for key in CartLineForm.base_fields if request.GET.get(key)}
         add_form = CartLineForm(partner=request.partner, customer=cart.customer, initial=initial)
+    # What the lines with an error would charge: not in the total (checkout orders none of
+    # them), shown beside it so a priced line never reads as "no price".
+    not_counted = {}
+    for estimate in estimates:
+        if estimate.line.error_code is not None and estimate.charge is not None:
+            currency = estimate.price.currency
+            not_counted[currency] = not_counted.get(currency, Decimal("0")) + estimate.charge.amount
+            totals.setdefault(currency, Decimal("0.00"))
+    has_errors = any(ln.error_code is not None for ln in lines)
     context.update(
         {
             "cart": cart,
             "estimates": estimates,
             "totals": sorted(totals.items()),
-            "has_errors": any(ln.error_code is not None for ln in lines),
+            "not_counted": sorted(not_counted.items()),
+            "has_errors": has_errors,
+            "checkout_blocked": CHECKOUT_BLOCKED if has_errors else "",
             "expired": expired,
             "editable": editable,
             "add_form": add_form,

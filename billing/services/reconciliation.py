@@ -599,9 +599,11 @@ def csv_chunks(rows, *, rows_per_chunk=500):
         yield "".join(batch)
 
 
-def reconciliation_csv(*, partner, month):
-    """The partner's reconciliation file for ``month`` as an iterator of text chunks."""
-    return csv_chunks(reconciliation_lines(partner=partner, month=month))
+def reconciliation_csv(*, partner, month, matches=None):
+    """The partner's reconciliation file for ``month`` as an iterator of text chunks; with
+    ``matches`` (a predicate over the lines), only the lines it keeps, in the file's order."""
+    lines = reconciliation_lines(partner=partner, month=month)
+    return csv_chunks(lines if matches is None else filter(matches, lines))
 
 
 # --- Totals --------------------------------------------------------------------------------

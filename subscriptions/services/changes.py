@@ -4,6 +4,7 @@ transacting partner (``permissions.BUY``). ``version`` is checked as in ``lifecy
 same change twice is one change, a change decided on an old version is refused."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,13 +13,15 @@ from django.utils.translation import gettext_lazy as _
 from portal.errors import ErrorCode
 from portal.services import audit_record
 from subscriptions.models import (
+    REMOVAL_REQUEST_TRANSITIONS,
     AddonRemovalRequest,
     ChargeType,
+    RemovalRequestStatus,
     SeatChange,
     SeatChangeKind,
     SubscriptionStatus,
 )
-from subscriptions.periods import billing_period
+from subscriptions.periods import billing_period, days_inclusive, prorate, trunc2
 from subscriptions.selectors import allowed_custom_term_end_dates
 from subscriptions.selectors_quote import upgrade_quote
 from subscriptions.services.lifecycle import (
@@ -29,6 +32,7 @@ from subscriptions.services.lifecycle import (
     _lock,
     _require_live,
     _snapshot,
+    _transition,
     renewal_start,
 )
 
@@ -42,6 +46,7 @@ REMOVAL_DEADLINE_PASSED = _(
     "upgraded license was first billed."
 )
 REMOVAL_ALREADY_RAISED = _("A removal request was already raised for this add-on.")
+REMOVAL_ALREADY_DECIDED = _("This removal request was already %(status)s.")
 
 
 def allowed_alignment_dates(subscription):
@@ -206,3 +211,83 @@ def addon_removal_request_raise(*, subscription, acting_user, version=None, requ
     )
     return request
 
+
+
+def _decide(removal_request, status):
+    """The locked request, moved to ``status`` along ``REMOVAL_REQUEST_TRANSITIONS``."""
+    removal_request = AddonRemovalRequest.objects.select_for_update().get(pk=removal_request.pk)
+    if status not in REMOVAL_REQUEST_TRANSITIONS.get(RemovalRequestStatus(removal_request.status), set()):
+        raise SubscriptionError(
+            ErrorCode.INVALID_INPUT, REMOVAL_ALREADY_DECIDED, status=409,
+            params={"status": removal_request.get_status_display().lower()},
+        )
+    removal_request.status = status
+    return removal_request
+
+
+def redundancy_credit(addon, *, today=None):
+    """What the customer paid for the add-on from the day it became redundant: the part of
+    every charge after that day, by day (SPEC §5: removed "and refunded")."""
+    since = timezone.localdate(addon.redundant_since)
+    credit, last = Decimal("0.00"), today or timezone.localdate()
+    for event in addon.charge_events.filter(charge_end__gte=since).exclude(charge_type=ChargeType.CANCEL_IMMEDIATE):
+        start = max(event.charge_start, since)
+        credit += prorate(event.amount, days_inclusive(start, event.charge_end), days_inclusive(event.charge_start, event.charge_end))
+        last = max(last, event.charge_end)
+    return trunc2(credit), since, last
+
+
+@transaction.atomic
+def addon_removal_request_complete(*, removal_request, acting_user, note="", request_id=""):
+    """Staff grant the request: the add-on is removed (deleted, outside the 168-hour window)
+    and credited what was charged for it since it became redundant; recorded and audited."""
+    removal_request = _decide(removal_request, RemovalRequestStatus.COMPLETED)
+    addon = _lock(removal_request.subscription)
+    now = timezone.now()
+    before = _snapshot(addon)
+    credit, since, last = redundancy_credit(addon)
+    if addon.status not in (SubscriptionStatus.DELETED, SubscriptionStatus.EXPIRED):
+        _charge(addon, charge_type=ChargeType.CANCEL_IMMEDIATE, quantity=-addon.quantity, amount=-credit,
+                first=since, last=last, now=now)
+        SeatChange.objects.create(subscription=addon, kind=SeatChangeKind.CANCEL, delta=-addon.quantity,
+                                  quantity_after=addon.quantity, occurred_at=now, actor=acting_user)
+        _transition(addon, SubscriptionStatus.DELETED)
+        addon.auto_renew_enabled = False
+        _drop_scheduled_changes(addon)
+        addon.save()
+        if addon.license_id:
+            addon.license.is_active = False
+            addon.license.save(update_fields=["is_active"])
+    else:
+        credit = Decimal("0.00")  # already ended: nothing left to remove or credit
+    removal_request.resolved_by, removal_request.resolved_at = acting_user, now
+    removal_request.credit, removal_request.note = credit, note
+    removal_request.save()
+    audit_record(
+        actor=acting_user,
+        partner=addon.partner,
+        action="subscription.removal_completed",
+        obj=addon,
+        before=before,
+        after=_snapshot(addon) | {"credit": credit, "note": note},
+        request_id=request_id,
+    )
+    return removal_request
+
+
+@transaction.atomic
+def addon_removal_request_reject(*, removal_request, acting_user, note="", request_id=""):
+    """Staff refuse the request, with a note the partner reads; the add-on stays."""
+    removal_request = _decide(removal_request, RemovalRequestStatus.REJECTED)
+    removal_request.resolved_by, removal_request.resolved_at = acting_user, timezone.now()
+    removal_request.note = note
+    removal_request.save()
+    audit_record(
+        actor=acting_user,
+        partner=removal_request.subscription.partner,
+        action="subscription.removal_rejected",
+        obj=removal_request.subscription,
+        after={"note": note},
+        request_id=request_id,
+    )
+    return removal_request

@@ -165,3 +165,47 @@ def test_csv_query_count_does_not_grow_with_lines(make_member, partner_a, octobe
         rows = csv_rows(response)
     assert len(rows) == 62
     assert dt.date(2026, 10, 1).isoformat() in {row[24] for row in rows[1:]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query, count",
+    [({"customer": "bellows"}, 30), ({"charge_type": "usage"}, 1), ({"product": "DZH318Z0BPS6"}, 1),
+     ({"customer": "alpine", "charge_type": "new"}, 30), ({}, 61)],
+)
+def test_csv_download_follows_the_page_filters(make_member, partner_a, october, query, count):
+    """Issue 13 defect 11: the download held every line of the month while the page showed the
+    filtered ones. The page's button links the CSV with the page's query, and the file holds
+    exactly the lines the page counts, in the file's columns."""
+    client = make_member(partner_a, Role.BILLING_ADMIN)
+    if "customer" in query:
+        query = {**query, "customer": str(october[query["customer"]].tenant_id)}
+
+    page = client.get(PAGE_URL, query)
+    rows = csv_rows(client.get(CSV_URL, query))
+
+    assert page.context["page"].count == count
+    assert rows[0] == COLUMNS and len(rows) == 1 + count
+    link = reverse("billing:reconciliation_csv", args=["2026-10"])
+    if query:
+        link += "?" + page.context["filter_query"].replace("&", "&amp;")
+    assert f'href="{link}"' in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_htmx_filtering_replaces_the_download_link(make_member, partner_a, october):
+    client = make_member(partner_a, Role.BILLING_ADMIN)
+
+    partial = client.get(PAGE_URL, {"charge_type": "usage"}, headers={"HX-Request": "true"}).content.decode()
+
+    assert 'id="csv-download"' in partial and 'hx-swap-oob="true"' in partial
+    assert "?charge_type=usage" in partial
+
+
+@pytest.mark.django_db
+def test_csv_with_an_invalid_filter_is_empty_not_the_whole_month(make_member, partner_a, october):
+    client = make_member(partner_a, Role.BILLING_ADMIN)
+
+    rows = csv_rows(client.get(CSV_URL, {"customer": "not-a-tenant", "charge_type": "nonsense"}))
+
+    assert rows == [COLUMNS]

@@ -16,6 +16,7 @@ PARTNER_PAGES = [
     f"/subscriptions/?customer={ALPINE}",
     "/carts/",
     "/billing/",
+    "/billing/rates/",
     "/billing/usage/import/",
     "/billing/usage/imports/",
     "/tokens/",

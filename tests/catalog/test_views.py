@@ -186,6 +186,25 @@ def test_no_add_to_cart_without_a_customer(client_a, base_and_addon):
     assert 'data-testid="add-to-cart"' not in client_a.get(CATALOG).content.decode()
 
 
+def test_without_a_customer_the_buy_action_is_shown_disabled_with_the_hint(client_a, base_and_addon):
+    """Issue 13 defect 9: with no customer chosen the catalog had no buy action and no hint to
+    choose a customer first; the price-list button looked disabled (grey outline)."""
+    from catalog.views import CHOOSE_CUSTOMER_FIRST
+
+    html = client_a.get(CATALOG).content.decode()
+
+    assert 'data-testid="choose-customer-hint"' in html and str(CHOOSE_CUSTOMER_FIRST) in html
+    assert html.count('data-testid="add-to-cart-disabled"') == 2
+    assert 'disabled aria-describedby="choose-customer-hint"' in html
+    assert f'class="btn btn-outline-primary" href="{reverse("catalog:pricelist_export")}' in html
+
+
+@pytest.mark.parametrize("role", [Role.BILLING_ADMIN, Role.HELPDESK_AGENT])
+def test_roles_that_cannot_buy_get_no_choose_a_customer_hint(role, partner_a, make_member, base_and_addon):
+    html = make_member(partner_a, role).get(CATALOG).content.decode()
+    assert 'data-testid="choose-customer-hint"' not in html and "add-to-cart-disabled" not in html
+
+
 @pytest.mark.parametrize("role", [Role.BILLING_ADMIN, Role.HELPDESK_AGENT])
 def test_roles_that_cannot_buy_get_no_add_to_cart(role, partner_a, make_member, customer_of, base_and_addon):
     client = make_member(partner_a, role)

@@ -194,6 +194,8 @@ OBJECT_IDS = {
     # A month names no partner's object: billing pages always show request.partner's own lines.
     "month": Public(lambda w: "2026-09"),
     "usage_line": Owned(lambda w: w.usage_line),
+    # A market of the call-rates pages is a country of one of the partner's customers.
+    "market": Owned(lambda w: w.customer.country),
     "run_id": StaffOnly(lambda w: RatingRunFactory().pk),
     "product_id": Public(lambda w: w.subscription.sku.product_id),
     "sku_id": Public(lambda w: w.subscription.sku.sku_id),

@@ -248,3 +248,71 @@ def test_checkout_with_an_idempotency_key_too_long_orders_nothing_and_says_why(m
     assert response.redirect_chain == [(reverse("subscriptions:cart_detail", args=[cart.pk]), 302)]
     assert "at most 100 characters" in response.text
     assert not Order.objects.exists()
+
+
+def test_new_cart_whose_only_line_fails_says_so_and_cannot_be_checked_out(make_member, partner_a, catalog):
+    """Issue 13 defect 6: a new cart whose only line failed with 400041 said a green "Cart
+    created.", numbered the line 0, showed the total as "—" although the line has a price, and
+    kept "Check out" enabled."""
+    from subscriptions.views import CART_CREATED, CART_CREATED_WITH_ERRORS, CHECKOUT_BLOCKED
+
+    customer = CustomerFactory(partner=partner_a)  # no base licence: the add-on fails with 400041
+    client = make_member(partner_a, "sales_agent")
+
+    response = client.post(reverse("subscriptions:cart_new"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.addon_av.catalog_item_id,
+        "quantity": "2", "term": "P1Y:monthly", "custom_term_end_date": "", "friendly_name": "",
+    }, follow=True)
+
+    html = response.content.decode()
+    messages = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert messages == [("warning", str(CART_CREATED_WITH_ERRORS))]
+    assert str(CART_CREATED) not in html
+    row = html.split('data-testid="cart-line"')[1]
+    assert row.split("<td>")[1].startswith("1</td>")  # people count lines from 1
+    assert "400041" in row
+    # The line's price is shown beside a total that does not count it (checkout orders nothing).
+    assert response.context["not_counted"] == [("USD", response.context["estimates"][0].charge.amount)]
+    assert 'data-testid="cart-total">0.00 USD' in html
+    # Check out is shown disabled, with the reason, before the user tries.
+    assert str(CHECKOUT_BLOCKED) in html
+    assert 'disabled data-testid="checkout"' in html
+    assert f'href="{reverse("subscriptions:cart_checkout", args=[Cart.objects.get().pk])}"' not in html
+
+
+def test_cart_without_errors_is_created_in_green_and_checks_out(make_member, partner_a, catalog):
+    customer = CustomerFactory(partner=partner_a)
+    client = make_member(partner_a, "sales_agent")
+
+    response = client.post(reverse("subscriptions:cart_new"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id,
+        "quantity": "2", "term": "P1Y:monthly", "custom_term_end_date": "", "friendly_name": "",
+    }, follow=True)
+
+    assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [("success", "Cart created.")]
+    assert f'href="{reverse("subscriptions:cart_checkout", args=[Cart.objects.get().pk])}"' in response.text
+    assert response.context["not_counted"] == []
+
+
+@time_machine.travel(MID_MONTH, tick=False)
+def test_end_dates_of_a_three_year_term_are_grouped_and_name_the_aligned_subscriptions(make_member, partner_a, catalog):
+    """Issue 13 defect 10: a 3-year term listed 36 month ends in one run, and "aligned with 2
+    active subscription(s)" did not say which."""
+    from tests.factories import SubscriptionFactory
+
+    customer = CustomerFactory(partner=partner_a)
+    for name in ("Head office", "Branch"):
+        SubscriptionFactory(partner=partner_a, customer=customer, friendly_name=name, term_duration="P1Y",
+                            start_date=datetime.date(2026, 6, 1), commitment_end_date=datetime.date(2027, 5, 31))
+    client = make_member(partner_a, "sales_agent")
+
+    response = client.get(reverse("subscriptions:line_options"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.base_av.catalog_item_id, "term": "P3Y:monthly",
+    }, **HTMX)
+
+    html = response.content.decode()
+    assert "active subscription(s)" not in html
+    assert html.count("<optgroup") == 1 + 4  # the aligned dates, then month ends of 2026 … 2029
+    aligned = html.split('label="Aligned with the customer&#x27;s subscriptions"')[1].split("</optgroup>")[0]
+    assert 'value="2027-05-31"' in aligned and "Head office" in aligned and "Branch" in aligned
+    assert 'label="Month ends in 2029"' in html

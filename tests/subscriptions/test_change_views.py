@@ -174,6 +174,21 @@ def test_misalignment_warning_offers_to_align_the_base_with_the_add_on(world, sa
     detail = sales.get(url("detail", world["base"])).content.decode()
     assert 'data-testid="next-term-end"' in detail and "None scheduled" not in detail
 
+    # Issue 13 defect 3: with the base's next term ending with it, the add-on no longer
+    # outlives its base, on its page and in the list.
+    addon_page = sales.get(url("detail", world["addon"])).content.decode()
+    assert 'data-testid="misalignment-warning"' not in addon_page
+    listed = sales.get(reverse("subscriptions:subscription_list"), {"customer": str(world["customer"].tenant_id)})
+    assert 'data-flag="outlives-base"' not in listed.content.decode()
+
+
+def test_a_scheduled_alignment_without_auto_renew_does_not_hide_the_warning(world, sales):
+    world["base"].commitment_end_date = date(2026, 9, 30)
+    world["base"].next_term_end_date = date(2027, 2, 28)
+    world["base"].auto_renew_enabled = False  # the base will not renew: its alignment never happens
+    world["base"].save()
+    assert 'data-testid="misalignment-warning"' in sales.get(url("detail", world["addon"])).content.decode()
+
 
 def test_align_page_ignores_a_proposed_date_that_is_not_offered(world, sales):
     align = sales.get(f'{url("align", world["addon"])}?end_date=2027-03-14').content.decode()
@@ -235,7 +250,7 @@ def test_upgrade_without_a_valid_target_is_refused(world, sales, target):
 def test_redundant_add_on_shows_the_deadline_on_its_page(upgraded, sales):
     body = sales.get(url("detail", upgraded["addon"])).content.decode()
     assert 'data-testid="redundant-addon"' in body
-    assert "Made redundant by the upgrade of Office 365 E5 on 2026-03-16." in body
+    assert "Made redundant by the upgrade to Office 365 E5 on 2026-03-16."  # issue 13 defect 8: "to", not "of" in body
     assert "Request its removal by 2026-04-30." in body
     assert f'href="{url("removal_request", upgraded["addon"])}"' in body
 
@@ -342,3 +357,23 @@ def test_another_partners_subscription_is_not_found(upgraded, make_member, partn
         assert outsider.post(url(name, sub), {"target": upgraded["e5"].pk, "end_date": ""}, headers=headers).status_code == 404
     assert reload(upgraded["addon"]).next_term_end_date is None
     assert not AddonRemovalRequest.objects.exists()
+
+
+def test_audit_trail_speaks_peoples_words_and_links_subscriptions(upgraded, sales):
+    """Issue 13 defect 8: the trail showed ``subscription.removal_request`` and
+    ``upgradedSubscription: — → <uuid>``; it names actions and fields in words and the
+    upgraded subscription by its name, linked."""
+    base, addon = upgraded["base"], upgraded["addon"]
+    sales.post(url("removal_request", addon))
+
+    addon_page = sales.get(url("detail", addon)).content.decode()
+    base_page = sales.get(url("detail", base)).content.decode()
+
+    trail = addon_page.split('data-testid="audit-trail"')[1]
+    assert "Removal of the redundant add-on requested" in trail and "subscription.removal_request" not in trail
+    assert "upgrade to:" in trail and "upgradedSubscription" not in trail
+    assert f'<a href="{url("detail", base)}">{base.friendly_name or "Office 365 E5"}</a>' in trail
+    assert str(base.pk) not in trail.replace(url("detail", base), "")
+    base_trail = base_page.split('data-testid="audit-trail"')[1]
+    assert "Upgraded" in base_trail and "add-ons made redundant:" in base_trail
+    assert f'<a href="{url("detail", addon)}">' in base_trail and "redundantAddons" not in base_trail
