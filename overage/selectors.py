@@ -124,7 +124,7 @@ def acting_reseller(*, customer, partner):
 def pending_transfer(*, customer, partner):
     """The customer's open transfer agreement the partner is a party to."""
     return (
-        OverageTransfer.objects.for_partner(partner)
+        OverageTransfer.objects.transacted_by(partner)
         .select_related("from_partner", "to_partner")
         .filter(customer=customer, service=OverageService.PHONE_SERVICES, completed_at__isnull=True)
         .first()
@@ -191,7 +191,7 @@ def overage_state(*, customer, membership, with_choices=False):
 
     if with_choices:
         state.azure_subscriptions = list(
-            AzureSubscription.objects.for_partner(partner).active().filter(plan__customer=customer).order_by("number")
+            AzureSubscription.objects.transacted_by(partner).active().filter(plan__customer=customer).order_by("number")
         )
     return state
 

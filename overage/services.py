@@ -92,7 +92,7 @@ def overage_capable_subscriptions(*, customer, partner):
     """The partner's live overage-capable subscriptions for the customer (as transacting
     partner or as reseller of record)."""
     return (
-        Subscription.objects.for_partner(partner)
+        Subscription.objects.transacted_by(partner)
         .live()
         .filter(customer=customer, sku__consumption_type=ConsumptionType.OVERAGE)
     )

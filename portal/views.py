@@ -1,7 +1,7 @@
 """The portal's shell: dashboard, customers list and customer page, error pages, health check.
 
 ``portal`` is the lowest app, so it reaches subscriptions, licenses, the Azure plan and
-credits only through reverse relations (whose managers keep their ``for_partner``).
+credits only through reverse relations (whose managers keep their ``owned_by`` and ``transacted_by``).
 """
 
 import logging
@@ -93,12 +93,12 @@ def dashboard(request):
         ),
     )
     context = {
-        "customer_count": Customer.objects.for_partner(partner).count(),
+        "customer_count": Customer.objects.transacted_by(partner).count(),
         "stats": stats,
         "upcoming": live.select_related("customer", "sku").filter(
             commitment_end_date__lte=today + timedelta(days=30)
         ).order_by("commitment_end_date")[:8],
-        "recent_events": AuditEvent.objects.for_partner(partner).select_related("customer")[:8],
+        "recent_events": AuditEvent.objects.owned_by(partner).select_related("customer")[:8],
     }
     return render(request, "portal/dashboard.html", context)
 
@@ -112,7 +112,7 @@ class CustomerListView(PartnerRequiredMixin, ListView):
 
     def get_queryset(self):
         partner = self.request.partner
-        qs = Customer.objects.for_partner(partner).annotate(
+        qs = Customer.objects.transacted_by(partner).annotate(
             subscription_count=Count(
                 "subscriptions",
                 filter=(Q(subscriptions__partner=partner) | Q(subscriptions__reseller=partner))
@@ -144,9 +144,9 @@ def customer_options(request):
     """The options of a search-as-you-type customer picker (an HTML fragment): at most
     ``CUSTOMER_OPTIONS_LIMIT`` of the partner's customers whose name or tenant id contains
     ``q`` (or ``customer_q``, the picker input's own name), by name. Scoped with
-    ``Customer.objects.for_partner``: another partner's customers never appear."""
+    ``Customer.objects.transacted_by``: another partner's customers never appear."""
     query = (request.GET.get("q") or request.GET.get("customer_q") or "").strip()
-    customers = Customer.objects.for_partner(request.partner)
+    customers = Customer.objects.transacted_by(request.partner)
     if query:
         customers = customers.filter(Q(name__icontains=query) | Q(tenant_id__icontains=query))
     options = list(customers.order_by("name", "pk").values("tenant_id", "name")[: CUSTOMER_OPTIONS_LIMIT + 1])
@@ -166,7 +166,7 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
     context_object_name = "customer"
 
     def get_object(self, queryset=None):
-        return get_object_or_404(Customer.objects.for_partner(self.request.partner), tenant_id=self.kwargs["tenant_id"])
+        return get_object_or_404(Customer.objects.transacted_by(self.request.partner), tenant_id=self.kwargs["tenant_id"])
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -187,11 +187,11 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
                 lic.source_label = _("Another partner")
             by_channel.setdefault(lic.get_channel_display(), []).append(lic)
         subscriptions = list(
-            customer.subscriptions.for_partner(partner).select_related("sku", "sku__product", "reseller").order_by(
+            customer.subscriptions.transacted_by(partner).select_related("sku", "sku__product", "reseller").order_by(
                 "status", "commitment_end_date"
             )
         )
-        relationship = customer.relationships.for_partner(partner).select_related("partner", "reseller").first()
+        relationship = customer.relationships.transacted_by(partner).select_related("partner", "reseller").first()
         azure_plan = getattr(customer, "azure_plan", None)
         overage = customer.overage_settings.select_related("owner", "azure_subscription").first()
         credit_account = getattr(customer, "credit_account", None)
@@ -201,7 +201,7 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
                 "subscriptions": subscriptions,
                 "relationship": relationship,
                 "azure_plan": azure_plan,
-                "azure_subscriptions": list(azure_plan.azure_subscriptions.for_partner(partner)) if azure_plan else [],
+                "azure_subscriptions": list(azure_plan.azure_subscriptions.transacted_by(partner)) if azure_plan else [],
                 "overage": overage,
                 "overage_capable": any(s.consumption_type == "overage" and s.status == "active" for s in subscriptions),
                 "credit_account": credit_account,

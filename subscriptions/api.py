@@ -493,7 +493,7 @@ def subscription_json(subscription, now):
 def _carts(request, customer):
     lines = CartLine.objects.select_related("availability__sku").order_by("line_number")
     return (
-        Cart.objects.for_partner(request.partner)
+        Cart.objects.owned_by(request.partner)
         .filter(customer=customer)
         .select_related("customer", "reseller", "created_by")
         .prefetch_related(Prefetch("lines", queryset=lines))
@@ -513,7 +513,7 @@ def _cart_or_404(request, customer, cart_id):
 def _subscriptions(request, customer):
     seat_changes = SeatChange.objects.order_by("occurred_at", "id")
     return (
-        Subscription.objects.for_partner(request.partner)
+        Subscription.objects.transacted_by(request.partner)
         .filter(customer=customer)
         .select_related("customer", "reseller", "sku__product", "availability__sku")
         .prefetch_related(Prefetch("seat_changes", queryset=seat_changes))

@@ -7,7 +7,7 @@ Rules enforced here, for every entry point:
   alone (re-sending is a no-op); the same id twice in one file is an error on the second line;
 - each bad row is reported with its line number (the header is line 1) and its reason, and the
   good rows are imported anyway; a file without a required column or not UTF-8 imports nothing;
-- a partner's file may name only the partner's own customers (``Customer.for_partner``);
+- a partner's file may name only the partner's own customers (``Customer.transacted_by``);
   another partner's tenant is reported as unknown, exactly like a tenant that does not exist;
 - the file is streamed: decoded incrementally, validated row by row and written in batches of
   ``BATCH_SIZE``, each batch in one transaction together with the import's counters, so a row
@@ -485,7 +485,7 @@ class _Importer:
     imported as duplicates without writing anything."""
 
     def __init__(self, *, partner, usage_import=None, api=False, progress=None):
-        self.customers = Customer.objects.for_partner(partner) if partner is not None else Customer.objects.all()
+        self.customers = Customer.objects.transacted_by(partner) if partner is not None else Customer.objects.all()
         self.usage_import = usage_import
         self.api = api
         self.progress = progress
