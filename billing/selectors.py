@@ -47,13 +47,13 @@ def billing_months(*, partner, today=None):
     months = set(statuses) | {today.replace(day=1)}
     months |= {
         _first_day(m)
-        for m in ChargeEvent.objects.filter(subscription__partner=partner)
+        for m in ChargeEvent.objects.owned_by(partner)
         .annotate(m=TruncMonth("occurred_at"))
         .values_list("m", flat=True)
         .distinct()
     }
     months |= set(
-        RatedCall.objects.published().filter(partner=partner).values_list("billing_month__month", flat=True).distinct()
+        RatedCall.objects.owned_by(partner).published().values_list("billing_month__month", flat=True).distinct()
     )
     return [
         {
@@ -146,7 +146,7 @@ def overage_per_subscription_per_day(*, partner, month):
     """Post-paid overage amount per Azure subscription per call day of ``month``'s own calls
     (late adjustments belong to other days): ``(days, [(label, [amount per day])], currency)``."""
     rows = (
-        RatedCall.objects.billed_in(month).filter(partner=partner, postpaid_minutes__gt=0, is_adjustment=False)
+        RatedCall.objects.owned_by(partner).billed_in(month).filter(postpaid_minutes__gt=0, is_adjustment=False)
         .annotate(day=TruncDate("usage_record__started_at"))
         .values(
             "azure_subscription_id",

@@ -8,7 +8,7 @@ reverse relation ``customer.credit_account`` only.
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Exists, F, Q, Subquery
+from django.db.models import Exists, F, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from overage.models import (
@@ -117,7 +117,7 @@ def overage_setting(customer):
 
 def acting_reseller(*, customer, partner):
     """The reseller of record an indirect provider acts for on this customer (or None)."""
-    relationship = customer.relationships.filter(partner=partner).select_related("reseller").first()
+    relationship = customer.relationships.owned_by(partner).select_related("reseller").first()
     return relationship.reseller if relationship else None
 
 
@@ -200,8 +200,8 @@ def overage_history(*, customer, partner):
     """The intervals during which the partner (as transacting partner or reseller of record)
     held the customer's overage, newest first."""
     return (
-        OverageAssignment.objects.filter(customer=customer)
-        .filter(Q(partner=partner) | Q(reseller=partner))
+        OverageAssignment.objects.transacted_by(partner)
+        .filter(customer=customer)
         .select_related("azure_subscription", "partner", "reseller", "started_by", "ended_by")
         .order_by("-started_at")
     )

@@ -123,7 +123,7 @@ def azure_plan_create(*, customer, partner, acting_user, request_id=""):
     now = timezone.now()
     if sku is not None:
         today = timezone.localdate()
-        relationship = customer.relationships.filter(partner=partner).select_related("reseller").first()
+        relationship = customer.relationships.owned_by(partner).select_related("reseller").first()
         plan_subscription = Subscription.objects.create(
             customer=customer,
             partner=partner,
@@ -250,7 +250,7 @@ def overage_update(
         raise OverageError(CODE_BAD_REQUEST, NO_OVERAGE_SUBSCRIPTION)
     if reseller is None and setting is not None and setting.owner_id == partner.pk:
         reseller = setting.reseller
-    if reseller is not None and not customer.relationships.filter(partner=partner, reseller=reseller).exists():
+    if reseller is not None and not customer.relationships.owned_by(partner).filter(reseller=reseller).exists():
         raise OverageError(CODE_BAD_REQUEST, RESELLER_NOT_LINKED % {"mpn": reseller.mpn_id})
 
     target = None

@@ -79,7 +79,8 @@ def no_membership(request):
 def dashboard(request):
     partner = request.partner
     today = timezone.localdate()
-    subscriptions = partner.subscriptions.all() if partner.transacts else partner.reseller_subscriptions.all()
+    # ``portal`` cannot import subscriptions: the model comes through the reverse relation.
+    subscriptions = partner.subscriptions.model.objects.transacted_by(partner)
     live = subscriptions.live()
     stats = live.aggregate(
         count=Count("pk"),
@@ -112,12 +113,9 @@ class CustomerListView(PartnerRequiredMixin, ListView):
 
     def get_queryset(self):
         partner = self.request.partner
+        live = Customer.subscriptions.field.model.objects.transacted_by(partner).live()
         qs = Customer.objects.transacted_by(partner).annotate(
-            subscription_count=Count(
-                "subscriptions",
-                filter=(Q(subscriptions__partner=partner) | Q(subscriptions__reseller=partner))
-                & Q(subscriptions__status__in=["active", "suspended"]),
-            )
+            subscription_count=Count("subscriptions", filter=Q(subscriptions__in=live))
         )
         self.query = self.request.GET.get("q", "").strip()
         if self.query:

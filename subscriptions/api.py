@@ -665,7 +665,8 @@ def checkout_cart(request, tenant_id: str, cart_id: str):
         raise _cart_error(exc) from exc
     orders = []
     if result.order is not None:
-        order = Order.objects.select_related("customer", "reseller", "cart").get(pk=result.order.pk)
+        scoped = Order.objects.transacted_by(request.partner)
+        order = scoped.select_related("customer", "reseller", "cart").get(pk=result.order.pk)
         orders.append(order_json(order))
     return {"orders": orders, "orderErrors": result.order_errors, "attributes": attributes("CartCheckoutResult")}
 

@@ -217,10 +217,10 @@ def _candidate_addons(request, subscription):
     an upgrade could make redundant (the service's ``redundant_addons``, before the fact)."""
     return list(
         Subscription.objects.transacted_by(request.partner)
+        .owned_by(subscription.partner_id)
         .live()
         .filter(
             customer=subscription.customer_id,
-            partner=subscription.partner_id,
             sku__is_addon=True,
             redundant_since__isnull=True,
         )

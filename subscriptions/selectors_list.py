@@ -62,7 +62,7 @@ def list_rows(queryset, related=LIST_ROW_RELATED):
 def _live_bases(*, customer, partner, sku):
     """The live subscriptions of ``customer`` sold by ``partner`` whose SKU is one of
     ``sku``'s prerequisites: the bases an add-on depends on (values or ``OuterRef``s)."""
-    return Subscription.objects.filter(customer=customer, partner=partner, status__in=LIVE_STATUSES, sku__addons=sku)
+    return Subscription.objects.owned_by(partner).filter(customer=customer, status__in=LIVE_STATUSES, sku__addons=sku)
 
 
 def annotate_list_flags(queryset):

@@ -856,7 +856,7 @@ def usage_imports_for(user, partner):
     """The imports a person may see: their partner's, or for the operator's staff without a
     partner, the operator imports they started."""
     if partner is not None:
-        return UsageImport.objects.filter(partner=partner)
+        return UsageImport.objects.owned_by(partner)
     if user.is_staff:
         return UsageImport.objects.filter(partner__isnull=True, created_by=user)
     return UsageImport.objects.none()

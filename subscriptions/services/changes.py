@@ -97,8 +97,8 @@ def redundant_addons(*, upgraded):
     upgraded SKU already includes (e.g. Teams Phone Standard once the base is an E5)."""
     included = set(upgraded.sku.included_services)
     candidates = (
-        Subscription.objects.live()
-        .filter(customer=upgraded.customer, partner=upgraded.partner, sku__is_addon=True, redundant_since__isnull=True)
+        Subscription.objects.owned_by(upgraded.partner).live()
+        .filter(customer=upgraded.customer, sku__is_addon=True, redundant_since__isnull=True)
         .exclude(pk=upgraded.pk)
         .select_related("sku")
     )
