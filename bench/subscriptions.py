@@ -195,7 +195,7 @@ def measure_list(user, runs, show_queries):
     client = Client()
     client.force_login(user)
     partner = user.membership.partner
-    customer = Customer.objects.for_partner(partner).order_by("name").last()
+    customer = Customer.objects.transacted_by(partner).order_by("name").last()
     htmx = {"HX-Request": "true"}
     cases = [
         ("results partial, unfiltered", "/subscriptions/", htmx),

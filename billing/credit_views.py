@@ -27,12 +27,12 @@ def _balance_points(account):
 
 @partner_required
 def customer_credits(request, tenant_id):
-    customer = get_object_or_404(Customer.objects.for_partner(request.partner), tenant_id=tenant_id)
+    customer = get_object_or_404(Customer.objects.transacted_by(request.partner), tenant_id=tenant_id)
     require_permission(request, permissions.BILLING)
     account = getattr(customer, "credit_account", None) if hasattr(customer, "credit_account") else None
     context = {"customer": customer, "account": account}
     if account is not None:
-        entries = CreditLedgerEntry.objects.for_partner(request.partner).filter(account=account).select_related(
+        entries = CreditLedgerEntry.objects.transacted_by(request.partner).filter(account=account).select_related(
             "billing_month", "actor"
         ).order_by("-occurred_at", "-id")
         page = Paginator(entries, 50).get_page(request.GET.get("page"))

@@ -18,11 +18,11 @@ from portal.models import Customer, Partner
 
 
 def _visible_customers(partner):
-    return Customer.objects.for_partner(partner)
+    return Customer.objects.transacted_by(partner)
 
 
 class CreditAccountQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
         return self.filter(customer__in=_visible_customers(partner))
 
 
@@ -66,7 +66,7 @@ class CreditEntryKind(models.TextChoices):
 
 
 class CreditLedgerEntryQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
         return self.filter(account__customer__in=_visible_customers(partner))
 
 
@@ -154,6 +154,11 @@ class UsageImportStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class UsageImportQuerySet(models.QuerySet):
+    def owned_by(self, partner):
+        return self.filter(partner=partner)
+
+
 class UsageImport(models.Model):
     """One CSV (or API batch) of call records, with its line-numbered errors."""
 
@@ -172,6 +177,8 @@ class UsageImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = UsageImportQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("usage import")
@@ -182,7 +189,7 @@ class UsageImport(models.Model):
 
 
 class UsageRecordQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
         return self.filter(customer__in=_visible_customers(partner))
 
 
@@ -361,7 +368,10 @@ class RatedCallStatus(models.TextChoices):
 
 
 class RatedCallQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
+        return self.filter(partner=partner)
+
+    def transacted_by(self, partner):
         return self.filter(Q(partner=partner) | Q(reseller=partner))
 
     def published(self):
@@ -453,7 +463,7 @@ class RatedCall(models.Model):
 
 
 class ReconciliationLineQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
         return self.filter(partner=partner)
 
 

@@ -15,7 +15,7 @@ from portal.models import Customer, currency_for_country
 
 def partner_markets(*, partner):
     """The countries of the partner's customers, sorted."""
-    return sorted(set(Customer.objects.for_partner(partner).values_list("country", flat=True)))
+    return sorted(set(Customer.objects.transacted_by(partner).values_list("country", flat=True)))
 
 
 def rates_in_force(*, market, on_date):

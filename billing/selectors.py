@@ -3,7 +3,7 @@ reconciliation lines, and the data of the charts and the blocked-calls table.
 
 Every function takes the partner and reads only what it may see: its own reconciliation lines
 (``reconciliation_lines`` is built from the partner's subscriptions and rated calls), its
-customers' credit ledgers (``for_partner``) and calls.
+customers' credit ledgers (``transacted_by``) and calls.
 """
 
 from collections import defaultdict
@@ -47,13 +47,13 @@ def billing_months(*, partner, today=None):
     months = set(statuses) | {today.replace(day=1)}
     months |= {
         _first_day(m)
-        for m in ChargeEvent.objects.filter(subscription__partner=partner)
+        for m in ChargeEvent.objects.owned_by(partner)
         .annotate(m=TruncMonth("occurred_at"))
         .values_list("m", flat=True)
         .distinct()
     }
     months |= set(
-        RatedCall.objects.published().filter(partner=partner).values_list("billing_month__month", flat=True).distinct()
+        RatedCall.objects.owned_by(partner).published().values_list("billing_month__month", flat=True).distinct()
     )
     return [
         {
@@ -146,7 +146,7 @@ def overage_per_subscription_per_day(*, partner, month):
     """Post-paid overage amount per Azure subscription per call day of ``month``'s own calls
     (late adjustments belong to other days): ``(days, [(label, [amount per day])], currency)``."""
     rows = (
-        RatedCall.objects.billed_in(month).filter(partner=partner, postpaid_minutes__gt=0, is_adjustment=False)
+        RatedCall.objects.owned_by(partner).billed_in(month).filter(postpaid_minutes__gt=0, is_adjustment=False)
         .annotate(day=TruncDate("usage_record__started_at"))
         .values(
             "azure_subscription_id",
@@ -187,7 +187,7 @@ def credit_balance_over_time(*, partner, until, limit=8):
     up to ``until``: ``[(label, [(day, balance)])]`` for the ``limit`` busiest accounts, and
     how many more accounts there are. A balance is the running sum of the ledger."""
     entries = (
-        CreditLedgerEntry.objects.for_partner(partner)
+        CreditLedgerEntry.objects.transacted_by(partner)
         .filter(occurred_at__date__lte=until)
         .annotate(day=TruncDate("occurred_at"))
         .values("account_id", "account__customer__name", "account__currency", "day")
@@ -219,7 +219,7 @@ def blocked_calls_by_customer(*, partner, month):
     return list(
         RatedCall.objects.billed_in(month).filter(
             blocked_minutes__gt=0,
-            usage_record__customer__in=Customer.objects.for_partner(partner),
+            usage_record__customer__in=Customer.objects.transacted_by(partner),
         )
         .values("usage_record__customer__name", "usage_record__customer__tenant_id")
         .annotate(calls=Count("id"), minutes=Sum("blocked_minutes"))

@@ -96,8 +96,7 @@ def parse_usage_line_key(month, text):
 def usage_line_calls(*, partner, key):
     """The partner's published rated calls behind the line, oldest first, each with the
     overage assignment interval it fell in (``overage_from``, ``overage_until``)."""
-    calls = RatedCall.objects.billed_in(key.month).filter(
-        partner=partner,
+    calls = RatedCall.objects.owned_by(partner).billed_in(key.month).filter(
         postpaid_minutes__gt=0,
         is_adjustment=key.is_adjustment,
         usage_record__customer__tenant_id=key.tenant_id,

@@ -59,7 +59,7 @@ def partner_customers(request):
     partner = getattr(request, "partner", None) if request is not None else None
     if partner is None:
         return Customer.objects.none()
-    return Customer.objects.for_partner(partner).order_by("name", "pk")
+    return Customer.objects.transacted_by(partner).order_by("name", "pk")
 
 
 def _customer_market(request, tenant_id):
@@ -69,7 +69,7 @@ def _customer_market(request, tenant_id):
         return None
     try:
         country = (
-            Customer.objects.for_partner(request.partner).filter(tenant_id=tenant_id).values_list("country", flat=True).first()
+            Customer.objects.transacted_by(request.partner).filter(tenant_id=tenant_id).values_list("country", flat=True).first()
         )
     except ValidationError:
         return None

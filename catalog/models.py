@@ -274,10 +274,10 @@ class LicenseChannel(models.TextChoices):
 
 
 class TenantLicenseQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
         """All licenses of the tenants of the partner's customers, whatever their channel: a
         partner needs to see what the tenant has to know which add-ons it can sell."""
-        return self.filter(customer__in=Customer.objects.for_partner(partner))
+        return self.filter(customer__in=Customer.objects.transacted_by(partner))
 
     def active(self):
         return self.filter(is_active=True)

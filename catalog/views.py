@@ -2,7 +2,7 @@
 list as CSV (export for every partner user, import for the operator's staff).
 
 The catalog is public to every partner; what is scoped is the customer a user picks (for buy
-links and the prerequisite check), which always comes out of ``Customer.objects.for_partner``.
+links and the prerequisite check), which always comes out of ``Customer.objects.transacted_by``.
 """
 
 import hashlib
@@ -130,7 +130,7 @@ def _scoped_customer(request):
         tenant_id = uuid.UUID(tenant)
     except ValueError:
         raise Http404 from None
-    return get_object_or_404(Customer.objects.for_partner(request.partner), tenant_id=tenant_id)
+    return get_object_or_404(Customer.objects.transacted_by(request.partner), tenant_id=tenant_id)
 
 
 @require_GET

@@ -239,13 +239,13 @@ def get_azure_entitlements(request, tenant_id: str, plan_id: str):
         plan_uuid = uuid.UUID(plan_id)
     except ValueError:
         raise not_found from None
-    plan = AzurePlan.objects.for_partner(request.partner).filter(customer=customer, subscription_id=plan_uuid).first()
+    plan = AzurePlan.objects.transacted_by(request.partner).filter(customer=customer, subscription_id=plan_uuid).first()
     if plan is None:
         raise not_found
-    entitlements = plan.azure_subscriptions.for_partner(request.partner).order_by("number")
+    entitlements = plan.azure_subscriptions.transacted_by(request.partner).order_by("number")
     # The plan is the customer's; what is in it is each partner's own. A partner that neither
     # sees the plan's subscription nor has an Azure subscription in it gets the same 404.
-    if not (Subscription.objects.for_partner(request.partner).filter(pk=plan.subscription_id).exists() or entitlements):
+    if not (Subscription.objects.transacted_by(request.partner).filter(pk=plan.subscription_id).exists() or entitlements):
         raise not_found
     return collection(
         {

@@ -18,11 +18,11 @@ from subscriptions.models import Subscription
 
 
 def _visible_customers(partner):
-    return Customer.objects.for_partner(partner)
+    return Customer.objects.transacted_by(partner)
 
 
 class AzurePlanQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
         return self.filter(customer__in=_visible_customers(partner))
 
 
@@ -54,7 +54,7 @@ class AzureSubscriptionStatus(models.TextChoices):
 
 
 class AzureSubscriptionQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
         """The partner's own Azure subscriptions, and those its indirect provider created for
         the customers it is the reseller of record of. Another partner's, under the same
         customer's plan, are that partner's business."""
@@ -109,7 +109,7 @@ class OverageService(models.TextChoices):
 
 
 class OverageSettingQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
         return self.filter(customer__in=_visible_customers(partner))
 
 
@@ -154,8 +154,11 @@ class OverageSetting(models.Model):
 
 
 class OverageAssignmentQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
         return self.filter(partner=partner)
+
+    def transacted_by(self, partner):
+        return self.filter(Q(partner=partner) | Q(reseller=partner))
 
     def at(self, moment):
         return self.filter(started_at__lte=moment).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=moment))
@@ -199,7 +202,8 @@ class OverageAssignment(models.Model):
 
 
 class OverageTransferQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
+        """Transfers the partner is a party to, giving or taking the overage."""
         return self.filter(Q(from_partner=partner) | Q(to_partner=partner))
 
 

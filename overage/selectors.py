@@ -8,7 +8,7 @@ reverse relation ``customer.credit_account`` only.
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Exists, F, Q, Subquery
+from django.db.models import Exists, F, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from overage.models import (
@@ -117,14 +117,14 @@ def overage_setting(customer):
 
 def acting_reseller(*, customer, partner):
     """The reseller of record an indirect provider acts for on this customer (or None)."""
-    relationship = customer.relationships.filter(partner=partner).select_related("reseller").first()
+    relationship = customer.relationships.owned_by(partner).select_related("reseller").first()
     return relationship.reseller if relationship else None
 
 
 def pending_transfer(*, customer, partner):
     """The customer's open transfer agreement the partner is a party to."""
     return (
-        OverageTransfer.objects.for_partner(partner)
+        OverageTransfer.objects.transacted_by(partner)
         .select_related("from_partner", "to_partner")
         .filter(customer=customer, service=OverageService.PHONE_SERVICES, completed_at__isnull=True)
         .first()
@@ -191,7 +191,7 @@ def overage_state(*, customer, membership, with_choices=False):
 
     if with_choices:
         state.azure_subscriptions = list(
-            AzureSubscription.objects.for_partner(partner).active().filter(plan__customer=customer).order_by("number")
+            AzureSubscription.objects.transacted_by(partner).active().filter(plan__customer=customer).order_by("number")
         )
     return state
 
@@ -200,8 +200,8 @@ def overage_history(*, customer, partner):
     """The intervals during which the partner (as transacting partner or reseller of record)
     held the customer's overage, newest first."""
     return (
-        OverageAssignment.objects.filter(customer=customer)
-        .filter(Q(partner=partner) | Q(reseller=partner))
+        OverageAssignment.objects.transacted_by(partner)
+        .filter(customer=customer)
         .select_related("azure_subscription", "partner", "reseller", "started_by", "ended_by")
         .order_by("-started_at")
     )

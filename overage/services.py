@@ -84,7 +84,7 @@ def overage_capable_subscriptions(*, customer, partner):
     """The partner's live overage-capable subscriptions for the customer (as transacting
     partner or as reseller of record)."""
     return (
-        Subscription.objects.for_partner(partner)
+        Subscription.objects.transacted_by(partner)
         .live()
         .filter(customer=customer, sku__consumption_type=ConsumptionType.OVERAGE)
     )
@@ -115,7 +115,7 @@ def azure_plan_create(*, customer, partner, acting_user, request_id=""):
     now = timezone.now()
     if sku is not None:
         today = timezone.localdate()
-        relationship = customer.relationships.filter(partner=partner).select_related("reseller").first()
+        relationship = customer.relationships.owned_by(partner).select_related("reseller").first()
         plan_subscription = Subscription.objects.create(
             customer=customer,
             partner=partner,
@@ -242,7 +242,7 @@ def overage_update(
         raise OverageError(ErrorCode.INVALID_INPUT, NO_OVERAGE_SUBSCRIPTION)
     if reseller is None and setting is not None and setting.owner_id == partner.pk:
         reseller = setting.reseller
-    if reseller is not None and not customer.relationships.filter(partner=partner, reseller=reseller).exists():
+    if reseller is not None and not customer.relationships.owned_by(partner).filter(reseller=reseller).exists():
         raise OverageError(ErrorCode.INVALID_INPUT, RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
 
     target = None

@@ -1,7 +1,7 @@
 """Pages and HTMX endpoints of the overage app: the Manage overage flyout, the overage badge,
 the Azure plan page and the overage transfer page (SPEC §6, §7, §11).
 
-Every view starts from ``Customer.objects.for_partner``: another partner's customer is 404.
+Every view starts from ``Customer.objects.transacted_by``: another partner's customer is 404.
 Changes need the role table's permission (403 with the reason otherwise) and go through
 ``overage.services``, whose refusals are shown where the member acted (inside the flyout).
 """
@@ -37,7 +37,7 @@ NO_PENDING_TRANSFER = _("There is no pending transfer for this customer.")
 
 
 def _customer(request, tenant_id):
-    return get_object_or_404(Customer.objects.for_partner(request.partner), tenant_id=tenant_id)
+    return get_object_or_404(Customer.objects.transacted_by(request.partner), tenant_id=tenant_id)
 
 
 # --- Manage overage ----------------------------------------------------------------------
@@ -139,11 +139,11 @@ def badge(request, tenant_id):
 
 def _azure_plan_context(request, customer):
     partner = request.partner
-    plan = AzurePlan.objects.for_partner(partner).filter(customer=customer).select_related("subscription").first()
+    plan = AzurePlan.objects.transacted_by(partner).filter(customer=customer).select_related("subscription").first()
     setting = selectors.overage_setting(customer)
     ours = setting is not None and partner.pk in (setting.owner_id, setting.reseller_id)
     overage_target = setting.azure_subscription_id if ours and setting.enabled else None
-    azure_subscriptions = list(plan.azure_subscriptions.for_partner(partner).select_related("created_by")) if plan else []
+    azure_subscriptions = list(plan.azure_subscriptions.transacted_by(partner).select_related("created_by")) if plan else []
     for az in azure_subscriptions:
         az.holds_overage = az.pk == overage_target
     return {

@@ -253,7 +253,7 @@ def customer_or_404(request, tenant_id):
         tenant_uuid = uuid.UUID(str(tenant_id))
     except ValueError:
         raise not_found from None
-    customer = Customer.objects.for_partner(request.partner).filter(tenant_id=tenant_uuid).first()
+    customer = Customer.objects.transacted_by(request.partner).filter(tenant_id=tenant_uuid).first()
     if customer is None:
         raise not_found
     return customer

@@ -1,6 +1,6 @@
 """``/v1/customers``: the caller's customers in Partner Center's Customer shape.
 
-Scoped by ``Customer.objects.for_partner``: an indirect provider sees its resellers'
+Scoped by ``Customer.objects.transacted_by``: an indirect provider sees its resellers'
 customers, a reseller only its own; anyone else's tenant id is 404, like an unknown one.
 """
 
@@ -69,7 +69,7 @@ def customer_json(customer):
 @router.get("", response=responses(CustomerCollectionOut), summary="List your customers")
 def list_customers(request):
     require(request, permissions.VIEW)
-    customers = Customer.objects.for_partner(request.partner).order_by("name", "pk")
+    customers = Customer.objects.transacted_by(request.partner).order_by("name", "pk")
     return collection(customer_json(c) for c in customers)
 
 

@@ -1,8 +1,14 @@
 """Partners, the people who work for them, customers and the audit trail.
 
-Scoping rule: every partner-owned model has a QuerySet with ``for_partner(partner)``; views,
-forms, filters, API endpoints and services start from it. ``objects`` stays unfiltered for
-admin, migrations and reverse relations.
+Scoping rule: every partner-owned model has a QuerySet with one or both of the two scope
+names, and views, forms, filters, API endpoints, selectors and services start from one:
+
+- ``owned_by(partner)``: the row's partner is this partner;
+- ``transacted_by(partner)``: the partner transacts it or is its reseller of record.
+
+``objects`` stays unfiltered for admin, migrations, reverse relations and the code that works
+across partners on purpose (staff pages, the billing engine). ``tests/test_scope_names.py``
+fails when a view, API handler, selector or service reads a partner-owned model another way.
 """
 
 import uuid
@@ -52,7 +58,7 @@ class Role(models.TextChoices):
 
 
 class PartnerQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def transacted_by(self, partner):
         """The partner itself and, for an indirect provider, the resellers linked to it."""
         return self.filter(Q(pk=partner.pk) | Q(providers=partner)).distinct()
 
@@ -125,7 +131,7 @@ def validate_roles(value):
 
 
 class MembershipQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
         return self.filter(partner=partner)
 
 
@@ -156,7 +162,11 @@ class Membership(models.Model):
 
 
 class CustomerQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
+        """Customers the partner itself has a relationship with (not as reseller of record)."""
+        return self.filter(Exists(CustomerRelationship.objects.filter(customer=OuterRef("pk"), partner=partner)))
+
+    def transacted_by(self, partner):
         """Customers the partner has a relationship with, as transacting partner or as the
         reseller of record (an indirect provider thus sees its resellers' customers)."""
         related = CustomerRelationship.objects.filter(customer=OuterRef("pk")).filter(
@@ -198,7 +208,10 @@ class Customer(models.Model):
 
 
 class CustomerRelationshipQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
+        return self.filter(partner=partner)
+
+    def transacted_by(self, partner):
         return self.filter(Q(partner=partner) | Q(reseller=partner))
 
 
@@ -245,7 +258,7 @@ class CustomerRelationship(models.Model):
 
 
 class AuditEventQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
         return self.filter(partner=partner)
 
 
@@ -285,7 +298,7 @@ class AuditEvent(models.Model):
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
         """Tokens of the partner's users: a token acts as its user, so it belongs to that
         user's partner."""
         return self.filter(user__membership__partner=partner)

@@ -2,7 +2,7 @@
 
 ``portal`` is the lowest app: it imports no higher one. The customer page reaches
 subscriptions, licenses and the Azure plan through reverse relations (whose managers keep
-their ``for_partner``); its overage and credit cards are the overage and billing apps' own
+their ``owned_by`` and ``transacted_by``); its overage and credit cards are the overage and billing apps' own
 template tags, which call those apps' selectors.
 """
 
@@ -82,7 +82,8 @@ def no_membership(request):
 def dashboard(request):
     partner = request.partner
     today = timezone.localdate()
-    subscriptions = partner.subscriptions.all() if partner.transacts else partner.reseller_subscriptions.all()
+    # ``portal`` cannot import subscriptions: the model comes through the reverse relation.
+    subscriptions = partner.subscriptions.model.objects.transacted_by(partner)
     live = subscriptions.live()
     stats = live.aggregate(
         count=Count("pk"),
@@ -96,12 +97,12 @@ def dashboard(request):
         ),
     )
     context = {
-        "customer_count": Customer.objects.for_partner(partner).count(),
+        "customer_count": Customer.objects.transacted_by(partner).count(),
         "stats": stats,
         "upcoming": live.select_related("customer", "sku").filter(
             commitment_end_date__lte=today + timedelta(days=30)
         ).order_by("commitment_end_date")[:8],
-        "recent_events": AuditEvent.objects.for_partner(partner).select_related("customer")[:8],
+        "recent_events": AuditEvent.objects.owned_by(partner).select_related("customer")[:8],
     }
     return render(request, "portal/dashboard.html", context)
 
@@ -115,12 +116,9 @@ class CustomerListView(PartnerRequiredMixin, ListView):
 
     def get_queryset(self):
         partner = self.request.partner
-        qs = Customer.objects.for_partner(partner).annotate(
-            subscription_count=Count(
-                "subscriptions",
-                filter=(Q(subscriptions__partner=partner) | Q(subscriptions__reseller=partner))
-                & Q(subscriptions__status__in=["active", "suspended"]),
-            )
+        live = Customer.subscriptions.field.model.objects.transacted_by(partner).live()
+        qs = Customer.objects.transacted_by(partner).annotate(
+            subscription_count=Count("subscriptions", filter=Q(subscriptions__in=live))
         )
         self.query = self.request.GET.get("q", "").strip()
         if self.query:
@@ -147,9 +145,9 @@ def customer_options(request):
     """The options of a search-as-you-type customer picker (an HTML fragment): at most
     ``CUSTOMER_OPTIONS_LIMIT`` of the partner's customers whose name or tenant id contains
     ``q`` (or ``customer_q``, the picker input's own name), by name. Scoped with
-    ``Customer.objects.for_partner``: another partner's customers never appear."""
+    ``Customer.objects.transacted_by``: another partner's customers never appear."""
     query = (request.GET.get("q") or request.GET.get("customer_q") or "").strip()
-    customers = Customer.objects.for_partner(request.partner)
+    customers = Customer.objects.transacted_by(request.partner)
     if query:
         customers = customers.filter(Q(name__icontains=query) | Q(tenant_id__icontains=query))
     options = list(customers.order_by("name", "pk").values("tenant_id", "name")[: CUSTOMER_OPTIONS_LIMIT + 1])
@@ -171,7 +169,7 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
     context_object_name = "customer"
 
     def get_object(self, queryset=None):
-        return get_object_or_404(Customer.objects.for_partner(self.request.partner), tenant_id=self.kwargs["tenant_id"])
+        return get_object_or_404(Customer.objects.transacted_by(self.request.partner), tenant_id=self.kwargs["tenant_id"])
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -192,11 +190,11 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
                 lic.source_label = _("Another partner")
             by_channel.setdefault(lic.get_channel_display(), []).append(lic)
         subscriptions = list(
-            customer.subscriptions.for_partner(partner).select_related("sku", "sku__product", "reseller").order_by(
+            customer.subscriptions.transacted_by(partner).select_related("sku", "sku__product", "reseller").order_by(
                 "status", "commitment_end_date"
             )
         )
-        relationship = customer.relationships.for_partner(partner).select_related("partner", "reseller").first()
+        relationship = customer.relationships.transacted_by(partner).select_related("partner", "reseller").first()
         azure_plan = getattr(customer, "azure_plan", None)
         context.update(
             {
@@ -204,7 +202,7 @@ class CustomerDetailView(PartnerRequiredMixin, DetailView):
                 "subscriptions": subscriptions,
                 "relationship": relationship,
                 "azure_plan": azure_plan,
-                "azure_subscriptions": list(azure_plan.azure_subscriptions.for_partner(partner)) if azure_plan else [],
+                "azure_subscriptions": list(azure_plan.azure_subscriptions.transacted_by(partner)) if azure_plan else [],
             }
         )
         return context

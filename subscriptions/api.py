@@ -490,7 +490,7 @@ def subscription_json(subscription, now):
 def _carts(request, customer):
     lines = CartLine.objects.select_related("availability__sku").order_by("line_number")
     return (
-        Cart.objects.for_partner(request.partner)
+        Cart.objects.owned_by(request.partner)
         .filter(customer=customer)
         .select_related("customer", "reseller", "created_by")
         .prefetch_related(Prefetch("lines", queryset=lines))
@@ -510,7 +510,7 @@ def _cart_or_404(request, customer, cart_id):
 def _subscriptions(request, customer):
     seat_changes = SeatChange.objects.order_by("occurred_at", "id")
     return (
-        Subscription.objects.for_partner(request.partner)
+        Subscription.objects.transacted_by(request.partner)
         .filter(customer=customer)
         .select_related("customer", "reseller", "sku__product", "availability__sku")
         .prefetch_related(Prefetch("seat_changes", queryset=seat_changes))
@@ -649,7 +649,8 @@ def checkout_cart(request, tenant_id: str, cart_id: str):
     )
     orders = []
     if result.order is not None:
-        order = Order.objects.select_related("customer", "reseller", "cart").get(pk=result.order.pk)
+        scoped = Order.objects.transacted_by(request.partner)
+        order = scoped.select_related("customer", "reseller", "cart").get(pk=result.order.pk)
         orders.append(order_json(order))
     return {"orders": orders, "orderErrors": result.order_errors, "attributes": attributes("CartCheckoutResult")}
 

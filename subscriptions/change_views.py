@@ -2,7 +2,7 @@
 (coterminosity), upgrading a base subscription to one of its ``upgradeTargetOffers``, and
 the support request that removes an add-on an upgrade made redundant.
 
-Each view starts from ``Subscription.objects.for_partner(request.partner)`` (another
+Each view starts from ``Subscription.objects.transacted_by(request.partner)`` (another
 partner's subscription is a 404, GET or POST, HTMX or not). A POST needs ``permissions.BUY``
 and being the transacting partner (403 with the reason otherwise). The rules are the
 ``changes`` service's: a refusal re-renders the page with its message, status 400, nothing
@@ -132,7 +132,7 @@ def alignment_options(request, subscription):
     # Names come from the partner's own scope: the service already limits ids to its sales.
     names = {
         str(s.pk): _display_name(s)
-        for s in Subscription.objects.for_partner(request.partner).filter(pk__in=ids).select_related("sku")
+        for s in Subscription.objects.transacted_by(request.partner).filter(pk__in=ids).select_related("sku")
     }
     by_date = {}
     for item in items:

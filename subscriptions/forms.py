@@ -146,7 +146,7 @@ class CartLineForm(forms.Form):
 
 def sellable_customers(partner):
     """The customers ``partner`` transacts for (it holds the relationship), by name."""
-    return Customer.objects.filter(relationships__partner=partner).order_by("name", "pk").distinct()
+    return Customer.objects.owned_by(partner).order_by("name", "pk")
 
 
 class CartNewForm(CartLineForm):

@@ -27,7 +27,7 @@ class CartStatus(models.TextChoices):
 
 
 class CartQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
         return self.filter(partner=partner)
 
 
@@ -90,7 +90,10 @@ class CartLine(models.Model):
 
 
 class OrderQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
+        return self.filter(partner=partner)
+
+    def transacted_by(self, partner):
         return self.filter(_transacting_or_reseller(partner))
 
 
@@ -142,7 +145,11 @@ SUBSCRIPTION_TRANSITIONS = {
 
 
 class SubscriptionQuerySet(models.QuerySet):
-    def for_partner(self, partner):
+    def owned_by(self, partner):
+        """Subscriptions the partner transacts itself (not those it is only the reseller of)."""
+        return self.filter(partner=partner)
+
+    def transacted_by(self, partner):
         """Subscriptions the partner transacts, or is the reseller of record of."""
         return self.filter(_transacting_or_reseller(partner))
 
@@ -298,8 +305,8 @@ class SeatChangeKind(models.TextChoices):
 
 
 class SeatChangeQuerySet(models.QuerySet):
-    def for_partner(self, partner):
-        return self.filter(subscription__in=Subscription.objects.for_partner(partner))
+    def transacted_by(self, partner):
+        return self.filter(subscription__in=Subscription.objects.transacted_by(partner))
 
 
 class SeatChange(models.Model):
@@ -336,8 +343,12 @@ class ChargeType(models.TextChoices):
 
 
 class ChargeEventQuerySet(models.QuerySet):
-    def for_partner(self, partner):
-        return self.filter(subscription__in=Subscription.objects.for_partner(partner))
+    def owned_by(self, partner):
+        """Charges of the subscriptions the partner transacts itself."""
+        return self.filter(subscription__partner=partner)
+
+    def transacted_by(self, partner):
+        return self.filter(subscription__in=Subscription.objects.transacted_by(partner))
 
 
 class ChargeEvent(models.Model):
@@ -389,8 +400,8 @@ REMOVAL_REQUEST_TRANSITIONS = {
 
 
 class AddonRemovalRequestQuerySet(models.QuerySet):
-    def for_partner(self, partner):
-        return self.filter(subscription__in=Subscription.objects.for_partner(partner))
+    def transacted_by(self, partner):
+        return self.filter(subscription__in=Subscription.objects.transacted_by(partner))
 
 
 class AddonRemovalRequest(models.Model):

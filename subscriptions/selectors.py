@@ -27,8 +27,8 @@ def coterm_candidates(*, customer, partner):
     align its end date with (same customer, same partner, target active). The Azure plan is
     pay as you go, with no term to end with: never a target. One query."""
     return list(
-        Subscription.objects.licenses()
-        .filter(customer=customer, partner=partner, status=SubscriptionStatus.ACTIVE)
+        Subscription.objects.owned_by(partner).licenses()
+        .filter(customer=customer, status=SubscriptionStatus.ACTIVE)
         .values("id", "term_duration", "commitment_end_date", "friendly_name", "sku__title")
     )
 

@@ -1,6 +1,6 @@
 """Reads behind the Subscriptions list, the subscription page and its action flyout.
 
-Every function starts from a queryset scoped with ``Subscription.objects.for_partner`` (the
+Every function starts from a queryset scoped with ``Subscription.objects.transacted_by`` (the
 caller passes it in or the function builds it): nothing here widens what a partner sees.
 """
 
@@ -49,7 +49,7 @@ PAGE_ROW_RELATED = ("customer", "reseller", "sku")
 def list_queryset(partner):
     """The partner's subscriptions (transacted or as reseller of record) with what a list row
     shows joined in, and the row flags annotated: a page of rows costs one query."""
-    return list_rows(Subscription.objects.for_partner(partner))
+    return list_rows(Subscription.objects.transacted_by(partner))
 
 
 def list_rows(queryset, related=LIST_ROW_RELATED):
@@ -63,7 +63,7 @@ def list_rows(queryset, related=LIST_ROW_RELATED):
 def _live_bases(*, customer, partner, sku):
     """The live subscriptions of ``customer`` sold by ``partner`` whose SKU is one of
     ``sku``'s prerequisites: the bases an add-on depends on (values or ``OuterRef``s)."""
-    return Subscription.objects.filter(customer=customer, partner=partner, status__in=LIVE_STATUSES, sku__addons=sku)
+    return Subscription.objects.owned_by(partner).filter(customer=customer, status__in=LIVE_STATUSES, sku__addons=sku)
 
 
 def _scheduled_end():
@@ -237,7 +237,7 @@ def audit_trail(partner, subscription, limit=50):
     that differ (the rest is noise on a page), the field a label and the values lists of
     ``TrailValue`` (a subscription id becomes its name and link). Two queries."""
     events = list(
-        AuditEvent.objects.for_partner(partner)
+        AuditEvent.objects.owned_by(partner)
         .filter(object_type=Subscription._meta.label, object_id=str(subscription.pk))[:limit]
     )
     referenced = set()
@@ -248,7 +248,7 @@ def audit_trail(partner, subscription, limit=50):
                 referenced.update(str(pk) for pk in (value if isinstance(value, list) else [value]) if pk)
     names = {
         str(pk): (friendly or title, pk)
-        for pk, friendly, title in Subscription.objects.for_partner(partner)
+        for pk, friendly, title in Subscription.objects.transacted_by(partner)
         .filter(pk__in=referenced)
         .values_list("pk", "friendly_name", "sku__title")
     } if referenced else {}
@@ -282,7 +282,7 @@ def stale_form_message(partner, subscription, seen_version):
     has changed since: each field that differs, from the partner's audit trail of the
     changes made after that version (``seats 10 → 4``)."""
     events = (
-        AuditEvent.objects.for_partner(partner)
+        AuditEvent.objects.owned_by(partner)
         .filter(object_type=Subscription._meta.label, object_id=str(subscription.pk))
         .order_by("occurred_at", "id")
     )
@@ -316,8 +316,8 @@ def removal_state(partner, subscription, today=None):
         return None
     today = today or timezone.localdate()
     deadline = changes.removal_request_deadline(subscription)
-    base = Subscription.objects.for_partner(partner).select_related("sku").filter(pk=subscription.made_redundant_by_id).first()
-    request = AddonRemovalRequest.objects.for_partner(partner).filter(subscription=subscription).first()
+    base = Subscription.objects.transacted_by(partner).select_related("sku").filter(pk=subscription.made_redundant_by_id).first()
+    request = AddonRemovalRequest.objects.transacted_by(partner).filter(subscription=subscription).first()
     return {
         "base": base,
         "base_name": (base.friendly_name or base.sku.title) if base else subscription.made_redundant_by.sku.title,

@@ -35,11 +35,10 @@ class UpgradeQuote:
 def _candidate_addons(subscription):
     """The customer's live add-ons sold by the same partner and not yet redundant."""
     return list(
-        Subscription.objects.for_partner(subscription.partner)
+        Subscription.objects.owned_by(subscription.partner)
         .live()
         .filter(
             customer=subscription.customer_id,
-            partner=subscription.partner_id,
             sku__is_addon=True,
             redundant_since__isnull=True,
         )

@@ -1,6 +1,6 @@
 """The Subscriptions list, its CSV export, the subscription page and the row actions.
 
-Every view starts from ``Subscription.objects.for_partner(request.partner)``: another
+Every view starts from ``Subscription.objects.transacted_by(request.partner)``: another
 partner's subscription is a 404, HTMX or not. Changing one needs ``permissions.BUY`` and
 being its transacting partner (403 with the reason otherwise); the rules themselves are the
 lifecycle service's, whose refusals come back as a 400 with its message and nothing changed.
@@ -98,7 +98,7 @@ def _filtered(request):
     """The filter set and the filtered, ordered subscriptions, without the row joins and
     flags (``list_rows`` adds them). Invalid input (e.g. another partner's tenant id as
     ``customer``) gives no rows rather than silently ignoring the filter."""
-    scoped = Subscription.objects.for_partner(request.partner)
+    scoped = Subscription.objects.transacted_by(request.partner)
     filterset = SubscriptionFilter(request.GET or None, queryset=scoped, request=request)
     if filterset.is_bound and not filterset.is_valid():
         return filterset, filterset.queryset.none()

@@ -1,6 +1,6 @@
 """Cart, checkout and order pages (SPEC §4, §11).
 
-Everything starts from ``Cart.objects.for_partner`` / ``Order.objects.for_partner``: another
+Everything starts from ``Cart.objects.owned_by`` / ``Order.objects.transacted_by``: another
 partner's cart or order is 404. Anyone of the partner sees the pages; only members allowed
 to BUY (SPEC §2) change a cart or check it out, and the server refuses the others with 403
 and the reason (an indirect reseller's user is told to ask its provider, by name).
@@ -56,7 +56,7 @@ def _without_csrf_token(request):
 
 def _scoped_cart(request, cart_id):
     return get_object_or_404(
-        Cart.objects.for_partner(request.partner).select_related("customer", "partner", "reseller"), pk=cart_id
+        Cart.objects.owned_by(request.partner).select_related("customer", "partner", "reseller"), pk=cart_id
     )
 
 
@@ -69,7 +69,7 @@ class CartListView(PartnerRequiredMixin, ListView):
 
     def get_queryset(self):
         return (
-            Cart.objects.for_partner(self.request.partner)
+            Cart.objects.owned_by(self.request.partner)
             .select_related("customer", "reseller", "order")
             .annotate(line_count=Count("lines"), seat_count=Sum("lines__quantity"))
             .order_by("-created_at", "pk")
@@ -122,7 +122,7 @@ def line_options(request):
     tenant = request.GET.get("customer") or request.GET.get("cart_customer")
     if tenant:
         try:
-            customer = Customer.objects.for_partner(request.partner).filter(tenant_id=tenant).first()
+            customer = Customer.objects.transacted_by(request.partner).filter(tenant_id=tenant).first()
         except ValidationError:  # a malformed tenant id: offer no aligned dates rather than fail
             customer = None
     form = CartLineForm(request.GET, partner=request.partner, customer=customer)
@@ -266,7 +266,7 @@ class OrderDetailView(PartnerRequiredMixin, DetailView):
 
     def get_object(self, queryset=None):
         return get_object_or_404(
-            Order.objects.for_partner(self.request.partner).select_related("customer", "partner", "reseller", "cart"),
+            Order.objects.transacted_by(self.request.partner).select_related("customer", "partner", "reseller", "cart"),
             pk=self.kwargs["order_id"],
         )
 

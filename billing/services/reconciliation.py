@@ -251,7 +251,7 @@ def _charge_event_lines(partner, month):
     """One line per charge event of the month (by ``occurred_at``) of the partner's subscriptions."""
     first, last = _start_of(month), _start_of(month_last_day(month) + timedelta(days=1))
     events = (
-        ChargeEvent.objects.filter(subscription__partner=partner, occurred_at__gte=first, occurred_at__lt=last)
+        ChargeEvent.objects.owned_by(partner).filter(occurred_at__gte=first, occurred_at__lt=last)
         .select_related(
             *(f"subscription__{name}" for name in _subscription_related()), "order", "sku__product", "availability"
         )
@@ -387,7 +387,7 @@ def _cycle_charge_lines(partner, month):
     each monthly period of a monthly-billed term, priced as that term was sold."""
     subscriptions = (
         _may_bill_instalments(month)
-        .filter(partner=partner)
+        .owned_by(partner)
         .select_related(*_subscription_related())
         .prefetch_related(
             Prefetch(
@@ -508,7 +508,7 @@ def _usage_row(partner, month, group, minutes, *, charge_start, charge_end):
 
 def billed_usage(partner, month):
     """The rated calls of ``month`` that accrued post-paid overage to ``partner``."""
-    return RatedCall.objects.billed_in(month).filter(partner=partner, postpaid_minutes__gt=0)
+    return RatedCall.objects.owned_by(partner).billed_in(month).filter(postpaid_minutes__gt=0)
 
 
 def _usage_key(row, group, adjustment):
@@ -572,7 +572,7 @@ def live_lines(*, partner, month):
 
 
 def snapshot_lines(*, partner, month):
-    lines = ReconciliationLine.objects.filter(partner=partner, billing_month__month=month).order_by("sequence")
+    lines = ReconciliationLine.objects.owned_by(partner).filter(billing_month__month=month).order_by("sequence")
     for line in lines.only("values").iterator(chunk_size=CHUNK_SIZE):
         yield line.values
 

@@ -7,7 +7,7 @@ Rules enforced here, for every entry point:
   alone (re-sending is a no-op); the same id twice in one file is an error on the second line;
 - each bad row is reported with its line number (the header is line 1) and its reason, and the
   good rows are imported anyway; a file without a required column or not UTF-8 imports nothing;
-- a partner's file may name only the partner's own customers (``Customer.for_partner``);
+- a partner's file may name only the partner's own customers (``Customer.transacted_by``);
   another partner's tenant is reported as unknown, exactly like a tenant that does not exist;
 - the file is streamed: decoded incrementally, validated row by row and written in batches of
   ``BATCH_SIZE``, each batch in one transaction together with the import's counters, so a row
@@ -608,7 +608,7 @@ class _Importer:
 
 def _customers_for(partner):
     """The customers a partner's file may name (``None``: the operator, any customer)."""
-    return Customer.objects.for_partner(partner) if partner is not None else Customer.objects.all()
+    return Customer.objects.transacted_by(partner) if partner is not None else Customer.objects.all()
 
 
 def _tenant_customers(customers, tenants):
@@ -1011,7 +1011,7 @@ def usage_imports_for(user, partner):
     """The imports a person may see: their partner's, or for the operator's staff without a
     partner, the operator imports they started."""
     if partner is not None:
-        return UsageImport.objects.filter(partner=partner)
+        return UsageImport.objects.owned_by(partner)
     if user.is_staff:
         return UsageImport.objects.filter(partner__isnull=True, created_by=user)
     return UsageImport.objects.none()

@@ -71,7 +71,7 @@ def ensure_cart_active(cart, *, now=None):
 def _relationship(partner, customer):
     """The transacting relationship; without it the partner cannot sell to the customer (20002)."""
     relationship = (
-        CustomerRelationship.objects.filter(partner=partner, customer=customer).select_related("reseller").first()
+        CustomerRelationship.objects.owned_by(partner).filter(customer=customer).select_related("reseller").first()
     )
     if relationship is None:
         raise CartInputError(errors.NO_RELATIONSHIP, errors.NO_COMMERCE_RELATIONSHIP, status=403)
@@ -270,7 +270,7 @@ def line_errors(*, cart, lines, today=None):
     over_customer_limit = False
     if partner.is_sandbox:
         over_customer_limit = (
-            CustomerRelationship.objects.filter(partner=partner).count() > errors.SANDBOX_MAX_CUSTOMERS
+            CustomerRelationship.objects.owned_by(partner).count() > errors.SANDBOX_MAX_CUSTOMERS
         )
 
     allowed_dates = {}

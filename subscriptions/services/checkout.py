@@ -53,12 +53,12 @@ def _existing_order(*, cart_id, partner_id, idempotency_key):
     """The order a retry must get back: by the partner's own idempotency key (another
     partner's keys are not ours to see or collide with), else by the cart."""
     if idempotency_key:
-        order = Order.objects.filter(partner_id=partner_id, idempotency_key=idempotency_key).first()
+        order = Order.objects.owned_by(partner_id).filter(idempotency_key=idempotency_key).first()
         if order is not None:
             if order.cart_id != cart_id:
                 raise CartInputError(errors.IDEMPOTENCY_KEY_REUSED, errors.IDEMPOTENCY_KEY_CONFLICT, status=409)
             return order
-    return Order.objects.filter(cart_id=cart_id).first()
+    return Order.objects.owned_by(partner_id).filter(cart_id=cart_id).first()
 
 
 def cart_checkout(*, cart, acting_user, idempotency_key=None, request_id="") -> CheckoutResult:

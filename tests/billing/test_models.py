@@ -1,4 +1,4 @@
-"""Database constraints and ``for_partner`` scoping of credits, usage and rating."""
+"""Database constraints and ``owned_by``/``transacted_by`` scoping of credits, usage and rating."""
 
 import datetime
 from decimal import Decimal
@@ -144,24 +144,24 @@ def test_rated_call_amount_is_what_credits_and_postpaid_paid():
 # Scoping
 
 
-def test_credits_and_usage_for_partner(partner_a, partner_b, provider, reseller, customer_of):
+def test_credits_and_usage_scoped(partner_a, partner_b, provider, reseller, customer_of):
     account = CreditAccountFactory(customer=customer_of(partner_a))
     entry = CreditLedgerEntryFactory(account=account)
     record = UsageRecordFactory(customer=account.customer)
     resellers = CreditAccountFactory(customer=customer_of(provider, reseller=reseller))
 
-    assert list(CreditAccount.objects.for_partner(partner_a)) == [account]
-    assert list(CreditLedgerEntry.objects.for_partner(partner_a)) == [entry]
-    assert list(UsageRecord.objects.for_partner(partner_a)) == [record]
-    assert not CreditAccount.objects.for_partner(partner_b).exists()
-    assert not UsageRecord.objects.for_partner(partner_b).exists()
-    assert list(CreditAccount.objects.for_partner(reseller)) == [resellers]
-    assert list(CreditAccount.objects.for_partner(provider)) == [resellers]
+    assert list(CreditAccount.objects.transacted_by(partner_a)) == [account]
+    assert list(CreditLedgerEntry.objects.transacted_by(partner_a)) == [entry]
+    assert list(UsageRecord.objects.transacted_by(partner_a)) == [record]
+    assert not CreditAccount.objects.transacted_by(partner_b).exists()
+    assert not UsageRecord.objects.transacted_by(partner_b).exists()
+    assert list(CreditAccount.objects.transacted_by(reseller)) == [resellers]
+    assert list(CreditAccount.objects.transacted_by(provider)) == [resellers]
 
 
-def test_rated_calls_for_partner_and_reseller_of_record(partner_a, provider, reseller):
+def test_rated_calls_scoped_and_reseller_of_record(partner_a, provider, reseller):
     direct = RatedCallFactory(partner=partner_a)
     indirect = RatedCallFactory(partner=provider, reseller=reseller)
-    assert list(RatedCall.objects.for_partner(partner_a)) == [direct]
-    assert list(RatedCall.objects.for_partner(provider)) == [indirect]
-    assert list(RatedCall.objects.for_partner(reseller)) == [indirect]
+    assert list(RatedCall.objects.transacted_by(partner_a)) == [direct]
+    assert list(RatedCall.objects.transacted_by(provider)) == [indirect]
+    assert list(RatedCall.objects.transacted_by(reseller)) == [indirect]

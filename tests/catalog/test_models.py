@@ -1,4 +1,4 @@
-"""Database constraints and ``for_partner`` scoping of the catalog models."""
+"""Database constraints and ``owned_by``/``transacted_by`` scoping of the catalog models."""
 
 import datetime
 from decimal import Decimal
@@ -124,15 +124,15 @@ def test_tenant_licenses_of_a_partners_customers_from_every_channel(partner_a, p
     ea = TenantLicenseFactory(customer=customer, channel=LicenseChannel.VOLUME_LICENSING)
     TenantLicenseFactory(customer=customer_of(partner_b), source_partner=partner_b)
 
-    assert set(TenantLicense.objects.for_partner(partner_a)) == {own, others, ea}
-    assert TenantLicense.objects.for_partner(partner_b).count() == 1
+    assert set(TenantLicense.objects.transacted_by(partner_a)) == {own, others, ea}
+    assert TenantLicense.objects.transacted_by(partner_b).count() == 1
 
 
 def test_tenant_licenses_of_a_resellers_customer(provider, reseller, partner_a, customer_of):
     license_ = TenantLicenseFactory(customer=customer_of(provider, reseller=reseller), source_partner=provider)
-    assert list(TenantLicense.objects.for_partner(provider)) == [license_]
-    assert list(TenantLicense.objects.for_partner(reseller)) == [license_]
-    assert not TenantLicense.objects.for_partner(partner_a).exists()
+    assert list(TenantLicense.objects.transacted_by(provider)) == [license_]
+    assert list(TenantLicense.objects.transacted_by(reseller)) == [license_]
+    assert not TenantLicense.objects.transacted_by(partner_a).exists()
 
 
 def test_the_search_text_follows_the_sku_and_its_product(db):

@@ -2,7 +2,7 @@
 
 Invariant kept here: the customer of a cart, order or subscription has a relationship with
 its transacting partner (naming the reseller of record, if any), so the object is visible
-through ``for_partner`` exactly as one made by checkout would be.
+through ``transacted_by`` exactly as one made by checkout would be.
 """
 
 import datetime

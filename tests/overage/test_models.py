@@ -1,4 +1,4 @@
-"""Database constraints and ``for_partner`` scoping of Azure plans and overage."""
+"""Database constraints and ``owned_by``/``transacted_by`` scoping of Azure plans and overage."""
 
 import datetime
 
@@ -123,30 +123,30 @@ def test_one_pending_overage_transfer_per_customer_and_service():
 # Scoping
 
 
-def test_azure_plans_and_settings_for_partner(partner_a, partner_b, customer_of):
+def test_azure_plans_and_settings_scoped(partner_a, partner_b, customer_of):
     customer = customer_of(partner_a)
     setting = OverageSettingFactory(customer=customer, owner=partner_a, on=True)
     OverageSettingFactory(owner=partner_b, on=True)
 
-    assert list(AzurePlan.objects.for_partner(partner_a)) == [setting.azure_subscription.plan]
-    assert list(AzureSubscription.objects.for_partner(partner_a)) == [setting.azure_subscription]
-    assert list(OverageSetting.objects.for_partner(partner_a)) == [setting]
-    assert AzurePlan.objects.for_partner(partner_b).get().customer != customer
+    assert list(AzurePlan.objects.transacted_by(partner_a)) == [setting.azure_subscription.plan]
+    assert list(AzureSubscription.objects.transacted_by(partner_a)) == [setting.azure_subscription]
+    assert list(OverageSetting.objects.transacted_by(partner_a)) == [setting]
+    assert AzurePlan.objects.transacted_by(partner_b).get().customer != customer
 
 
 def test_azure_plan_of_a_resellers_customer(provider, reseller, partner_a, customer_of):
     plan = AzurePlanFactory(customer=customer_of(provider, reseller=reseller), partner=provider)
-    assert list(AzurePlan.objects.for_partner(provider)) == [plan]
-    assert list(AzurePlan.objects.for_partner(reseller)) == [plan]
-    assert not AzurePlan.objects.for_partner(partner_a).exists()
+    assert list(AzurePlan.objects.transacted_by(provider)) == [plan]
+    assert list(AzurePlan.objects.transacted_by(reseller)) == [plan]
+    assert not AzurePlan.objects.transacted_by(partner_a).exists()
 
 
-def test_assignments_and_transfers_for_partner(partner_a, partner_b):
+def test_assignments_and_transfers_scoped(partner_a, partner_b):
     assignment = OverageAssignmentFactory(partner=partner_a)
     OverageAssignmentFactory(partner=partner_b)
     transfer = OverageTransferFactory(from_partner=partner_a, to_partner=partner_b)
     OverageTransferFactory(from_partner=PartnerFactory(), to_partner=PartnerFactory())
 
-    assert list(OverageAssignment.objects.for_partner(partner_a)) == [assignment]
-    assert list(OverageTransfer.objects.for_partner(partner_a)) == [transfer]
-    assert list(OverageTransfer.objects.for_partner(partner_b)) == [transfer]
+    assert list(OverageAssignment.objects.owned_by(partner_a)) == [assignment]
+    assert list(OverageTransfer.objects.transacted_by(partner_a)) == [transfer]
+    assert list(OverageTransfer.objects.transacted_by(partner_b)) == [transfer]

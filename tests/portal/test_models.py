@@ -1,4 +1,4 @@
-"""Database constraints and ``for_partner`` scoping of the portal models."""
+"""Database constraints and ``owned_by``/``transacted_by`` scoping of the portal models."""
 
 import pytest
 from django.db import DataError, IntegrityError, transaction
@@ -95,57 +95,57 @@ def test_membership_roles_are_validated():
 
 def test_partner_sees_its_customer_and_not_another_partners(partner_a, partner_b, customer_of):
     customer = customer_of(partner_a)
-    assert list(Customer.objects.for_partner(partner_a)) == [customer]
-    assert not Customer.objects.for_partner(partner_b).exists()
+    assert list(Customer.objects.transacted_by(partner_a)) == [customer]
+    assert not Customer.objects.transacted_by(partner_b).exists()
 
 
 def test_customer_shared_by_two_partners_is_seen_by_both(partner_a, partner_b, customer_of):
     customer = customer_of(partner_a)
     CustomerRelationshipFactory(customer=customer, partner=partner_b)
-    assert list(Customer.objects.for_partner(partner_a)) == [customer]
-    assert list(Customer.objects.for_partner(partner_b)) == [customer]
+    assert list(Customer.objects.transacted_by(partner_a)) == [customer]
+    assert list(Customer.objects.transacted_by(partner_b)) == [customer]
 
 
 def test_provider_and_reseller_see_the_resellers_customer(provider, reseller, partner_b, customer_of):
     customer = customer_of(provider, reseller=reseller)
-    assert list(Customer.objects.for_partner(provider)) == [customer]
-    assert list(Customer.objects.for_partner(reseller)) == [customer]
-    assert not Customer.objects.for_partner(partner_b).exists()
+    assert list(Customer.objects.transacted_by(provider)) == [customer]
+    assert list(Customer.objects.transacted_by(reseller)) == [customer]
+    assert not Customer.objects.transacted_by(partner_b).exists()
 
 
 def test_reseller_does_not_see_the_providers_own_customers(provider, reseller, customer_of):
     customer_of(provider)
-    assert Customer.objects.for_partner(provider).count() == 1
-    assert not Customer.objects.for_partner(reseller).exists()
+    assert Customer.objects.transacted_by(provider).count() == 1
+    assert not Customer.objects.transacted_by(reseller).exists()
 
 
 def test_reseller_does_not_see_another_resellers_customers(provider, reseller, customer_of):
     other = ResellerFactory(providers=[provider])
     customer_of(provider, reseller=other)
-    assert not Customer.objects.for_partner(reseller).exists()
+    assert not Customer.objects.transacted_by(reseller).exists()
 
 
-def test_relationships_for_partner(provider, reseller, partner_a, customer_of):
+def test_relationships_scoped(provider, reseller, partner_a, customer_of):
     customer = customer_of(provider, reseller=reseller)
     customer_of(partner_a)
-    assert list(CustomerRelationship.objects.for_partner(reseller).values_list("customer", flat=True)) == [customer.pk]
-    assert CustomerRelationship.objects.for_partner(provider).count() == 1
+    assert list(CustomerRelationship.objects.transacted_by(reseller).values_list("customer", flat=True)) == [customer.pk]
+    assert CustomerRelationship.objects.transacted_by(provider).count() == 1
 
 
-def test_partner_for_partner_includes_a_providers_resellers(provider, reseller, partner_a):
-    assert set(Partner.objects.for_partner(provider)) == {provider, reseller}
-    assert set(Partner.objects.for_partner(reseller)) == {reseller}
-    assert set(Partner.objects.for_partner(partner_a)) == {partner_a}
+def test_partner_transacted_by_includes_a_providers_resellers(provider, reseller, partner_a):
+    assert set(Partner.objects.transacted_by(provider)) == {provider, reseller}
+    assert set(Partner.objects.transacted_by(reseller)) == {reseller}
+    assert set(Partner.objects.transacted_by(partner_a)) == {partner_a}
     assert list(Partner.objects.resellers_of(provider)) == [reseller]
 
 
-def test_memberships_and_audit_events_for_partner(partner_a, partner_b):
+def test_memberships_and_audit_events_scoped(partner_a, partner_b):
     mine = MembershipFactory(partner=partner_a)
     MembershipFactory(partner=partner_b)
     event = AuditEventFactory(partner=partner_a)
     AuditEventFactory(partner=partner_b)
-    assert list(Membership.objects.for_partner(partner_a)) == [mine]
-    assert list(AuditEvent.objects.for_partner(partner_a)) == [event]
+    assert list(Membership.objects.owned_by(partner_a)) == [mine]
+    assert list(AuditEvent.objects.owned_by(partner_a)) == [event]
 
 
 def test_api_token_hash_is_unique():
@@ -157,5 +157,5 @@ def test_api_token_hash_is_unique():
 def test_api_tokens_belong_to_their_users_partner(partner_a, partner_b):
     mine = ApiTokenFactory(user=MembershipFactory(partner=partner_a).user)
     ApiTokenFactory(user=MembershipFactory(partner=partner_b).user)
-    assert list(ApiToken.objects.for_partner(partner_a)) == [mine]
+    assert list(ApiToken.objects.owned_by(partner_a)) == [mine]
     assert list(ApiToken.objects.for_user(mine.user)) == [mine]

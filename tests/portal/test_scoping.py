@@ -353,7 +353,7 @@ def test_another_partners_object_is_not_found(route, scenario):
         post = outsider_client.post(url, headers=headers).status_code
         assert get in {404, 405} and post in {404, 405} and 404 in {get, post}, (
             f"{branch} request to another partner's {url}: GET → {get}, POST → {post}; expected 404 "
-            f"(405 only for the method the URL does not serve). Fetch the object from for_partner()."
+            f"(405 only for the method the URL does not serve). Fetch the object from owned_by() or transacted_by()."
         )
 
 
@@ -389,7 +389,7 @@ def test_another_partners_object_is_not_found_in_the_api(route, scenario):
         response = outsider.generic(method, url, body, content_type="application/json")
         assert response.status_code == 404, (
             f"{method} {url} with another partner's token → {response.status_code} {response.content[:200]!r}; "
-            f"expected 404 (fetch the object from for_partner() before any other check)."
+            f"expected 404 (fetch the object from owned_by() or transacted_by() before any other check)."
         )
         assert set(response.json()) == {"code", "description", "data"}
     # Positive control: the owner's token reaches the same objects (a 400 for the empty body

@@ -148,7 +148,7 @@ class TestDemoContents:
 
     def test_each_partner_sees_only_its_demo_customers(self, seeded):
         def visible(mpn_id):
-            return set(Customer.objects.for_partner(partner(mpn_id)).values_list("tenant_id", flat=True))
+            return set(Customer.objects.transacted_by(partner(mpn_id)).values_list("tenant_id", flat=True))
 
         assert set(Customer.objects.values_list("tenant_id", flat=True)) == set(TENANTS.values())
         assert visible("1000001") == {TENANTS[k] for k in ["alpine", "blueyonder", "coho", "datum", "graphicdesign"]}

@@ -50,10 +50,10 @@ def test_revoked_token_no_longer_authenticates_and_cannot_be_revoked_twice():
         api_token_revoke(token=token, acting_user=user)
 
 
-def test_for_partner_lists_the_tokens_of_that_partners_users(partner_a, partner_b):
+def test_owned_by_lists_the_tokens_of_that_partners_users(partner_a, partner_b):
     mine, _ = api_token_create(user=MembershipFactory(partner=partner_a).user, name="a")
     api_token_create(user=MembershipFactory(partner=partner_b).user, name="b")
-    assert list(ApiToken.objects.for_partner(partner_a)) == [mine]
+    assert list(ApiToken.objects.owned_by(partner_a)) == [mine]
 
 
 def test_page_lists_only_my_tokens(make_member, partner_a):

@@ -210,7 +210,7 @@ def test_indirect_provider_purchase_records_the_reseller_of_record(clock, provid
     order = cart_checkout(cart=cart, acting_user=None).order
     assert order.reseller == reseller
     assert order.subscriptions.get().reseller == reseller
-    assert order in Order.objects.for_partner(reseller)
+    assert order in Order.objects.transacted_by(reseller)
 
 
 def test_signal_lists_the_new_subscriptions(clock):

@@ -1,4 +1,4 @@
-"""Database constraints and ``for_partner`` scoping of carts, orders and subscriptions."""
+"""Database constraints and ``owned_by``/``transacted_by`` scoping of carts, orders and subscriptions."""
 
 import datetime
 
@@ -40,9 +40,9 @@ def test_factory_builds_a_valid_row(factory):
 def test_subscription_factory_keeps_the_customer_visible_to_its_partner(partner_a, provider, reseller):
     direct = SubscriptionFactory(partner=partner_a)
     indirect = SubscriptionFactory(partner=provider, reseller=reseller)
-    assert direct.customer in Customer.objects.for_partner(partner_a)
-    assert indirect.customer in Customer.objects.for_partner(provider)
-    assert indirect.customer in Customer.objects.for_partner(reseller)
+    assert direct.customer in Customer.objects.transacted_by(partner_a)
+    assert indirect.customer in Customer.objects.transacted_by(provider)
+    assert indirect.customer in Customer.objects.transacted_by(reseller)
     assert indirect.customer.relationships.get().reseller == reseller
 
 
@@ -116,36 +116,36 @@ def test_one_removal_request_per_addon():
 # Scoping
 
 
-def test_subscriptions_for_partner(partner_a, partner_b):
+def test_subscriptions_scoped(partner_a, partner_b):
     mine = SubscriptionFactory(partner=partner_a)
     SubscriptionFactory(partner=partner_b)
-    assert list(Subscription.objects.for_partner(partner_a)) == [mine]
+    assert list(Subscription.objects.transacted_by(partner_a)) == [mine]
 
 
-def test_subscriptions_for_partner_include_reseller_of_record(provider, reseller, partner_a):
+def test_subscriptions_scoped_include_reseller_of_record(provider, reseller, partner_a):
     indirect = SubscriptionFactory(partner=provider, reseller=reseller)
     providers_own = SubscriptionFactory(partner=provider)
-    assert set(Subscription.objects.for_partner(provider)) == {indirect, providers_own}
-    assert list(Subscription.objects.for_partner(reseller)) == [indirect]
-    assert not Subscription.objects.for_partner(partner_a).exists()
+    assert set(Subscription.objects.transacted_by(provider)) == {indirect, providers_own}
+    assert list(Subscription.objects.transacted_by(reseller)) == [indirect]
+    assert not Subscription.objects.transacted_by(partner_a).exists()
 
 
 def test_another_partners_subscription_of_a_shared_customer_is_not_visible(partner_a, partner_b):
     theirs = SubscriptionFactory(partner=partner_b)
     mine = SubscriptionFactory(partner=partner_a, customer=theirs.customer)
-    assert list(Subscription.objects.for_partner(partner_a)) == [mine]
-    assert list(theirs.customer.subscriptions.for_partner(partner_a)) == [mine]
+    assert list(Subscription.objects.transacted_by(partner_a)) == [mine]
+    assert list(theirs.customer.subscriptions.transacted_by(partner_a)) == [mine]
 
 
-def test_carts_and_orders_for_partner(provider, reseller, partner_a):
+def test_carts_and_orders_scoped(provider, reseller, partner_a):
     cart = CartFactory(partner=partner_a)
     CartFactory(partner=provider)
     order = OrderFactory(cart__partner=provider, cart__reseller=reseller)
-    assert list(Cart.objects.for_partner(partner_a)) == [cart]
-    assert list(Order.objects.for_partner(reseller)) == [order]
-    assert list(Order.objects.for_partner(provider)) == [order]
-    assert not Order.objects.for_partner(partner_a).exists()
-    assert CartLine.objects.filter(cart__in=Cart.objects.for_partner(partner_a)).count() == 0
+    assert list(Cart.objects.owned_by(partner_a)) == [cart]
+    assert list(Order.objects.transacted_by(reseller)) == [order]
+    assert list(Order.objects.transacted_by(provider)) == [order]
+    assert not Order.objects.transacted_by(partner_a).exists()
+    assert CartLine.objects.filter(cart__in=Cart.objects.owned_by(partner_a)).count() == 0
 
 
 def test_history_rows_follow_their_subscription(provider, reseller, partner_a):
@@ -154,9 +154,9 @@ def test_history_rows_follow_their_subscription(provider, reseller, partner_a):
     charge = ChargeEventFactory(subscription=subscription)
     removal = AddonRemovalRequestFactory(subscription=subscription)
     for partner in (provider, reseller):
-        assert list(SeatChange.objects.for_partner(partner)) == [seat_change]
-        assert list(ChargeEvent.objects.for_partner(partner)) == [charge]
-        assert list(AddonRemovalRequest.objects.for_partner(partner)) == [removal]
-    assert not SeatChange.objects.for_partner(partner_a).exists()
-    assert not ChargeEvent.objects.for_partner(partner_a).exists()
-    assert not AddonRemovalRequest.objects.for_partner(partner_a).exists()
+        assert list(SeatChange.objects.transacted_by(partner)) == [seat_change]
+        assert list(ChargeEvent.objects.transacted_by(partner)) == [charge]
+        assert list(AddonRemovalRequest.objects.transacted_by(partner)) == [removal]
+    assert not SeatChange.objects.transacted_by(partner_a).exists()
+    assert not ChargeEvent.objects.transacted_by(partner_a).exists()
+    assert not AddonRemovalRequest.objects.transacted_by(partner_a).exists()
