@@ -58,7 +58,11 @@ ALLOWED = {
     ("billing/services/usage.py", "_Importer._save_counts"): "the import writer updates its own import row by pk",
     ("billing/services/usage.py", "_transition"): "the import task moves its own import row by pk",
     ("billing/services/usage.py", "reap_dead_imports"): "housekeeping task over every import",
-    ("billing/services/usage.py", "_import_file"): "the import task counts the records of its own import",
+    ("billing/services/usage.py", "_import_rows"): "the import task counts the records of its own import",
+    ("billing/services/usage.py", "_move_good_rows"): "the COPY lane updates its own import row by pk",
+    ("billing/services/usage.py", "_customers_for"): "the operator's import (partner None) may name any customer",
+    ("billing/selectors.py", "customer_credits"): "the customer is one the page already read through its partner's scope",
+    ("subscriptions/services/changes.py", "_decide"): "staff decide a removal request by pk, for any partner (admin)",
     ("billing/services/usage.py", "usage_imports_for"):
         "the operator's staff (no partner) see the operator imports they started; partners use owned_by",
     ("subscriptions/services/lifecycle.py", "due_for_renewal"): "the renewal task, every partner's subscriptions",
