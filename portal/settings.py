@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "subscriptions",
     "overage",
     "billing",
+    # Above every domain app: it reads their selectors; none imports it.
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -157,7 +159,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"

@@ -1,11 +1,10 @@
-"""The portal's shell: dashboard, customers list and customer page, error pages, health check.
+"""The portal's shell: customers list and customer page, error pages, health check.
 
 ``portal`` is the lowest app, so it reaches subscriptions, licenses, the Azure plan and
 credits only through reverse relations (whose managers keep their ``for_partner``).
 """
 
 import logging
-from datetime import timedelta
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
@@ -15,7 +14,6 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Q
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.translation import gettext
@@ -25,7 +23,7 @@ from django.views.decorators.http import require_GET
 from django.views.generic import DetailView, ListView
 
 from portal import permissions
-from portal.models import AuditEvent, Customer
+from portal.models import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -71,36 +69,8 @@ def htmx_template(request, template, partial):
 @login_required
 def no_membership(request):
     if request.partner is not None:
-        return redirect("portal:dashboard")
+        return redirect("dashboard:home")
     return render(request, "portal/no_membership.html", {"message": NO_MEMBERSHIP_MESSAGE}, status=403)
-
-
-@partner_required
-def dashboard(request):
-    partner = request.partner
-    today = timezone.localdate()
-    subscriptions = partner.subscriptions.all() if partner.transacts else partner.reseller_subscriptions.all()
-    live = subscriptions.live()
-    stats = live.aggregate(
-        count=Count("pk"),
-        renewing_soon=Count("pk", filter=Q(commitment_end_date__lte=today + timedelta(days=30))),
-        expiring_soon=Count(
-            "pk", filter=Q(commitment_end_date__lte=today + timedelta(days=30), auto_renew_enabled=False)
-        ),
-        in_window=Count(
-            "pk",
-            filter=Q(term_started_at__gte=timezone.now() - timedelta(hours=168)),
-        ),
-    )
-    context = {
-        "customer_count": Customer.objects.for_partner(partner).count(),
-        "stats": stats,
-        "upcoming": live.select_related("customer", "sku").filter(
-            commitment_end_date__lte=today + timedelta(days=30)
-        ).order_by("commitment_end_date")[:8],
-        "recent_events": AuditEvent.objects.for_partner(partner).select_related("customer")[:8],
-    }
-    return render(request, "portal/dashboard.html", context)
 
 
 class CustomerListView(PartnerRequiredMixin, ListView):
