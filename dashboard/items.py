@@ -65,6 +65,9 @@ class Item:
 
     @property
     def sort_key(self):
+        """Severity first; within one, what has a deadline by its deadline (a closing window
+        or a removal deadline cannot be undone), then what has none (blocked calls go on
+        until overage is on), by kind and customer."""
         when = self.when
         if isinstance(when, datetime.datetime):
             when = timezone.localtime(when)
@@ -144,8 +147,6 @@ def todo_items(*, membership, now=None):
                     tenant_id=row["tenant_id"],
                     subject=row | {"current": current},
                     membership=membership,
-                    # This month's calls keep being blocked until overage is on: first.
-                    when=row["month"] if current else None,
                 )
             )
 
