@@ -327,8 +327,11 @@ def month_to_date_charges(*, partner, month):
     )
     for row in draws:
         bucket(row["account__currency"]).credit_draws -= Decimal(row["total"] or 0)
+    # The month's events (an index range), each scoped by its subscription: ``for_partner``'s
+    # ``IN`` over every subscription of a large partner would cost a scan of them all.
+    scoped = Subscription.objects.for_partner(partner).filter(pk=OuterRef("subscription_id"))
     events = (
-        ChargeEvent.objects.for_partner(partner).filter(occurred_at__gte=first, occurred_at__lt=after)
+        ChargeEvent.objects.filter(occurred_at__gte=first, occurred_at__lt=after).filter(Exists(scoped))
         .values("currency").annotate(total=Sum("amount")).order_by()
     )
     for row in events:

@@ -46,8 +46,7 @@ def seat_windows_closing(*, partner, now=None, within=WINDOW_HORIZON, limit=ATTE
     replayed as the seat flyout replays it (``seat_windows``), so both say the same number."""
     now = now or timezone.now()
     horizon = now + within
-    closing = SeatChange.objects.filter(
-        subscription=OuterRef("pk"),
+    batches = SeatChange.objects.filter(
         kind__in=[SeatChangeKind.PURCHASE, SeatChangeKind.RENEW, SeatChangeKind.ADD],
         refundable_until__gte=now,
         refundable_until__lt=horizon,
@@ -56,8 +55,14 @@ def seat_windows_closing(*, partner, now=None, within=WINDOW_HORIZON, limit=ATTE
         Subscription.objects.for_partner(partner)
         .live()
         .licenses()
-        .filter(Exists(closing))
-        .annotate(closes_at=Subquery(closing.order_by("refundable_until").values("refundable_until")[:1]))
+        # The few subscriptions the closing batches name (a subquery per subscription would
+        # read every seat history of a 100,000-subscription partner).
+        .filter(pk__in=batches.values("subscription_id"))
+        .annotate(
+            closes_at=Subquery(
+                batches.filter(subscription=OuterRef("pk")).order_by("refundable_until").values("refundable_until")[:1]
+            )
+        )
         .select_related("customer", "partner", "sku")
         .prefetch_related(
             Prefetch("seat_changes", queryset=SeatChange.objects.order_by("occurred_at", "id"), to_attr="seat_history")
@@ -88,8 +93,11 @@ def addons_outliving_base(*, partner, limit=ATTENTION_LIMIT):
 
 def open_removal_requests(*, partner, limit=ATTENTION_LIMIT):
     """Open requests to remove a redundant add-on (SPEC §5), nearest deadline first. One query."""
+    # Scoped row by row (the open requests are few): ``for_partner``'s ``IN`` over every
+    # subscription of the partner costs a scan of them all.
+    scoped = Subscription.objects.for_partner(partner).filter(pk=OuterRef("subscription_id"))
     return list(
-        AddonRemovalRequest.objects.for_partner(partner)
+        AddonRemovalRequest.objects.filter(Exists(scoped))
         .filter(status=RemovalRequestStatus.OPEN)
         .select_related("subscription__customer", "subscription__partner", "subscription__sku")
         .order_by("deadline", "pk")[:limit]
