@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, F, OuterRef, Sum
+from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
@@ -244,7 +244,7 @@ def recent_month(today=None):
 # --- What needs the partner's attention (the dashboard, SPEC §11) ----------------------------
 
 
-def blocked_calls_in_months(*, partner, months):
+def blocked_calls_in_months(*, partner, months, limit=20):
     """Calls of the partner's customers blocked in the billing months starting ``months``
     (no credits left, no Azure subscription holding overage: SPEC §8), per customer per
     month: ``[{"month", "customer_name", "tenant_id", "calls", "minutes"}]``, most minutes
@@ -265,7 +265,7 @@ def blocked_calls_in_months(*, partner, months):
             "calls": row["calls"],
             "minutes": row["minutes"],
         }
-        for row in rows
+        for row in rows[:limit]
     ]
 
 
@@ -295,8 +295,8 @@ class MonthCharges:
     licences: Decimal = Decimal("0")
 
 
-def month_to_date_charges(*, partner, month):
-    """Per currency, the charges of the billing month starting ``month``, as far as known:
+def charges_by_month(*, partner, months):
+    """Per month of ``months`` (first days) and per currency, the month's charges as far as known:
 
     * post-paid overage and credit draws of the month's published rating (calls rated so far);
     * the estimated licence charges: the charge events of the partner's subscriptions dated in
@@ -306,46 +306,62 @@ def month_to_date_charges(*, partner, month):
       (``billing.services.reconciliation``) prices each period from the seat history; this reads
       four aggregates instead of replaying every subscription.
 
-    Four queries; ``[MonthCharges]`` by currency."""
-    first = datetime.combine(month, datetime.min.time(), tzinfo=dt_timezone.utc)
-    after = datetime.combine(month_last_day(month) + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
-    charges = {}
+    Four queries whatever the number of months: ``{month: [MonthCharges by currency]}``."""
+    months = sorted(set(months))
+    charges = {month: {} for month in months}
 
-    def bucket(currency):
-        return charges.setdefault(currency, MonthCharges(currency))
+    def bucket(month, currency):
+        return charges[month].setdefault(currency, MonthCharges(currency))
 
+    runs = BillingMonth.objects.filter(month__in=months).values("published_run")
     postpaid = (
-        RatedCall.objects.billed_in(month).for_partner(partner).filter(postpaid_minutes__gt=0)
-        .values("currency").annotate(total=Sum("postpaid_amount")).order_by()
+        RatedCall.objects.filter(run__in=runs, billing_month__month__in=months, postpaid_minutes__gt=0)
+        .for_partner(partner)
+        .values("billing_month__month", "currency").annotate(total=Sum("postpaid_amount")).order_by()
     )
     for row in postpaid:
-        bucket(row["currency"]).postpaid += Decimal(row["total"] or 0)
+        bucket(row["billing_month__month"], row["currency"]).postpaid += Decimal(row["total"] or 0)
     draws = (
         CreditLedgerEntry.objects.for_partner(partner)
-        .filter(kind=CreditEntryKind.USAGE_DRAW, billing_month__month=month)
-        .values("account__currency").annotate(total=Sum("amount")).order_by()
+        .filter(kind=CreditEntryKind.USAGE_DRAW, billing_month__month__in=months)
+        .values("billing_month__month", "account__currency").annotate(total=Sum("amount")).order_by()
     )
     for row in draws:
-        bucket(row["account__currency"]).credit_draws -= Decimal(row["total"] or 0)
-    # The month's events (an index range), each scoped by its subscription: ``for_partner``'s
+        bucket(row["billing_month__month"], row["account__currency"]).credit_draws -= Decimal(row["total"] or 0)
+    # The months' events (an index range), each scoped by its subscription: ``for_partner``'s
     # ``IN`` over every subscription of a large partner would cost a scan of them all.
     scoped = Subscription.objects.for_partner(partner).filter(pk=OuterRef("subscription_id"))
+    first = datetime.combine(months[0], datetime.min.time(), tzinfo=dt_timezone.utc)
+    after = datetime.combine(month_last_day(months[-1]) + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
     events = (
         ChargeEvent.objects.filter(occurred_at__gte=first, occurred_at__lt=after).filter(Exists(scoped))
-        .values("currency").annotate(total=Sum("amount")).order_by()
+        .annotate(month=TruncMonth("occurred_at"))
+        .values("month", "currency").annotate(total=Sum("amount")).order_by()
     )
     for row in events:
-        bucket(row["currency"]).licences += Decimal(row["total"] or 0)
+        month = _first_day(row["month"])
+        if month in charges:
+            bucket(month, row["currency"]).licences += Decimal(row["total"] or 0)
+    # One pass over the live monthly licenses for every month: a conditional sum each.
+    seat_price = ExpressionWrapper(F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=24, decimal_places=6))
     instalments = (
         Subscription.objects.for_partner(partner).licenses().live()
-        .filter(billing_cycle=BillingCycle.MONTHLY, start_date__lt=month, commitment_end_date__gte=month)
+        .filter(billing_cycle=BillingCycle.MONTHLY, start_date__lt=months[-1], commitment_end_date__gte=months[0])
         .values("currency")
-        .annotate(total=Sum(F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=24, decimal_places=6)))
+        .annotate(**{
+            f"m{n}": Sum(seat_price, filter=Q(start_date__lt=month, commitment_end_date__gte=month))
+            for n, month in enumerate(months)
+        })
         .order_by()
     )
     for row in instalments:
-        bucket(row["currency"]).licences += Decimal(row["total"] or 0)
-    for item in charges.values():
-        for name in ("postpaid", "credit_draws", "licences"):
-            setattr(item, name, getattr(item, name).quantize(Decimal("0.01")))
-    return [charges[currency] for currency in sorted(charges)]
+        for n, month in enumerate(months):
+            if row[f"m{n}"]:
+                bucket(month, row["currency"]).licences += Decimal(row[f"m{n}"])
+    result = {}
+    for month in months:
+        for item in charges[month].values():
+            for name in ("postpaid", "credit_draws", "licences"):
+                setattr(item, name, getattr(item, name).quantize(Decimal("0.01")))
+        result[month] = [charges[month][currency] for currency in sorted(charges[month])]
+    return result

@@ -27,6 +27,8 @@ from subscriptions.selectors_list import NOT_TRANSACTING_PARTNER
 DANGER, WARNING, INFO = "danger", "warning", "info"
 SEVERITY_ORDER = {DANGER: 0, WARNING: 1, INFO: 2}
 SOON = datetime.timedelta(days=7)
+# Each kind lists at most this many items (the most urgent); its page has the rest.
+PER_KIND = 10
 
 # The kinds, in the order they come within one severity (the template words each one).
 WINDOW_CLOSING = "window_closing"
@@ -131,13 +133,15 @@ def todo_items(*, membership, now=None):
     today = timezone.localdate(now)
     items = []
 
-    for row in subscription_selectors.seat_windows_closing(partner=partner, now=now):
+    for row in subscription_selectors.seat_windows_closing(partner=partner, now=now, limit=PER_KIND):
         items.append(_subscription_item(WINDOW_CLOSING, DANGER, row.subscription, membership, when=row.deadline,
                                         subject=row))
 
     if permissions.can(membership, permissions.BILLING):
         this_month = today.replace(day=1)
-        for row in billing_selectors.blocked_calls_in_months(partner=partner, months=[this_month, add_months(this_month, -1)]):
+        for row in billing_selectors.blocked_calls_in_months(
+            partner=partner, months=[this_month, add_months(this_month, -1)], limit=PER_KIND
+        ):
             current = row["month"] == this_month
             items.append(
                 _manage_overage_item(
@@ -150,22 +154,22 @@ def todo_items(*, membership, now=None):
                 )
             )
 
-    for request in subscription_selectors.open_removal_requests(partner=partner):
+    for request in subscription_selectors.open_removal_requests(partner=partner, limit=PER_KIND):
         severity = DANGER if request.deadline - today <= SOON else WARNING
         items.append(_subscription_item(REMOVAL_REQUEST, severity, request.subscription, membership,
                                         when=request.deadline, subject=request))
 
-    for subscription in subscription_selectors.ending_without_auto_renew(partner=partner, today=today):
+    for subscription in subscription_selectors.ending_without_auto_renew(partner=partner, today=today, limit=PER_KIND):
         severity = DANGER if subscription.commitment_end_date - today <= SOON else WARNING
         items.append(_subscription_item(ENDING_NO_RENEW, severity, subscription, membership,
                                         when=subscription.commitment_end_date))
 
-    for customer in overage_selectors.customers_with_overage_off(partner=partner):
+    for customer in overage_selectors.customers_with_overage_off(partner=partner, limit=PER_KIND):
         items.append(_manage_overage_item(OVERAGE_OFF, WARNING, customer_name=customer.name,
                                           tenant_id=customer.tenant_id, subject=customer, membership=membership))
 
     can_see_billing = permissions.can(membership, permissions.BILLING)
-    for account in billing_selectors.auto_recharge_blocking_postpaid(partner=partner):
+    for account in billing_selectors.auto_recharge_blocking_postpaid(partner=partner, limit=PER_KIND):
         customer = account.customer
         items.append(
             Item(
@@ -181,7 +185,7 @@ def todo_items(*, membership, now=None):
             )
         )
 
-    for addon in subscription_selectors.addons_outliving_base(partner=partner):
+    for addon in subscription_selectors.addons_outliving_base(partner=partner, today=today, limit=PER_KIND):
         # The add-on's page carries the misalignment warning and its "align" action.
         items.append(_subscription_item(ADDON_OUTLIVES_BASE, INFO, addon, membership, when=addon.base_end_date))
 
@@ -196,7 +200,5 @@ def month_charges(*, membership, today=None):
     today = today or timezone.localdate()
     this_month = today.replace(day=1)
     months = [this_month, add_months(this_month, -1)]
-    return [
-        (month, month_last_day(month), billing_selectors.month_to_date_charges(partner=membership.partner, month=month))
-        for month in months
-    ]
+    charges = billing_selectors.charges_by_month(partner=membership.partner, months=months)
+    return [(month, month_last_day(month), charges[month]) for month in months]

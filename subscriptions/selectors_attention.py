@@ -79,16 +79,29 @@ def seat_windows_closing(*, partner, now=None, within=WINDOW_HORIZON, limit=ATTE
     return sorted(rows, key=lambda row: row.deadline)
 
 
-def addons_outliving_base(*, partner, limit=ATTENTION_LIMIT):
+# The misalignment check is a subquery per add-on: the add-ons ending soonest are searched
+# first, and further ahead only while fewer than ``limit`` were found.
+ADDON_HORIZONS_DAYS = (30, 120, None)
+
+
+def addons_outliving_base(*, partner, today=None, limit=ATTENTION_LIMIT):
     """Active add-ons that end after every live base of the same customer sold by the same
     partner (the misalignment warning of SPEC §5, ``annotate_list_flags``), with
-    ``base_end_date``; the one ending first first. One query."""
+    ``base_end_date``; the one ending first first. At most three queries: add-ons ending
+    within 30 days, then 120, then any (the first ``limit`` of a nearer horizon are the first
+    ``limit`` of all)."""
+    today = today or timezone.localdate()
     addons = Subscription.objects.for_partner(partner).filter(sku__is_addon=True, status=SubscriptionStatus.ACTIVE)
-    return list(
-        annotate_list_flags(addons.select_related("customer", "partner", "sku"))
-        .filter(outlives_base=True)
-        .order_by("commitment_end_date", "pk")[:limit]
-    )
+    for days in ADDON_HORIZONS_DAYS:
+        scoped = addons if days is None else addons.filter(commitment_end_date__lte=today + datetime.timedelta(days=days))
+        rows = list(
+            annotate_list_flags(scoped.select_related("customer", "partner", "sku"))
+            .filter(outlives_base=True)
+            .order_by("commitment_end_date", "pk")[:limit]
+        )
+        if len(rows) >= limit:
+            break
+    return rows
 
 
 def open_removal_requests(*, partner, limit=ATTENTION_LIMIT):

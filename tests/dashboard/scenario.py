@@ -33,15 +33,16 @@ def closing_window(partner, *, now, closes_in=dt.timedelta(hours=18), quantity=3
     return subscription
 
 
-def outliving_addon(partner, customer=None):
-    """An active add-on ending a month after its only base (same customer, same partner)."""
+def outliving_addon(partner, customer=None, *, ends_in=130, base_ends_in=100):
+    """An active add-on ending ``ends_in`` days from today, after its only base (same
+    customer, same partner) that ends ``base_ends_in`` days from today."""
     customer = customer or CustomerFactory(partner=partner)
     base_sku = SkuFactory()
     addon_sku = SkuFactory(is_addon=True, prerequisites=[base_sku])
     today = timezone.localdate()
-    SubscriptionFactory(partner=partner, customer=customer, sku=base_sku, commitment_end_date=today + dt.timedelta(days=100))
+    SubscriptionFactory(partner=partner, customer=customer, sku=base_sku, commitment_end_date=today + dt.timedelta(days=base_ends_in))
     return SubscriptionFactory(partner=partner, customer=customer, sku=addon_sku,
-                               commitment_end_date=today + dt.timedelta(days=130))
+                               commitment_end_date=today + dt.timedelta(days=ends_in))
 
 
 def capable_customer(partner, reseller=None, **fields):

@@ -133,14 +133,20 @@ def test_ending_without_auto_renew(partner_a, days, auto_renew, status, listed):
 @pytest.mark.parametrize("n", [1, 4])
 def test_subscription_selectors_read_one_query_each(partner_a, n, django_assert_num_queries):
     scenario.build(partner_a, n)
-    for selector in (
-        selectors_attention.addons_outliving_base,
-        selectors_attention.open_removal_requests,
-        selectors_attention.ending_without_auto_renew,
-    ):
+    for selector in (selectors_attention.open_removal_requests, selectors_attention.ending_without_auto_renew):
         with django_assert_num_queries(1):
             rows = selector(partner=partner_a)
         assert len(rows) == n, selector.__name__
+    # The add-ons end in 130 days: searched within 30 days, 120, then any.
+    with django_assert_num_queries(3):
+        assert len(selectors_attention.addons_outliving_base(partner=partner_a)) == n
+
+
+def test_addons_found_within_the_nearest_horizon_read_one_query(partner_a, django_assert_num_queries):
+    for _ in range(3):
+        scenario.outliving_addon(partner_a, ends_in=20, base_ends_in=10)
+    with django_assert_num_queries(1):
+        assert len(selectors_attention.addons_outliving_base(partner=partner_a, limit=3)) == 3
 
 
 # --- Overage off, auto-recharge ------------------------------------------------------------
@@ -227,7 +233,7 @@ def test_blocked_calls_read_one_query(partner_a, n, django_assert_num_queries):
         assert len(billing_selectors.blocked_calls_in_months(partner=partner_a, months=[month, add_months(month, -1)])) == n
 
 
-def test_month_to_date_charges_per_currency(partner_a, partner_b):
+def test_charges_of_the_month_per_currency(partner_a, partner_b):
     now = timezone.now()
     month = timezone.localdate(now).replace(day=1)
     customer = CustomerFactory(partner=partner_a)
@@ -245,7 +251,7 @@ def test_month_to_date_charges_per_currency(partner_a, partner_b):
     SubscriptionFactory(partner=partner_a, quantity=4, unit_price=Decimal("12.50"),
                         start_date=add_months(month, -2), commitment_end_date=add_months(month, 10))
     SubscriptionFactory(partner=partner_b, quantity=99, start_date=add_months(month, -2))
-    charges = {row.currency: row for row in billing_selectors.month_to_date_charges(partner=partner_a, month=month)}
+    charges = {row.currency: row for row in billing_selectors.charges_by_month(partner=partner_a, months=[month])[month]}
     assert set(charges) == {"EUR", "USD"}
     assert charges["USD"].postpaid == Decimal("1.25")
     assert charges["USD"].licences == Decimal("80.00")
@@ -258,15 +264,17 @@ def test_licence_estimate_matches_the_reconciliation_for_monthly_instalments(par
     SubscriptionFactory(partner=partner_a, quantity=3, unit_price=Decimal("22.00"),
                         start_date=add_months(month, -3), commitment_end_date=add_months(month, 9) - dt.timedelta(days=1),
                         purchased_at=timezone.now() - dt.timedelta(days=100))
-    [charges] = billing_selectors.month_to_date_charges(partner=partner_a, month=month)
+    [charges] = billing_selectors.charges_by_month(partner=partner_a, months=[month])[month]
     totals = billing_selectors.month_totals(partner=partner_a, month=month)
     assert charges.licences == totals["USD"]["license"] == Decimal("66.00")
 
 
 @pytest.mark.parametrize("n", [1, 4])
-def test_month_to_date_charges_read_four_queries(partner_a, n, django_assert_num_queries):
+def test_charges_of_two_months_read_four_queries(partner_a, n, django_assert_num_queries):
     scenario.build(partner_a, n)
     month = timezone.localdate().replace(day=1)
     # Post-paid overage, credit draws, charge events, monthly instalments: one aggregate each.
     with django_assert_num_queries(4):
-        billing_selectors.month_to_date_charges(partner=partner_a, month=month)
+        charges = billing_selectors.charges_by_month(partner=partner_a, months=[month, add_months(month, -1)])
+    [usd] = charges[month]
+    assert usd.credit_draws == Decimal("1.50") * n
