@@ -9,13 +9,21 @@ customers' credit ledgers (``transacted_by``) and calls.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
-from billing.models import BillingMonth, BillingMonthStatus, CreditAccount, CreditLedgerEntry, RatedCall
+from billing.models import (
+    BillingMonth,
+    BillingMonthStatus,
+    CreditAccount,
+    CreditEntryKind,
+    CreditLedgerEntry,
+    RatedCall,
+)
 from billing.services.reconciliation import (
     USAGE_CHARGE_TYPE,
     line_kind,
@@ -23,8 +31,11 @@ from billing.services.reconciliation import (
     reconciliation_lines,
     totals_of,
 )
+from catalog.models import BillingCycle
+from overage.selectors import overage_not_owned_by
+from overage.services import overage_capable_subscriptions
 from portal.models import Customer
-from subscriptions.models import ChargeEvent, ChargeType
+from subscriptions.models import ChargeEvent, ChargeType, Subscription
 
 CHARGE_TYPES = [choice.value for choice in ChargeType] + [USAGE_CHARGE_TYPE]
 
@@ -235,3 +246,129 @@ def month_state(month):
 def recent_month(today=None):
     today = today or timezone.localdate()
     return date(today.year, today.month, 1)
+
+
+# --- What needs the partner's attention (the dashboard, SPEC §11) ----------------------------
+
+
+def blocked_calls_in_months(*, partner, months, limit=20):
+    """Calls of the partner's customers blocked in the billing months starting ``months``
+    (no credits left, no Azure subscription holding overage: SPEC §8), per customer per
+    month: ``[{"month", "customer_name", "tenant_id", "calls", "minutes"}]``, most minutes
+    first. One query: the months' published runs are read in a subquery."""
+    runs = BillingMonth.objects.filter(month__in=months).values("published_run")
+    rows = (
+        RatedCall.objects.filter(run__in=runs, blocked_minutes__gt=0)
+        .filter(usage_record__customer__in=Customer.objects.transacted_by(partner))
+        .values("billing_month__month", "usage_record__customer__name", "usage_record__customer__tenant_id")
+        .annotate(calls=Count("id"), minutes=Sum("blocked_minutes"))
+        .order_by("-minutes", "usage_record__customer__name")
+    )
+    return [
+        {
+            "month": row["billing_month__month"],
+            "customer_name": row["usage_record__customer__name"],
+            "tenant_id": row["usage_record__customer__tenant_id"],
+            "calls": row["calls"],
+            "minutes": row["minutes"],
+        }
+        for row in rows[:limit]
+    ]
+
+
+def auto_recharge_blocking_postpaid(*, partner, limit=20):
+    """Credit accounts with auto-recharge on, of the partner's customers whose overage the
+    partner manages (a live overage-capable subscription, the setting not another partner's):
+    post-paid overage will never start for them (SPEC §8). By customer; one query."""
+    capable = overage_capable_subscriptions(customer=OuterRef("customer"), partner=partner)
+    return list(
+        CreditAccount.objects.transacted_by(partner)
+        .filter(auto_recharge=True)
+        .filter(Exists(capable))
+        .exclude(Exists(overage_not_owned_by(partner).filter(customer=OuterRef("customer"))))
+        .select_related("customer")
+        .order_by("customer__name", "pk")[:limit]
+    )
+
+
+@dataclass
+class MonthCharges:
+    """One currency's charges of a month so far: post-paid overage, usage paid from
+    communication credits, and the licence charges (charge events and monthly instalments)."""
+
+    currency: str
+    postpaid: Decimal = Decimal("0")
+    credit_draws: Decimal = Decimal("0")
+    licences: Decimal = Decimal("0")
+
+
+def charges_by_month(*, partner, months):
+    """Per month of ``months`` (first days) and per currency, the month's charges as far as known:
+
+    * post-paid overage and credit draws of the month's published rating (calls rated so far);
+    * the estimated licence charges: the charge events of the partner's subscriptions dated in
+      the month (purchases, seats added and removed, renewals, upgrades, cancellations) plus one
+      monthly instalment (seats × unit price) of each live license billed monthly whose current
+      term started before the month. An estimate: the reconciliation file
+      (``billing.services.reconciliation``) prices each period from the seat history; this reads
+      four aggregates instead of replaying every subscription.
+
+    Four queries whatever the number of months: ``{month: [MonthCharges by currency]}``."""
+    months = sorted(set(months))
+    charges = {month: {} for month in months}
+
+    def bucket(month, currency):
+        return charges[month].setdefault(currency, MonthCharges(currency))
+
+    runs = BillingMonth.objects.filter(month__in=months).values("published_run")
+    postpaid = (
+        RatedCall.objects.filter(run__in=runs, billing_month__month__in=months, postpaid_minutes__gt=0)
+        .transacted_by(partner)
+        .values("billing_month__month", "currency").annotate(total=Sum("postpaid_amount")).order_by()
+    )
+    for row in postpaid:
+        bucket(row["billing_month__month"], row["currency"]).postpaid += Decimal(row["total"] or 0)
+    draws = (
+        CreditLedgerEntry.objects.transacted_by(partner)
+        .filter(kind=CreditEntryKind.USAGE_DRAW, billing_month__month__in=months)
+        .values("billing_month__month", "account__currency").annotate(total=Sum("amount")).order_by()
+    )
+    for row in draws:
+        bucket(row["billing_month__month"], row["account__currency"]).credit_draws -= Decimal(row["total"] or 0)
+    # The months' events (an index range), each scoped by its subscription: ``transacted_by``'s
+    # ``IN`` over every subscription of a large partner would cost a scan of them all.
+    scoped = Subscription.objects.transacted_by(partner).filter(pk=OuterRef("subscription_id"))
+    first = datetime.combine(months[0], datetime.min.time(), tzinfo=dt_timezone.utc)
+    after = datetime.combine(month_last_day(months[-1]) + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
+    events = (
+        ChargeEvent.objects.filter(occurred_at__gte=first, occurred_at__lt=after).filter(Exists(scoped))
+        .annotate(month=TruncMonth("occurred_at"))
+        .values("month", "currency").annotate(total=Sum("amount")).order_by()
+    )
+    for row in events:
+        month = _first_day(row["month"])
+        if month in charges:
+            bucket(month, row["currency"]).licences += Decimal(row["total"] or 0)
+    # One pass over the live monthly licenses for every month: a conditional sum each.
+    seat_price = ExpressionWrapper(F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=24, decimal_places=6))
+    instalments = (
+        Subscription.objects.transacted_by(partner).licenses().live()
+        .filter(billing_cycle=BillingCycle.MONTHLY, start_date__lt=months[-1], commitment_end_date__gte=months[0])
+        .values("currency")
+        .annotate(**{
+            f"m{n}": Sum(seat_price, filter=Q(start_date__lt=month, commitment_end_date__gte=month))
+            for n, month in enumerate(months)
+        })
+        .order_by()
+    )
+    for row in instalments:
+        for n, month in enumerate(months):
+            if row[f"m{n}"]:
+                bucket(month, row["currency"]).licences += Decimal(row[f"m{n}"])
+    result = {}
+    for month in months:
+        for item in charges[month].values():
+            for name in ("postpaid", "credit_draws", "licences"):
+                setattr(item, name, getattr(item, name).quantize(Decimal("0.01")))
+        result[month] = [charges[month][currency] for currency in sorted(charges[month])]
+    return result

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "subscriptions",
     "overage",
     "billing",
+    # Above every domain app: it reads their selectors; none imports it.
+    "dashboard",
     # Above every domain app: the demo data and its commands (seed_demo, demo_logins).
     "demo",
 ]
@@ -151,7 +153,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"

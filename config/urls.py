@@ -20,6 +20,7 @@ urlpatterns = [
     path("catalog/", include("catalog.urls")),
     path("billing/", include("billing.urls")),
     path("overage/", include("overage.urls")),
+    path("", include("dashboard.urls")),
     path("", include("subscriptions.urls")),
     path("", include("portal.portal_urls")),
 ]

@@ -8,7 +8,7 @@ reverse relation ``customer.credit_account`` only.
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Exists, F, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from overage.models import (
@@ -204,4 +204,28 @@ def overage_history(*, customer, partner):
         .filter(customer=customer)
         .select_related("azure_subscription", "partner", "reseller", "started_by", "ended_by")
         .order_by("-started_at")
+    )
+
+
+def overage_not_owned_by(partner):
+    """The customers' settings another partner owns (the partner neither owns nor is the
+    reseller of record of them): filter with ``customer=OuterRef(...)``."""
+    return OverageSetting.objects.filter(service=OverageService.PHONE_SERVICES).exclude(owner=partner).exclude(
+        reseller=partner
+    )
+
+
+def customers_with_overage_off(*, partner, limit=20):
+    """The partner's customers for whom it has a live overage-capable subscription while
+    overage is off: no setting yet, or the partner's own setting switched to *None*
+    (SPEC §7). A setting another partner owns is that partner's business: not listed.
+    By name; one query."""
+    capable = overage_capable_subscriptions(customer=OuterRef("pk"), partner=partner)
+    enabled = OverageSetting.objects.filter(customer=OuterRef("pk"), service=OverageService.PHONE_SERVICES, enabled=True)
+    return list(
+        Customer.objects.transacted_by(partner)
+        .filter(Exists(capable))
+        .exclude(Exists(enabled))
+        .exclude(Exists(overage_not_owned_by(partner).filter(customer=OuterRef("pk"))))
+        .order_by("name", "pk")[:limit]
     )

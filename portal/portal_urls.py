@@ -5,7 +5,6 @@ from portal import token_views, views
 app_name = "portal"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("customers/", views.CustomerListView.as_view(), name="customer_list"),
     path("customers/options/", views.customer_options, name="customer_options"),
     path("customers/<uuid:tenant_id>/", views.CustomerDetailView.as_view(), name="customer_detail"),

@@ -1,4 +1,4 @@
-"""The portal's shell: dashboard, customers list and customer page, error pages, health check.
+"""The portal's shell: customers list and customer page, error pages, health check.
 
 ``portal`` is the lowest app: it imports no higher one. The customer page reaches
 subscriptions, licenses and the Azure plan through reverse relations (whose managers keep
@@ -7,7 +7,6 @@ template tags, which call those apps' selectors.
 """
 
 import logging
-from datetime import timedelta
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
@@ -17,7 +16,6 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Q
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.translation import gettext
@@ -28,7 +26,7 @@ from django.views.generic import DetailView, ListView
 
 from portal import permissions
 from portal.api import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
-from portal.models import AuditEvent, Customer
+from portal.models import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -74,37 +72,8 @@ def htmx_template(request, template, partial):
 @login_required
 def no_membership(request):
     if request.partner is not None:
-        return redirect("portal:dashboard")
+        return redirect("dashboard:home")
     return render(request, "portal/no_membership.html", {"message": NO_MEMBERSHIP_MESSAGE}, status=403)
-
-
-@partner_required
-def dashboard(request):
-    partner = request.partner
-    today = timezone.localdate()
-    # ``portal`` cannot import subscriptions: the model comes through the reverse relation.
-    subscriptions = partner.subscriptions.model.objects.transacted_by(partner)
-    live = subscriptions.live()
-    stats = live.aggregate(
-        count=Count("pk"),
-        renewing_soon=Count("pk", filter=Q(commitment_end_date__lte=today + timedelta(days=30))),
-        expiring_soon=Count(
-            "pk", filter=Q(commitment_end_date__lte=today + timedelta(days=30), auto_renew_enabled=False)
-        ),
-        in_window=Count(
-            "pk",
-            filter=Q(term_started_at__gte=timezone.now() - timedelta(hours=168)),
-        ),
-    )
-    context = {
-        "customer_count": Customer.objects.transacted_by(partner).count(),
-        "stats": stats,
-        "upcoming": live.select_related("customer", "sku").filter(
-            commitment_end_date__lte=today + timedelta(days=30)
-        ).order_by("commitment_end_date")[:8],
-        "recent_events": AuditEvent.objects.owned_by(partner).select_related("customer")[:8],
-    }
-    return render(request, "portal/dashboard.html", context)
 
 
 class CustomerListView(PartnerRequiredMixin, ListView):

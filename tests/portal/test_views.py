@@ -54,8 +54,8 @@ def test_member_signs_in_with_email_and_password(client, partner_a):
     membership = MembershipFactory(partner=partner_a, user__email="ada@contoso.example")
     response = client.post(LOGIN_URL, {"username": "ada@contoso.example", "password": PASSWORD})
     assert response.status_code == 302
-    assert response.url == reverse("portal:dashboard")
-    assert client.get(reverse("portal:dashboard")).context["user"] == membership.user
+    assert response.url == reverse("dashboard:home")
+    assert client.get(reverse("dashboard:home")).context["user"] == membership.user
 
 
 def test_wrong_password_and_unknown_user_get_the_same_error(client, partner_a):
@@ -101,7 +101,7 @@ def test_user_without_membership_cannot_open_a_customer(client, customer_of, par
 def test_member_visiting_no_access_page_goes_to_dashboard(make_member, partner_a):
     response = make_member(partner_a).get(reverse("portal:no_membership"))
     assert response.status_code == 302
-    assert response.url == reverse("portal:dashboard")
+    assert response.url == reverse("dashboard:home")
 
 
 # Dashboard

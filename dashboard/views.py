@@ -1,0 +1,22 @@
+"""The partner's dashboard (SPEC §11 ``/``): the to-do list and the month's charges."""
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from dashboard.items import month_charges, todo_items
+from portal.views import partner_required
+
+
+@partner_required
+def dashboard(request):
+    """What needs the partner's attention now, most urgent first, each item linking to where
+    it is fixed; and, for roles that see billing, the month's charges so far."""
+    now = timezone.now()
+    items = todo_items(membership=request.membership, now=now)
+    context = {
+        "items": items,
+        "urgent_count": sum(1 for item in items if item.severity == "danger"),
+        "charges": month_charges(membership=request.membership, today=timezone.localdate(now)),
+        "now": now,
+    }
+    return render(request, "dashboard/dashboard.html", context)

@@ -1,0 +1,135 @@
+"""Reads of what in the partner's subscriptions needs attention now: the dashboard's to-do
+items (SPEC §11) that the subscriptions app owns.
+
+Each function reads a constant number of queries whatever the number of rows, starts from
+``Subscription.objects.transacted_by`` (subscriptions the partner transacts or is the reseller
+of record of) and returns at most ``limit`` rows, the most urgent first. Whether the member
+may act on a row is the caller's question (``selectors_list.action_denial``'s rule: a
+reseller of record, a billing admin or a helpdesk agent only looks).
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Prefetch, Subquery
+from django.utils import timezone
+
+from subscriptions.models import (
+    AddonRemovalRequest,
+    RemovalRequestStatus,
+    SeatChange,
+    SeatChangeKind,
+    Subscription,
+    SubscriptionStatus,
+)
+from subscriptions.selectors_list import annotate_list_flags, seat_windows
+
+ATTENTION_LIMIT = 20
+RENEWAL_HORIZON_DAYS = 30
+WINDOW_HORIZON = datetime.timedelta(hours=24)
+
+
+@dataclass
+class ClosingWindow:
+    """Seats of a subscription still removable until ``deadline``: the soonest of its
+    168-hour windows that close within the horizon."""
+
+    subscription: Subscription
+    seats: int
+    deadline: datetime.datetime
+
+
+def seat_windows_closing(*, partner, now=None, within=WINDOW_HORIZON, limit=ATTENTION_LIMIT):
+    """Live subscriptions with seats whose 168-hour window (SPEC §5) closes within
+    ``within`` of ``now``, soonest first, each with the seats still removable in those
+    windows. Two queries: the subscriptions with such a seat batch, then their seat history,
+    replayed as the seat flyout replays it (``seat_windows``), so both say the same number."""
+    now = now or timezone.now()
+    horizon = now + within
+    batches = SeatChange.objects.filter(
+        kind__in=[SeatChangeKind.PURCHASE, SeatChangeKind.RENEW, SeatChangeKind.ADD],
+        refundable_until__gte=now,
+        refundable_until__lt=horizon,
+    )
+    subscriptions = (
+        Subscription.objects.transacted_by(partner)
+        .live()
+        .licenses()
+        # The few subscriptions the closing batches name (a subquery per subscription would
+        # read every seat history of a 100,000-subscription partner).
+        .filter(pk__in=batches.values("subscription_id"))
+        .annotate(
+            closes_at=Subquery(
+                batches.filter(subscription=OuterRef("pk")).order_by("refundable_until").values("refundable_until")[:1]
+            )
+        )
+        .select_related("customer", "partner", "sku")
+        .prefetch_related(
+            Prefetch("seat_changes", queryset=SeatChange.objects.order_by("occurred_at", "id"), to_attr="seat_history")
+        )
+        .order_by("closes_at", "pk")[:limit]
+    )
+    rows = []
+    for subscription in subscriptions:
+        windows = seat_windows(subscription, subscription.seat_history, now)
+        batches = [batch for batch in windows.open_batches if batch.allowed_until < horizon]
+        seats = sum(batch.quantity for batch in batches)
+        if seats:
+            rows.append(ClosingWindow(subscription, seats, min(batch.allowed_until for batch in batches)))
+    return sorted(rows, key=lambda row: row.deadline)
+
+
+# The misalignment check is a subquery per add-on: the add-ons ending soonest are searched
+# first, and further ahead only while fewer than ``limit`` were found.
+ADDON_HORIZONS_DAYS = (30, 120, None)
+
+
+def addons_outliving_base(*, partner, today=None, limit=ATTENTION_LIMIT):
+    """Active add-ons that end after every live base of the same customer sold by the same
+    partner (the misalignment warning of SPEC §5, ``annotate_list_flags``), with
+    ``base_end_date``; the one ending first first. At most three queries: add-ons ending
+    within 30 days, then 120, then any (the first ``limit`` of a nearer horizon are the first
+    ``limit`` of all)."""
+    today = today or timezone.localdate()
+    addons = Subscription.objects.transacted_by(partner).filter(sku__is_addon=True, status=SubscriptionStatus.ACTIVE)
+    for days in ADDON_HORIZONS_DAYS:
+        scoped = addons if days is None else addons.filter(commitment_end_date__lte=today + datetime.timedelta(days=days))
+        rows = list(
+            annotate_list_flags(scoped.select_related("customer", "partner", "sku"))
+            .filter(outlives_base=True)
+            .order_by("commitment_end_date", "pk")[:limit]
+        )
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def open_removal_requests(*, partner, limit=ATTENTION_LIMIT):
+    """Open requests to remove a redundant add-on (SPEC §5), nearest deadline first. One query."""
+    # Scoped row by row (the open requests are few): ``transacted_by``'s ``IN`` over every
+    # subscription of the partner costs a scan of them all.
+    scoped = Subscription.objects.transacted_by(partner).filter(pk=OuterRef("subscription_id"))
+    return list(
+        AddonRemovalRequest.objects.filter(Exists(scoped))
+        .filter(status=RemovalRequestStatus.OPEN)
+        .select_related("subscription__customer", "subscription__partner", "subscription__sku")
+        .order_by("deadline", "pk")[:limit]
+    )
+
+
+def ending_without_auto_renew(*, partner, today=None, days=RENEWAL_HORIZON_DAYS, limit=ATTENTION_LIMIT):
+    """Active license subscriptions whose term ends within ``days`` of ``today`` with
+    auto-renew off: they expire on their end date (SPEC §5). Soonest first; one query."""
+    today = today or timezone.localdate()
+    return list(
+        Subscription.objects.transacted_by(partner)
+        .licenses()
+        .filter(
+            status=SubscriptionStatus.ACTIVE,
+            auto_renew_enabled=False,
+            commitment_end_date__gte=today,
+            commitment_end_date__lte=today + datetime.timedelta(days=days),
+        )
+        .select_related("customer", "partner", "sku")
+        .order_by("commitment_end_date", "pk")[:limit]
+    )

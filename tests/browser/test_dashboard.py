@@ -1,0 +1,54 @@
+"""The dashboard in the browser on the demo data: Contoso's admin agent sees Alpine Ski House's
+blocked calls and overage off, and fixes the latter from the item's flyout; Fabrikam's sees
+Fourth Coffee's auto-recharge. The screenshot in the README is taken here."""
+
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
+
+
+def todo_item(page, kind, customer):
+    return page.locator(f'[data-testid="todo-item"][data-kind="{kind}"][data-customer="{customer}"]')
+
+
+def test_contoso_dashboard_lists_alpines_blocked_calls_and_overage_off(demo_data, page, login):
+    login("alan@contoso.example")
+    page.goto("/")
+    blocked = todo_item(page, "blocked_calls", "Alpine Ski House")
+    expect(blocked).to_contain_text("705 calls blocked last month")
+    overage_off = todo_item(page, "overage_off", "Alpine Ski House")
+    expect(overage_off).to_be_visible()
+    expect(page.get_by_test_id("charges")).to_contain_text("USD")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    # No sideways scrolling, on a desktop or on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+    overage_off.get_by_role("button", name="Manage overage").click()
+    expect(page.locator("#flyout")).to_be_visible()
+    expect(page.locator("#flyout-title")).to_have_text("Manage overage")
+    expect(page.locator("#flyout-body")).to_contain_text("Subscription 1")
+
+
+def test_sales_agent_sees_manage_overage_disabled_with_the_reason(demo_data, page, login):
+    login("sam@contoso.example")
+    page.goto("/")
+    overage_off = todo_item(page, "overage_off", "Alpine Ski House")
+    expect(overage_off.get_by_role("button", name="Manage overage")).to_be_disabled()
+    expect(overage_off).to_contain_text("Only admin agents and global admins can manage overage.")
+
+
+def test_fabrikam_dashboard_warns_about_fourth_coffees_auto_recharge(demo_data, page, login):
+    login("admin@fabrikam.example")
+    page.goto("/")
+    item = todo_item(page, "auto_recharge", "Fourth Coffee")
+    expect(item).to_contain_text("post-paid overage will never start")
+    item.get_by_role("link", name="See credits").click()
+
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/billing/credits/55555555-5555-4555-8555-555555555555/")
