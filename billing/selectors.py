@@ -322,8 +322,8 @@ def charges_by_month(*, partner, months):
 
     runs = BillingMonth.objects.filter(month__in=months).values("published_run")
     postpaid = (
-        RatedCall.objects.filter(run__in=runs, billing_month__month__in=months, postpaid_minutes__gt=0)
-        .transacted_by(partner)
+        RatedCall.objects.transacted_by(partner)
+        .filter(run__in=runs, billing_month__month__in=months, postpaid_minutes__gt=0)
         .values("billing_month__month", "currency").annotate(total=Sum("postpaid_amount")).order_by()
     )
     for row in postpaid:
