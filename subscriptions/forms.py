@@ -5,10 +5,11 @@ import datetime
 
 from django import forms
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Availability, BillingCycle, TermDuration
+from portal.formatting import format_date
 from portal.models import Customer
 from subscriptions.errors import (
     FRIENDLY_NAME_MAX_LENGTH,
@@ -91,10 +92,10 @@ class CartLineForm(forms.Form):
         for item in self.end_date_items:
             day = item["allowedCustomTermEndDate"]
             if item["allowedCustomTermEndDateType"] == CALENDAR_MONTH_ALIGNED:
-                label = _("%(date)s — end of the month") % {"date": formats.date_format(day)}
+                label = _("%(date)s — end of the month") % {"date": format_date(day)}
             else:
                 label = _("%(date)s — aligned with %(count)s active subscription(s)") % {
-                    "date": formats.date_format(day), "count": len(item["cotermSubscriptionIds"])}
+                    "date": format_date(day), "count": len(item["cotermSubscriptionIds"])}
             choices.append((day.isoformat(), label))
         self.fields["custom_term_end_date"].choices = choices
 
