@@ -1,5 +1,5 @@
-"""Request id (and the request's log line), current-partner resolution, and the refusal of
-control characters in input."""
+"""Request id (and the request's log line), current-partner resolution, the user's language
+and time zone, and the refusal of control characters in input."""
 
 import json
 import re
