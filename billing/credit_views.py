@@ -11,6 +11,7 @@ from billing.charts import line_chart
 from billing.models import BillingMonthStatus, CreditLedgerEntry
 from overage.services import AUTO_RECHARGE_WARNING
 from portal import permissions
+from portal.formatting import format_money
 from portal.models import Customer
 from portal.views import htmx_template, partner_required, require_permission
 
@@ -45,7 +46,7 @@ def customer_credits(request, tenant_id):
                 "is_paginated": page.has_other_pages(),
                 "entries": page.object_list,
                 "open_status": BillingMonthStatus.OPEN,
-                "warning": AUTO_RECHARGE_WARNING % {"threshold": account.threshold, "currency": account.currency}
+                "warning": AUTO_RECHARGE_WARNING % {"threshold": format_money(account.threshold, account.currency)}
                 if account.auto_recharge
                 else "",
                 "chart": line_chart(

@@ -20,6 +20,7 @@ from billing.services.rating import (
     check_can_rate,
 )
 from billing.services.reconciliation import parse_month
+from portal.formatting import format_month
 from portal.views import htmx_template
 from subscriptions.periods import add_months
 
@@ -83,7 +84,7 @@ def rating_start(request):
         messages.error(request, error.description)
         return redirect("billing:rating")
     except IntegrityError:  # the partial unique index: a run of this month is already active
-        messages.error(request, RUN_IN_PROGRESS % {"month": f"{month:%Y-%m}"})
+        messages.error(request, RUN_IN_PROGRESS % {"month": format_month(month)})
         return redirect("billing:rating")
     return redirect("billing:rating_run", run_id=run.pk)
 
@@ -117,5 +118,5 @@ def rating_finalize(request):
     except RatingError as error:
         messages.error(request, error.description)
     else:
-        messages.success(request, _("%(month)s is finalized.") % {"month": f"{month:%Y-%m}"})
+        messages.success(request, _("%(month)s is finalized.") % {"month": format_month(month)})
     return redirect("billing:rating")

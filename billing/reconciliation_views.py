@@ -5,6 +5,8 @@ Billing roles only (``permissions.BILLING``); the partner is always ``request.pa
 page shows the signed-in partner's own lines and nothing else.
 """
 
+import datetime
+
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
@@ -31,6 +33,7 @@ from billing.usage_lines import (
 )
 from portal import permissions
 from portal.csv_export import CsvLineWriter
+from portal.formatting import format_date, format_money, format_month
 from portal.views import htmx_template, partner_required, require_permission
 
 PAGE_SIZE = 50
@@ -50,10 +53,22 @@ TABLE_COLUMNS = [
 ]
 
 
+def _cell(row, key):
+    """A cell as a person reads it: the file's dates and amounts in the user's language (the
+    CSV and the API keep the machine format, SPEC §9)."""
+    if key == "Description":
+        # A usage line's SKU is always the Azure plan: its meter says what was billed.
+        return row["MeterDescription"] or row["SkuName"]
+    if key in ("ChargeStartDate", "ChargeEndDate") and row[key]:
+        value = row[key]
+        return format_date(datetime.date.fromisoformat(value[:10]) if isinstance(value, str) else value)
+    if key in ("EffectiveUnitPrice", "Subtotal"):
+        return format_money(row[key], row["Currency"])
+    return row[key]
+
+
 def _cells(row):
-    # A usage line's SKU is always the Azure plan: its meter says what was billed.
-    description = row["MeterDescription"] or row["SkuName"]
-    return [description if key == "Description" else row[key] for key, _label in TABLE_COLUMNS]
+    return [_cell(row, key) for key, _label in TABLE_COLUMNS]
 
 
 def _selected_month(request, months):
@@ -81,7 +96,7 @@ def billing_home(request):
             categories=[f"{day:%d}" for day in days],
             series=overage_series,
             title=_("Post-paid overage per Azure subscription per day"),
-            x_label=_("Day of %(month)s") % {"month": f"{month:%Y-%m}"},
+            x_label=_("Day of %(month)s") % {"month": format_month(month)},
             y_label=_("Amount (%(currency)s)") % {"currency": overage_currency or "—"},
             empty_message=_("No post-paid overage this month."),
         ),

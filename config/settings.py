@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.CurrentPartnerMiddleware",
+    "portal.middleware.UserPreferenceMiddleware",
     "portal.middleware.RejectControlCharactersMiddleware",
     # Last: turns a locked-out login into the lock-out page (portal.security.lockout_response).
     "axes.middleware.AxesMiddleware",

@@ -20,6 +20,7 @@ from overage.models import (
 )
 from overage.services import AUTO_RECHARGE_WARNING, overage_capable_subscriptions
 from portal import permissions
+from portal.formatting import format_money
 from portal.models import Customer
 
 MANAGED_BY_ANOTHER_PARTNER = _("Overage is managed by another partner.")
@@ -139,7 +140,7 @@ def credit_warning(customer):
     account = getattr(customer, "credit_account", None)
     if account is None or not account.auto_recharge:
         return ""
-    return str(AUTO_RECHARGE_WARNING % {"threshold": account.threshold, "currency": account.currency})
+    return str(AUTO_RECHARGE_WARNING % {"threshold": format_money(account.threshold, account.currency)})
 
 
 def overage_state(*, customer, membership, with_choices=False):

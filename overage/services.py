@@ -56,7 +56,7 @@ AZURE_SUBSCRIPTION_REQUIRED = _("Choose an Azure subscription, or Create new, to
 NOT_TRANSACTING = _("Indirect resellers cannot manage overage: their indirect provider does it for them.")
 AUTO_RECHARGE_WARNING = _(
     "This customer's communication credits have auto-recharge on: the balance is refilled whenever it falls "
-    "below %(threshold)s %(currency)s, so post-paid overage will never start. The customer's global admin can "
+    "below %(threshold)s, so post-paid overage will never start. The customer's global admin can "
     "turn auto-recharge off in the Microsoft 365 admin center (Billing › Your products)."
 )
 TRANSFER_NOT_OWNER = _("Only the partner that owns the overage setting can agree to give it away.")

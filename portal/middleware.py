@@ -1,23 +1,28 @@
-"""Request id (and the request's log line), current-partner resolution, and the refusal of
-control characters in input."""
+"""Request id (and the request's log line), current-partner resolution, the user's language
+and time zone, and the refusal of control characters in input."""
 
 import json
 import re
 import time
 import uuid
+import zoneinfo
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.utils import timezone, translation
 from django.utils.functional import empty
 from django.utils.translation import gettext_lazy as _
 
+from portal import preferences
 from portal.api import INVALID_INPUT_CODE, error_body
 from portal.logs import log_context, log_context_bind, log_request_line
 from portal.text import control_character
 
 
+# The API answers in English and UTC whatever the user chose (SPEC's error texts are English).
+API_PATH_PREFIX = "/v1/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 
@@ -60,7 +65,8 @@ def _membership(user):
         return None
     from portal.models import Membership
 
-    return Membership.objects.select_related("partner").filter(user=user).first()
+    # The user's preference (language, time zone) comes in the same query: UserPreferenceMiddleware.
+    return Membership.objects.select_related("partner", "user__preference").filter(user=user).first()
 
 
 class CurrentPartnerMiddleware:
@@ -75,6 +81,43 @@ class CurrentPartnerMiddleware:
         request.partner = request.membership.partner if request.membership else None
         log_context_bind(user=_user_id(request), partner=request.partner.mpn_id if request.partner else "")
         return self.get_response(request)
+
+
+class UserPreferenceMiddleware:
+    """Activates the user's language and time zone for the request (``portal.preferences``):
+    a saved language wins over the browser's, which ``LocaleMiddleware`` chose before; the time
+    zone is the saved one or the partner country's. The API keeps English and UTC. Placed
+    after ``CurrentPartnerMiddleware``, whose membership query brings the preference along."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(API_PATH_PREFIX):
+            translation.activate(preferences.DEFAULT_LANGUAGE)
+            request.LANGUAGE_CODE = preferences.DEFAULT_LANGUAGE
+            timezone.deactivate()
+            return self.get_response(request)
+        preference = _preference(request)
+        language = preferences.preferred_language(preference)
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        timezone.activate(zoneinfo.ZoneInfo(preferences.preferred_time_zone(preference, request.partner)))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def _preference(request):
+    """The preference loaded with the membership; a query only for a user without one."""
+    if request.membership is not None:
+        try:
+            return request.membership.user.preference
+        except ObjectDoesNotExist:
+            return None
+    return preferences.preference_of(request.user)
 
 
 

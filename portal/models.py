@@ -81,6 +81,13 @@ class Partner(models.Model):
         verbose_name=_("indirect providers"),
         help_text=_("For an indirect reseller: the indirect providers it sells through."),
     )
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        blank=True,
+        validators=[country_validator],
+        help_text=_("Two-letter ISO code; gives its users' default time zone (Europe/Rome for IT)."),
+    )
     is_sandbox = models.BooleanField(_("sandbox"), default=False)
     sandbox_azure_access = models.BooleanField(
         _("sandbox Azure-plan access"),
@@ -340,3 +347,22 @@ class ApiToken(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class UserPreference(models.Model):
+    """A user's own language and time zone for the pages (issue 12). An empty language
+    follows the browser; an empty time zone follows the partner's country
+    (``portal.preferences``). The API ignores both: it answers in English and UTC."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference", verbose_name=_("user")
+    )
+    language = models.CharField(_("language"), max_length=10, blank=True, choices=settings.LANGUAGES)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
+
+    def __str__(self):
+        return str(self.user)

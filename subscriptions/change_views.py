@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from catalog.models import Sku
+from portal.formatting import format_date, format_money
 from portal.views import htmx_template, partner_required
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED
@@ -51,7 +52,7 @@ ALIGNED = _("From its next term, %(name)s ends on %(date)s (the first term is pr
 ALIGNMENT_REMOVED = _("%(name)s is no longer aligned: its next term runs its full length.")
 CHOOSE_A_TARGET = _("Choose one of the upgrade offers listed.")
 ALREADY_UPGRADED = _("%(name)s is already on %(target)s: nothing was changed.")
-UPGRADED = _("%(name)s was upgraded from %(source)s to %(target)s; a convert charge of %(amount)s %(currency)s was made.")
+UPGRADED = _("%(name)s was upgraded from %(source)s to %(target)s; a convert charge of %(amount)s was made.")
 UPGRADE_MADE_REDUNDANT = _(
     "The upgraded offer already includes the services of %(addons)s: request their removal, with a refund, by %(deadline)s."
 )
@@ -144,9 +145,9 @@ def alignment_options(request, subscription):
     for day in sorted(by_date):
         offers = list(dict.fromkeys(by_date[day]))
         if offers:
-            label = SAME_END_DATE_AS % {"offers": ", ".join(offers), "date": day.isoformat()}
+            label = SAME_END_DATE_AS % {"offers": ", ".join(offers), "date": format_date(day)}
         else:
-            label = END_OF_MONTH % {"date": day.isoformat()}
+            label = END_OF_MONTH % {"date": format_date(day)}
         options.append((day.isoformat(), label))
     return options
 
@@ -202,7 +203,7 @@ def subscription_align(request, subscription_id):
     if end_date is None:
         messages.success(request, ALIGNMENT_REMOVED % {"name": _display_name(updated)})
     else:
-        messages.success(request, ALIGNED % {"name": _display_name(updated), "date": end_date.isoformat()})
+        messages.success(request, ALIGNED % {"name": _display_name(updated), "date": format_date(end_date)})
     return redirect("subscriptions:subscription_detail", subscription_id=updated.pk)
 
 
@@ -276,8 +277,7 @@ def subscription_upgrade(request, subscription_id):
             "name": _display_name(upgraded),
             "source": source_title,
             "target": target.title,
-            "amount": convert.amount if convert else Decimal("0.00"),
-            "currency": upgraded.currency,
+            "amount": format_money(convert.amount if convert else Decimal("0.00"), upgraded.currency),
         },
     )
     if redundant:
@@ -285,7 +285,7 @@ def subscription_upgrade(request, subscription_id):
         messages.warning(
             request,
             UPGRADE_MADE_REDUNDANT
-            % {"addons": ", ".join(_display_name(a) for a in redundant), "deadline": deadline.isoformat()},
+            % {"addons": ", ".join(_display_name(a) for a in redundant), "deadline": format_date(deadline)},
         )
     return redirect("subscriptions:subscription_detail", subscription_id=upgraded.pk)
 
@@ -318,5 +318,5 @@ def subscription_removal_request(request, subscription_id):
         return _stale(request, subscription_id, REMOVAL_TEMPLATE, _removal_context, exc)
     except SubscriptionError as exc:
         return _render(request, REMOVAL_TEMPLATE, _removal_context(request, subscription, error=exc), status=400)
-    messages.success(request, REMOVAL_RAISED % {"name": _display_name(subscription), "deadline": raised.deadline.isoformat()})
+    messages.success(request, REMOVAL_RAISED % {"name": _display_name(subscription), "deadline": format_date(raised.deadline)})
     return redirect("subscriptions:subscription_detail", subscription_id=subscription.pk)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.filters import QuickModelSelect
 from catalog.models import ConsumptionType, Product, Sku
+from portal.forms import LocalDateInput
 from portal.models import Customer
 from subscriptions.models import Subscription, SubscriptionStatus
 
@@ -163,13 +164,13 @@ class SubscriptionFilter(django_filters.FilterSet):
         field_name="commitment_end_date",
         lookup_expr="gte",
         label=_("Term ends from"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=LocalDateInput(),
     )
     end_to = django_filters.DateFilter(
         field_name="commitment_end_date",
         lookup_expr="lte",
         label=_("Term ends by"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=LocalDateInput(),
     )
     auto_renew = django_filters.BooleanFilter(
         field_name="auto_renew_enabled", label=_("Auto-renew"), widget=forms.Select(choices=AUTO_RENEW_CHOICES)

@@ -5,10 +5,11 @@ import datetime
 
 from django import forms
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Availability, BillingCycle, TermDuration
+from portal.formatting import format_date
 from portal.models import Customer
 from subscriptions.errors import (
     FRIENDLY_NAME_MAX_LENGTH,
@@ -45,14 +46,14 @@ def end_date_choices(items, names):
     for item in items:
         day = item["allowedCustomTermEndDate"]
         if item["allowedCustomTermEndDateType"] == CALENDAR_MONTH_ALIGNED:
-            label = _("%(date)s — end of the month") % {"date": formats.date_format(day)}
+            label = _("%(date)s — end of the month") % {"date": format_date(day)}
             month_ends.setdefault(day.year, []).append((day.isoformat(), label))
         else:
             subscriptions = [names.get(pk, pk) for pk in item["cotermSubscriptionIds"]]
             shown = ", ".join(subscriptions[:3])
             if len(subscriptions) > 3:
                 shown = _("%(names)s and %(count)s more") % {"names": shown, "count": len(subscriptions) - 3}
-            label = _("%(date)s — with %(subscriptions)s") % {"date": formats.date_format(day), "subscriptions": shown}
+            label = _("%(date)s — with %(subscriptions)s") % {"date": format_date(day), "subscriptions": shown}
             aligned.append((day.isoformat(), label))
     choices = [("", _("No alignment (natural end of the term)"))]
     if aligned:

@@ -31,7 +31,7 @@ def test_billing_admin_sees_the_balance_ledger_chart_and_auto_recharge_warning(m
     page = make_member(partner_a, "billing_admin").get(url(account))
     assert page.status_code == 200
     body = page.content.decode()
-    assert "112.75 EUR" in body
+    assert "€112.75" in body
     assert 'data-testid="auto-recharge-warning"' in body and "post-paid overage will never start" in body
     assert body.count("<tr>") >= 3 and "<svg" in body
 

@@ -109,7 +109,7 @@ def test_page_totals_equal_the_sum_of_every_line(make_member, partner_a, october
     assert page.count == 61
     assert page.totals["USD"]["total"] == expected  # all 61 lines, not the page
     assert page.totals["USD"]["usage"] == Decimal("16.90")
-    assert f'data-currency="USD">{expected}<' in response.content.decode()
+    assert f'data-currency="USD">${expected:,.2f}<' in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -151,7 +151,7 @@ def test_reconciliation_page_lists_charge_types(make_member, partner_a, october)
     content = client.get(PAGE_URL, {"charge_type": "cancelImmediate"}).content.decode()
 
     assert "cancelImmediate" in content
-    assert "-3.00" in content
+    assert "-$3.00" in content
 
 
 @pytest.mark.django_db

@@ -59,7 +59,7 @@ def test_catalog_lists_one_row_per_sku_with_its_price(client_a, base_and_addon):
     assert response.status_code == 200
     assert set(rows(response)) == {base.code, addon.code}
     html = response.content.decode()
-    assert "10.00 USD" in html
+    assert "$10.00" in html
     assert "Microsoft 365 E3" in html and "M365 E3" in html
 
 
@@ -99,9 +99,9 @@ def test_market_chooses_the_price_shown_and_defaults_to_us(client_a):
     sku = SkuFactory()
     PriceListEntryFactory(sku=sku, market="US", currency="USD", unit_price=Decimal("10.00"))
     PriceListEntryFactory(sku=sku, market="IT", currency="EUR", unit_price=Decimal("9.40"))
-    assert "10.00 USD" in client_a.get(CATALOG).content.decode()
+    assert "$10.00" in client_a.get(CATALOG).content.decode()
     italy = client_a.get(CATALOG, {"market": "IT"}).content.decode()
-    assert "9.40 EUR" in italy and "10.00 USD" not in italy
+    assert "€9.40" in italy and "$10.00" not in italy
     assert '<option value="IT"' in italy  # markets come from the price list
 
 
@@ -118,8 +118,8 @@ def test_price_follows_term_and_billing_plan(client_a):
     sku = SkuFactory(supported_terms=["P1M", "P1Y"], supported_billing_cycles=["monthly", "annual"])
     PriceListEntryFactory(sku=sku, term_duration="P1Y", billing_plan="annual", unit_price=Decimal("120.00"))
     PriceListEntryFactory(sku=sku, term_duration="P1M", billing_plan="monthly", unit_price=Decimal("12.00"))
-    assert "120.00 USD" in client_a.get(CATALOG, {"term": "P1Y", "billing_plan": "annual"}).content.decode()
-    assert "12.00 USD" in client_a.get(CATALOG, {"term": "P1M", "billing_plan": "monthly"}).content.decode()
+    assert "$120.00" in client_a.get(CATALOG, {"term": "P1Y", "billing_plan": "annual"}).content.decode()
+    assert "$12.00" in client_a.get(CATALOG, {"term": "P1M", "billing_plan": "monthly"}).content.decode()
 
 
 def test_text_search_matches_title_product_id_and_sku_code(client_a):

@@ -296,7 +296,7 @@ def test_auto_recharge_warning_is_shown_where_overage_is_managed(make_member, pa
     CreditAccountFactory(customer=alpine, currency="USD", auto_recharge=True, threshold=Decimal("20.00"),
                          recharge_amount=Decimal("100.00"))
     client = make_member(partner_a)
-    expected = "below 20.00 USD, so post-paid overage will never start"
+    expected = "below $20.00, so post-paid overage will never start"
     assert expected in client.get(reverse("portal:customer_detail", args=[alpine.tenant_id])).content.decode()
     assert expected in client.get(manage_url(alpine), **HX).content.decode()
 

@@ -265,7 +265,7 @@ def test_customer_page_shows_licenses_subscriptions_plan_overage_and_credits(
         str(LicenseChannel.CSP_NCE.label),
         str(LicenseChannel.VOLUME_LICENSING.label),
         "Subscription 1",  # Azure plan and where overage goes
-        "120.00 EUR",  # credit balance in the customer's currency
+        "€120.00",  # credit balance in the customer's currency
     ]:
         assert text in html, text
     assert [s.sku for s in response.context["subscriptions"]] == [teams]

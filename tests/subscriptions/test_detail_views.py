@@ -43,11 +43,11 @@ def test_partner_sees_its_subscription_page(make_member, partner_a, bought):
     with time_machine.travel(PURCHASE + datetime.timedelta(hours=1), tick=False):
         response = make_member(partner_a).get(detail(bought))
     assert response.status_code == 200
-    body = response.content.decode()
+    body = response.content.decode().replace("\u202f", " ")
     assert "Alpine Ski House" in body
     assert 'data-testid="seat-history"' in body
     assert 'data-testid="charge-events"' in body
-    assert "2026-03-08 10:00 UTC" in body  # the refundable seats' and cancellation deadline
+    assert "Mar 8, 2026, 10:00 AM (UTC)" in body  # the refundable seats' and cancellation deadline
     assert "5 seats can still be removed" in body
 
 
@@ -58,8 +58,8 @@ def test_other_partner_gets_404(make_member, partner_b, bought):
 
 def test_page_outside_the_window_says_it_closed(make_member, partner_a, bought):
     with time_machine.travel(PURCHASE + datetime.timedelta(days=10), tick=False):
-        body = make_member(partner_a).get(detail(bought)).content.decode()
-    assert "Cancellation window closed on 2026-03-08 10:00 UTC" in body
+        body = make_member(partner_a).get(detail(bought)).content.decode().replace("\u202f", " ")
+    assert "Cancellation window closed on Mar 8, 2026, 10:00 AM (UTC)" in body
     assert "No seat can be removed now." in body
 
 
@@ -99,7 +99,7 @@ def test_misaligned_addon_warns_with_dates_and_align_link(make_member, partner_a
     addon = SubscriptionFactory(partner=partner_a, customer=customer, sku=addon_sku, commitment_end_date=addon_end)
     body = make_member(partner_a).get(detail(addon)).content.decode()
     assert 'data-testid="misalignment-warning"' in body
-    assert base_end.isoformat() in body and addon_end.isoformat() in body
+    assert f"{base_end:%b} {base_end.day}, {base_end.year}" in body and f"{addon_end:%b} {addon_end.day}, {addon_end.year}" in body
     assert f'href="/subscriptions/{addon.pk}/align/"' in body
 
 
