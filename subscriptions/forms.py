@@ -7,6 +7,7 @@ from django import forms
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from catalog.models import Availability, BillingCycle, TermDuration
 from portal.models import Customer
@@ -65,7 +66,7 @@ class CartLineForm(forms.Form):
             .order_by("sku__product__title", "sku__sku_id", "availability_id")
         }
         self.fields["catalog_item"].choices = [("", _("Choose a product SKU…"))] + [
-            (key, f"{a.sku.title}{' (add-on)' if a.sku.is_addon else ''} — {key}")
+            (key, f"{a.sku.title}{' ' + str(_('(add-on)')) if a.sku.is_addon else ''} — {key}")
             for key, a in self.availabilities.items()
         ]
         self.fields["catalog_item"].widget.attrs.update(htmx)
@@ -93,8 +94,10 @@ class CartLineForm(forms.Form):
             if item["allowedCustomTermEndDateType"] == CALENDAR_MONTH_ALIGNED:
                 label = _("%(date)s — end of the month") % {"date": formats.date_format(day)}
             else:
-                label = _("%(date)s — aligned with %(count)s active subscription(s)") % {
-                    "date": formats.date_format(day), "count": len(item["cotermSubscriptionIds"])}
+                count = len(item["cotermSubscriptionIds"])
+                label = ngettext("%(date)s — aligned with %(count)s active subscription",
+                                 "%(date)s — aligned with %(count)s active subscriptions", count) % {
+                    "date": formats.date_format(day), "count": count}
             choices.append((day.isoformat(), label))
         self.fields["custom_term_end_date"].choices = choices
 
