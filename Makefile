@@ -59,6 +59,7 @@ install-test: $(TEST_STAMP)
 MESSAGES_IGNORE := -i '.venv/*' -i 'tests/*' -i 'bench/*' -i 'var/*' -i 'staticfiles/*' -i '.tools/*'
 
 compilemessages: install
+	@command -v msgfmt >/dev/null || { echo "compilemessages needs GNU gettext's msgfmt: apt-get install gettext" >&2; exit 1; }
 	$(VPY) manage.py compilemessages --ignore='.venv' --ignore='.tools' --verbosity 0
 
 messages: install
