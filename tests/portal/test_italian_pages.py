@@ -3,7 +3,7 @@
 The pages come from the URL resolver (the scoping sweep's walk and its ``OBJECT_IDS``), so a
 page added later is checked without anyone remembering to: the owner of every object, with
 every role and the operator's staff flag, GETs each URL as a page and as an HTMX request, and
-POSTs an empty form to each URL that only takes POSTs (its refusal is a page a person reads).
+POSTs an empty form to each URL that takes POSTs (its refusal or form errors are read too).
 The visible text (no tags, scripts, styles or attribute values) must contain no English msgid
 of ``locale/it/LC_MESSAGES/django.po`` of more than two words, nor such a run of words between
 the placeholders of a msgid. A string shown without gettext, a template without
@@ -169,10 +169,12 @@ def test_page_in_italian_shows_no_english(route, world):
     url = _url_for(route, world)[0] if route.kwargs else reverse(route.name)
     checked = 0
     for headers in ({}, {"HX-Request": "true"}):
-        response = client.get(url, headers=headers, **ITALIAN)
-        if response.status_code == 405:
-            response = client.post(url, {}, headers=headers, **ITALIAN)
-        checked += _assert_italian(response, f"{'HTMX ' if headers else ''}{response.request['REQUEST_METHOD']} {url}")
+        branch = "HTMX " if headers else ""
+        checked += _assert_italian(client.get(url, headers=headers, **ITALIAN), f"{branch}GET {url}")
+        # An empty form: the refusal or the form's errors are read by a person too.
+        response = client.post(url, {}, headers=headers, **ITALIAN)
+        if response.status_code != 405:
+            _assert_italian(response, f"{branch}POST {url} (empty form)")
     if route.name == "portal:dashboard":
         assert checked, "the dashboard must be an HTML page"
 
