@@ -4,6 +4,8 @@
 #   make prod  - against $DATABASE_URL: collectstatic, migrate, then web (gunicorn) and worker
 #                (db_worker) from the Procfile, under honcho
 #   make lock  - recompile requirements/*.txt from pyproject.toml (pinned, with hashes)
+#   make messages - refresh locale/*/LC_MESSAGES/django.po from the sources (then translate:
+#                   tools/po_fill.py); `make run`, `make test` and `make prod` compile them
 #
 # Python >= 3.12 is required (Django 6.1). The first candidate that really runs and is
 # new enough wins: pyenv shims for versions that are not active fail, so each one is tried.
@@ -32,7 +34,7 @@ DEMO_ENV := DEBUG=$(DEMO_DEBUG) SECURE_COOKIES=0 PLAIN_STATIC_STORAGE=1
 UV_VERSION := 0.13.8
 LOCK_FLAGS := --universal --python-version 3.12 --generate-hashes --no-header --quiet
 
-.PHONY: run test prod install install-test lock migrate demo check-python clean
+.PHONY: run test prod install install-test lock migrate demo check-python clean messages compilemessages
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then echo "Python 3.12 or newer is required (tried: $(PY_CANDIDATES))" >&2; exit 1; fi
@@ -58,7 +60,18 @@ var/secret_key: | $(VPY)
 	mkdir -p var staticfiles
 	(umask 077 && $(VPY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@)
 
-migrate: install var/secret_key
+# The catalogues' compiled .mo files are built here, not tracked (.gitignore): every entry
+# point that serves pages or runs tests compiles them first (GNU gettext's msgfmt).
+MESSAGES_IGNORE := -i '.venv/*' -i 'tests/*' -i 'bench/*' -i 'var/*' -i 'staticfiles/*' -i '.tools/*'
+
+compilemessages: install
+	@command -v msgfmt >/dev/null || { echo "compilemessages needs GNU gettext's msgfmt: apt-get install gettext" >&2; exit 1; }
+	$(VPY) manage.py compilemessages --ignore='.venv' --ignore='.tools' --verbosity 0
+
+messages: install
+	$(VPY) manage.py makemessages -l it --no-obsolete --no-wrap --add-location file $(MESSAGES_IGNORE)
+
+migrate: install var/secret_key compilemessages
 	$(DEMO_ENV) $(VPY) manage.py migrate --noinput
 
 demo: migrate
@@ -68,11 +81,11 @@ run: demo
 	$(DEMO_ENV) $(VPY) manage.py demo_logins
 	$(DEMO_ENV) $(VPY) manage.py runserver $(HOST):$(PORT)
 
-test: install-test
+test: install-test compilemessages
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 # Production on this machine: the settings come from the environment (README "Production").
-prod: install
+prod: install compilemessages
 	@if [ -z "$(DATABASE_URL)" ]; then echo "make prod needs DATABASE_URL (and SECRET_KEY); see README, Production" >&2; exit 1; fi
 	$(VPY) manage.py collectstatic --noinput --verbosity 0
 	$(VPY) manage.py migrate --noinput

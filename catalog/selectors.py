@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import PriceListEntry, Sku, TenantLicense
 
@@ -73,7 +74,7 @@ def addon_prerequisite_rows(*, sku, customer=None):
 
 # What the UI shows when an add-on's customer has no prerequisite in its tenant (SPEC §3);
 # the API's error 400041 carries the same words.
-ADDON_NOT_PURCHASABLE = "The addon is not purchasable without a compatible base product."
+ADDON_NOT_PURCHASABLE = _("The addon is not purchasable without a compatible base product.")
 
 DEFAULT_MARKET = "US"
 

@@ -7,9 +7,6 @@ from django.utils.translation import ngettext
 
 from portal.services import audit_record
 
-MOVED_MESSAGE = "%(count)d customer moved to Azure plan."
-MOVED_MESSAGE_PLURAL = "%(count)d customers moved to Azure plan."
-
 
 @admin.action(description=_("Move to Azure plan (off the legacy MS-AZR-0145P offer)"), permissions=["change"])
 def move_customers_to_azure_plan(modeladmin, request, queryset):
@@ -32,5 +29,6 @@ def move_customers_to_azure_plan(modeladmin, request, queryset):
             )
             moved += 1
     modeladmin.message_user(
-        request, ngettext(MOVED_MESSAGE, MOVED_MESSAGE_PLURAL, moved) % {"count": moved}, messages.SUCCESS
+        request, ngettext("%(count)d customer moved to Azure plan.", "%(count)d customers moved to Azure plan.", moved)
+        % {"count": moved}, messages.SUCCESS
     )

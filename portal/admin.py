@@ -15,6 +15,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models, transaction
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from portal.models import ApiToken, AuditEvent, Customer, CustomerRelationship, Membership, Partner, Role
 from portal.services import audit_record
@@ -334,4 +335,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True):
             api_token_revoke(token=token, acting_user=request.user)
             count += 1
-        self.message_user(request, _("%(count)s token(s) revoked.") % {"count": count})
+        self.message_user(request, ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", count) % {"count": count})

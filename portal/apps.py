@@ -1,8 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PortalConfig(AppConfig):
-    verbose_name = "Partners and customers"
+    verbose_name = _("Partners and customers")
     name = "portal"
     default_auto_field = "django.db.models.BigAutoField"
 

@@ -90,7 +90,7 @@ class CartLineForm(forms.Form):
             .order_by("sku__product__title", "sku__sku_id", "availability_id")
         }
         self.fields["catalog_item"].choices = [("", _("Choose a product SKU…"))] + [
-            (key, f"{a.sku.title}{' (add-on)' if a.sku.is_addon else ''} — {key}")
+            (key, f"{a.sku.title}{' ' + str(_('(add-on)')) if a.sku.is_addon else ''} — {key}")
             for key, a in self.availabilities.items()
         ]
         self.fields["catalog_item"].widget.attrs.update(htmx)

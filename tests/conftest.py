@@ -4,12 +4,31 @@ test), an indirect provider with its reseller, logged-in members and scoped cust
 Factories live in ``tests/factories/``; import them from ``tests.factories``.
 """
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
 from portal.models import Role
 from portal.tokens import api_token_create
 from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory, ProviderFactory, ResellerFactory
+
+
+def pytest_configure(config):
+    """Compile each translation catalogue whose .mo is missing or older than its .po, as `make
+    test` does, so that a plain `pytest` after editing a .po tests the new words. The .mo files
+    are not tracked; tests/test_translations.py checks that compilemessages accepts the .po."""
+    if not shutil.which("msgfmt"):
+        return
+    for po in Path(__file__).resolve().parent.parent.glob("locale/*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            partial = mo.with_suffix(f".mo.{os.getpid()}")
+            subprocess.run(["msgfmt", "--check-format", "-o", str(partial), str(po)], check=True)
+            os.replace(partial, mo)  # whole file at once: parallel workers never read half of one
 
 
 @pytest.fixture(autouse=True)
