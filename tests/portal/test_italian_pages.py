@@ -179,7 +179,7 @@ def test_page_in_italian_shows_no_english(route, world):
         response = client.post(url, {}, headers=headers, **ITALIAN)
         if response.status_code != 405:
             _assert_italian(response, f"{branch}POST {url} (empty form)")
-    if route.name == "portal:dashboard":
+    if route.name == "dashboard:home":
         assert checked, "the dashboard must be an HTML page"
 
 
