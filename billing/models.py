@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q, Sum
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from overage.models import AzureSubscription
@@ -52,7 +53,7 @@ class CreditAccount(models.Model):
         ]
 
     def __str__(self):
-        return f"Credits of {self.customer} ({self.currency})"
+        return gettext("Credits of %(customer)s (%(currency)s)") % {"customer": self.customer, "currency": self.currency}
 
     def balance(self):
         return self.entries.aggregate(total=Sum("amount"))["total"] or 0
@@ -459,7 +460,7 @@ class RatedCall(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.usage_record_id}: {self.billable_minutes} billable min"
+        return gettext("%(record)s: %(minutes)s billable min") % {"record": self.usage_record_id, "minutes": self.billable_minutes}
 
 
 class ReconciliationLineQuerySet(models.QuerySet):

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Customer, CustomerRelationship, Partner
@@ -44,7 +45,7 @@ class AzurePlan(models.Model):
         verbose_name_plural = _("Azure plans")
 
     def __str__(self):
-        return f"Azure plan of {self.customer}"
+        return gettext("Azure plan of %(customer)s") % {"customer": self.customer}
 
 
 class AzureSubscriptionStatus(models.TextChoices):

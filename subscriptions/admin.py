@@ -8,6 +8,7 @@ count is the running total of its seat history, so it is read-only once it exist
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from portal.admin import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline, UUIDSearchMixin
 from subscriptions.models import (
@@ -25,8 +26,12 @@ from subscriptions.services import changes
 from subscriptions.services.lifecycle import SubscriptionError
 
 STATUS_TRANSITION_MESSAGE = _("A subscription cannot go from %(old)s to %(new)s.")
-REMOVAL_COMPLETED_MESSAGE = _("%(count)d add-on(s) removed with their credit.")
-REMOVAL_REJECTED_MESSAGE = _("%(count)d removal request(s) rejected.")
+REMOVAL_COMPLETED_MESSAGE = ngettext_lazy(
+    "%(count)d add-on removed with its credit.", "%(count)d add-ons removed with their credit.", "count"
+)
+REMOVAL_REJECTED_MESSAGE = ngettext_lazy(
+    "%(count)d removal request rejected.", "%(count)d removal requests rejected.", "count"
+)
 
 # Subscription.__str__ reads its SKU and customer: every list showing subscriptions joins them.
 SUBSCRIPTION_RELATED = ["subscription__sku", "subscription__customer"]

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from portal.errors import ErrorCode
@@ -213,13 +214,17 @@ def addon_removal_request_raise(*, subscription, acting_user, version=None, requ
 
 
 
+_lower_lazy = lazy(lambda text: str(text).lower(), str)
+
+
 def _decide(removal_request, status):
     """The locked request, moved to ``status`` along ``REMOVAL_REQUEST_TRANSITIONS``."""
     removal_request = AddonRemovalRequest.objects.select_for_update().get(pk=removal_request.pk)
     if status not in REMOVAL_REQUEST_TRANSITIONS.get(RemovalRequestStatus(removal_request.status), set()):
         raise SubscriptionError(
             ErrorCode.INVALID_INPUT, REMOVAL_ALREADY_DECIDED, status=409,
-            params={"status": removal_request.get_status_display().lower()},
+            # Lazy: the description is formatted when read, English in the API, the user's language in pages.
+            params={"status": _lower_lazy(RemovalRequestStatus(removal_request.status).label)},
         )
     removal_request.status = status
     return removal_request
