@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import AZURE_PLAN_PRODUCT_ID, Availability, BillingCycle, Sku, TenantLicense, TermDuration
 from portal.models import Customer, Partner
+from subscriptions.errors import line_error_text
 
 
 def _transacting_or_reseller(partner):
@@ -87,6 +88,12 @@ class CartLine(models.Model):
 
     def __str__(self):
         return f"{self.availability} ×{self.quantity}"
+
+    @property
+    def error_text(self):
+        """The line error in the reader's language (``error_description`` is stored in English,
+        as the API returns it)."""
+        return line_error_text(self.error_description) if self.error_description else ""
 
 
 class OrderQuerySet(models.QuerySet):

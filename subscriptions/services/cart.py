@@ -21,7 +21,7 @@ from operator import or_
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from catalog.models import Availability, BillingCycle, TermDuration
 from catalog.selectors import addons_missing_prerequisite
@@ -240,6 +240,14 @@ def cart_validate(*, cart) -> None:
 
 
 def line_errors(*, cart, lines, today=None):
+    """{line pk: (code, English description)}: see ``_line_errors``. The description is stored
+    and returned by the API as it is, so it is English whatever the request's language; pages
+    translate it when they show it (``CartLine.error_text``)."""
+    with translation.override("en"):
+        return _line_errors(cart=cart, lines=lines, today=today)
+
+
+def _line_errors(*, cart, lines, today=None):
     """{line pk: (code, description)} for the lines that cannot be bought today, checked in
     this order: not purchasable (800020), term/billing cycle (400039), seats per subscription
     (10015), sandbox licenses (800018), add-on prerequisite in the tenant (400041), custom

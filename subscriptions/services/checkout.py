@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from catalog.models import LicenseChannel, TenantLicense
 from portal.models import Customer
@@ -127,13 +127,14 @@ def _checkout_locked(*, cart_id, acting_user, idempotency_key, request_id):
     )
     for line in lines:
         if line.pk not in found and (line.availability.sku_id, line.term_duration, line.billing_cycle) not in prices:
-            found[line.pk] = (
-                errors.PRICE_NOT_AVAILABLE,
-                str(errors.PRICE_NOT_AVAILABLE_MESSAGE % {
-                    "sku": line.availability.sku.code, "term": line.term_duration,
-                    "cycle": line.billing_cycle, "market": customer.country,
-                }),
-            )
+            with translation.override("en"):  # stored as the API returns it (CartLine.error_text shows it)
+                found[line.pk] = (
+                    errors.PRICE_NOT_AVAILABLE,
+                    str(errors.PRICE_NOT_AVAILABLE_MESSAGE % {
+                        "sku": line.availability.sku.code, "term": line.term_duration,
+                        "cycle": line.billing_cycle, "market": customer.country,
+                    }),
+                )
 
     changed = []
     for line in lines:

@@ -273,7 +273,7 @@ def test_new_cart_whose_only_line_fails_says_so_and_cannot_be_checked_out(make_m
     assert "400041" in row
     # The line's price is shown beside a total that does not count it (checkout orders nothing).
     assert response.context["not_counted"] == [("USD", response.context["estimates"][0].charge.amount)]
-    assert 'data-testid="cart-total">0.00 USD' in html
+    assert 'data-testid="cart-total">$0.00<' in html
     # Check out is shown disabled, with the reason, before the user tries.
     assert str(CHECKOUT_BLOCKED) in html
     assert 'disabled data-testid="checkout"' in html
@@ -316,3 +316,60 @@ def test_end_dates_of_a_three_year_term_are_grouped_and_name_the_aligned_subscri
     aligned = html.split('label="Aligned with the customer&#x27;s subscriptions"')[1].split("</optgroup>")[0]
     assert 'value="2027-05-31"' in aligned and "Head office" in aligned and "Branch" in aligned
     assert 'label="Month ends in 2029"' in html
+
+
+def test_line_errors_are_stored_in_english_and_shown_in_the_readers_language(make_member, api_client, partner_a,
+                                                                            catalog):
+    """A cart made on an Italian page stored its line errors in Italian, so the API (English by
+    SPEC) returned them in Italian. Now they are stored in English, as the API returns them, and
+    a page shows them in its reader's language with their code."""
+    from django.utils import translation
+
+    from subscriptions import errors
+    from subscriptions.models import CartLine
+
+    customer = CustomerFactory(partner=partner_a)  # no base licence: the add-on fails with 400041
+    italian = make_member(partner_a, "sales_agent")
+    italian.post(reverse("subscriptions:cart_new"), {
+        "customer": str(customer.tenant_id), "catalog_item": catalog.addon_av.catalog_item_id,
+        "quantity": "2", "term": "P1Y:monthly", "custom_term_end_date": "", "friendly_name": "",
+    }, HTTP_ACCEPT_LANGUAGE="it")
+    cart = Cart.objects.get()
+    # A second line with a message that carries values (10015), validated in Italian too.
+    with translation.override("it"):
+        seats_cart = cart_create(partner=partner_a, customer=customer, acting_user=None,
+                                 lines=[line(catalog.base_av, 301)])
+    seats = {"quantity": 301, "max": 300, "sku": catalog.base_av.sku.code}
+    with translation.override("en"):
+        addon_en = str(errors.ADDON_NOT_PURCHASABLE)
+        seats_en = str(errors.SEATS_OVER_MAXIMUM) % seats
+    with translation.override("it"):
+        addon_it = str(errors.ADDON_NOT_PURCHASABLE)
+        seats_it = str(errors.SEATS_OVER_MAXIMUM) % seats
+    assert addon_it != addon_en and seats_it != seats_en  # the catalogue translates both
+
+    # Stored in English whatever the language of the request that validated the cart.
+    assert [(ln.error_code, ln.error_description) for ln in CartLine.objects.order_by("cart__created_at")] == [
+        (errors.ADDON_PREREQUISITE_MISSING, addon_en), (errors.SEATS_OUT_OF_RANGE, seats_en),
+    ]
+    # The API returns them in English, even to a caller that asks for Italian.
+    api = api_client(partner_a)
+    for made, expected in ((cart, addon_en), (seats_cart, seats_en)):
+        body = api.get(f"/v1/customers/{customer.tenant_id}/carts/{made.pk}", HTTP_ACCEPT_LANGUAGE="it").json()
+        assert body["lineItems"][0]["error"]["errorDescription"] == expected
+    # A page shows them in its reader's language, with their code.
+    for made, code, english, translated in ((cart, 400041, addon_en, addon_it), (seats_cart, 10015, seats_en, seats_it)):
+        url = reverse("subscriptions:cart_detail", args=[made.pk])
+        page_it = italian.get(url, HTTP_ACCEPT_LANGUAGE="it").content.decode()
+        assert f"{code}: {translated}" in page_it.replace("&#x27;", "'") and english not in page_it
+        page_en = italian.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert f"{code}: {english}" in page_en.replace("&#x27;", "'")
+
+
+def test_a_stored_line_error_made_from_no_known_message_is_shown_as_stored():
+    from django.utils import translation
+
+    from subscriptions.errors import line_error_text
+
+    with translation.override("it"):
+        assert line_error_text("Something Partner Center said.") == "Something Partner Center said."
