@@ -51,7 +51,7 @@ def _manage_context(request, customer, *, form=None, error=""):
         form = ManageOverageForm(
             initial={"target": initial_target, "seen": state.seen}, azure_subscriptions=state.azure_subscriptions
         )
-    return {"customer": customer, "state": state, "form": form, "error": error}
+    return {"customer": customer, "state": state, "form": form, "error": error, "create_new": services.CREATE_NEW}
 
 
 def _manage_error(request, customer, error, status=REFUSED):

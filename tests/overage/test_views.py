@@ -3,6 +3,7 @@ table of SPEC §2, scoping (another partner's customer is 404, HTMX included), e
 inside the flyout with nothing changed, the auto-recharge warning and the intervals."""
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -136,6 +137,18 @@ def test_another_partners_setting_is_only_said_to_be_managed_elsewhere(make_memb
     assert setting_of(alpine).enabled and setting_of(alpine).owner == partner_a
 
 
+@pytest.mark.parametrize("page", ["portal:customer_detail", "subscriptions:subscription_list"])
+def test_managed_by_another_partner_is_said_once(make_member, partner_a, partner_b, alpine, telco_sku, page):
+    """Issue 13 defect 4: the badge and the button both said it, side by side."""
+    services.overage_update(customer=alpine, partner=partner_a, acting_user=None, enabled=True, azure_subscription=sub1(alpine))
+    SubscriptionFactory(partner=partner_b, customer=alpine, sku=telco_sku)
+    url = reverse(page, args=[alpine.tenant_id]) if page == "portal:customer_detail" else reverse(page)
+    query = {} if page == "portal:customer_detail" else {"customer": str(alpine.tenant_id)}
+    html = make_member(partner_b).get(url, query).content.decode()
+    assert html.count(str(MANAGED_BY_ANOTHER_PARTNER)) == 1
+    assert reverse("overage:transfer", args=[alpine.tenant_id]) in html
+
+
 # --- scoping: another partner's customer is 404 ---------------------------------------------
 
 @pytest.mark.parametrize("headers", [{}, HX])
@@ -261,6 +274,33 @@ def test_bad_azure_subscription_is_shown_in_the_flyout_and_nothing_changes(make_
     assert not OverageAssignment.objects.filter(customer=alpine).exists()
     # Without HTMX, the same refusal is the page with the real status.
     assert client.post(manage_url(alpine), {"target": value, "seen": ""}).status_code == 422
+
+
+@pytest.mark.parametrize("why", ["legacy", "sandbox"])
+def test_create_new_is_disabled_with_its_reason_before_saving(make_member, partner_a, alpine, why):
+    """Issue 13 defect 2 (SPEC §2): Datum (MS-AZR-0145P) and the sandbox partner were offered
+    *Create new* and told why only after Save."""
+    if why == "legacy":
+        alpine.on_legacy_azure = True
+        alpine.save()
+        reason = services.LEGACY_AZURE
+    else:
+        partner_a.is_sandbox = True
+        partner_a.save()
+        reason = services.SANDBOX_NO_AZURE
+    for extra in (HX, {}):  # the flyout and the plain page
+        html = make_member(partner_a).get(manage_url(alpine), **extra).content.decode()
+        create_new = re.search(r'<input[^>]*value="new"[^>]*>', html).group(0)
+        assert " disabled" in create_new
+        assert 'data-testid="create-new-refusal">' + str(reason) in html.replace("&#x27;", "'")
+        # The other choices stay open: Subscription 1 and None.
+        assert re.search(rf'<input[^>]*value="{sub1(alpine).pk}"[^>]*>', html).group(0).count("disabled") == 0
+
+
+def test_create_new_is_offered_without_a_reason_otherwise(make_member, partner_a, alpine):
+    html = make_member(partner_a).get(manage_url(alpine), **HX).content.decode()
+    assert "disabled" not in re.search(r'<input[^>]*value="new"[^>]*>', html).group(0)
+    assert 'data-testid="create-new-refusal"' not in html
 
 
 def test_legacy_and_sandbox_refusals_appear_in_the_flyout(make_member, partner_a, alpine):
