@@ -40,6 +40,7 @@ from subscriptions.selectors_list import (
     list_rows,
     lowest_allowed_quantity,
     next_term_choices,
+    removable_seats,
     removal_state,
     seat_windows,
     stale_form_message,
@@ -254,6 +255,7 @@ class SubscriptionDetailView(PartnerRequiredMixin, DetailView):
                 "now": now,
                 "seat_changes": seat_changes,
                 "windows": windows,
+                "removable": removable_seats(subscription, windows),
                 "charge_events": list(subscription.charge_events.order_by("-occurred_at", "-id")),
                 "audit_events": audit_trail(self.request.partner, subscription),
                 "cancel_allowed": cancel_allowed,
@@ -315,10 +317,13 @@ def _actions_context(request, subscription, *, bound=None, error=""):
     return {
         "subscription": subscription,
         "origin": origin,
+        # As a full page (no HTMX, e.g. opened in a new tab) the forms post as plain forms:
+        # there is no row to swap and the answer is the subscription page (303).
+        "in_flyout": is_fragment_request(request),
         "now": now,
         "windows": windows,
         "reduce_floor": reduce_floor,
-        "removable": subscription.quantity - reduce_floor,
+        "removable": removable_seats(subscription, windows),
         "cancel_allowed": cancel_allowed,
         "cancel_deadline": cancel_deadline,
         "is_live": is_live,

@@ -91,6 +91,34 @@ def test_actions_page_without_htmx_is_a_full_page(sales, bought):
     assert "<html" in response.content.decode()
 
 
+def test_actions_page_without_htmx_posts_plain_forms(sales, bought):
+    """Issue 13 defect 1: opened as a page, the forms aimed htmx at a table row that is not
+    there (htmx:targetError #sub-row-…) and Save seats did nothing. As a page they post as
+    plain forms and are answered with the subscription page (303)."""
+    with at(1):
+        body = sales.get(url("actions", bought)).content.decode()
+        assert f"#sub-row-{bought.pk}" not in body
+        assert "hx-post=" not in body
+        assert 'data-confirm="Cancel' in body and "hx-confirm=" not in body
+        assert f'action="{url("quantity", bought)}"' in body
+        response = sales.post(url("quantity", bought), {"quantity": "4", "origin": "list"})
+    assert response.status_code == 303
+    assert response["Location"] == url("detail", bought)
+    assert reload(bought).quantity == 4
+    page = sales.get(response["Location"]).content.decode()
+    assert "Seats of" in page and "set to 4." in page
+
+
+def test_seat_flyout_and_subscription_page_say_the_same_number(sales, bought):
+    """Issue 13 defect 5: the page counted every seat inside its window (5), the flyout what
+    the SKU minimum leaves removable (3); both now read ``removable_seats``."""
+    with at(1):
+        flyout = sales.get(url("actions", bought), **HTMX).content.decode()
+        page = sales.get(url("detail", bought)).content.decode()
+    assert "3 seats can be removed now" in flyout
+    assert "3 seats can still be removed with a refund." in page
+
+
 def test_actions_of_another_partner_are_404(make_member, partner_b, bought):
     client = make_member(partner_b)
     assert client.get(url("actions", bought)).status_code == 404
