@@ -27,6 +27,7 @@ from billing.services.usage import (
 from billing.tasks import import_usage_upload, save_upload, upload_path
 from portal import permissions
 from portal.errors import PREVIEW_EXPIRED
+from portal.htmx import REFUSED
 from portal.views import htmx_template, require_permission
 
 SESSION_KEY = "billing_usage_upload"
@@ -77,7 +78,7 @@ def usage_import(request):
         pending = request.session.get(SESSION_KEY)
         if not confirm.is_valid() or not pending or pending["token"] != confirm.cleaned_data["token"]:
             messages.error(request, PREVIEW_EXPIRED)
-            return render(request, template, {"form": UsageUploadForm()}, status=400)
+            return render(request, template, {"form": UsageUploadForm()}, status=REFUSED)
         del request.session[SESSION_KEY]
         usage_import = usage_import_create(
             file_name=pending["name"],
@@ -91,7 +92,7 @@ def usage_import(request):
     if request.method == "POST":
         form = UsageUploadForm(request.POST, request.FILES)
         if not form.is_valid():
-            return render(request, template, {"form": form}, status=400)
+            return render(request, template, {"form": form}, status=REFUSED)
         _discard_pending(request)
         upload = form.cleaned_data["file"]
         token = save_upload(upload)
@@ -109,7 +110,7 @@ def usage_import(request):
         context = {"form": UsageUploadForm(), "file_name": upload.name, "preview": preview, "file_error": file_error}
         if file_error:
             path.unlink(missing_ok=True)
-            return render(request, template, context, status=400)
+            return render(request, template, context, status=REFUSED)
         request.session[SESSION_KEY] = {"token": token, "name": upload.name, "lines": lines}
         context["confirm_form"] = UsageConfirmForm(initial={"token": token})
         context["line_count"] = max(lines - 1, 0)

@@ -30,6 +30,7 @@ from catalog.pricelist import export_lines, pricelist_apply, parse_price_list
 from catalog.selectors import ADDON_NOT_PURCHASABLE, addon_prerequisite_rows, addons_missing_prerequisite
 from portal import permissions
 from portal.errors import PREVIEW_EXPIRED
+from portal.htmx import REFUSED
 from portal.models import Customer
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required
 
@@ -209,7 +210,7 @@ def pricelist_import(request):
         pending = request.session.get(IMPORT_SESSION_KEY)
         if not confirm.is_valid() or not pending or pending.get("digest") != confirm.cleaned_data["digest"]:
             messages.error(request, PREVIEW_EXPIRED)
-            return render(request, template, {"form": PriceListUploadForm()}, status=400)
+            return render(request, template, {"form": PriceListUploadForm()}, status=REFUSED)
         result = parse_price_list(pending["text"])
         created, updated = pricelist_apply(rows=result.rows, acting_user=request.user)
         del request.session[IMPORT_SESSION_KEY]
@@ -224,7 +225,7 @@ def pricelist_import(request):
     if request.method == "POST":
         form = PriceListUploadForm(request.POST, request.FILES)
         if not form.is_valid():
-            return render(request, template, {"form": form}, status=400)
+            return render(request, template, {"form": form}, status=REFUSED)
         text = form.cleaned_data["text"]
         result = parse_price_list(text)
         context = {

@@ -18,7 +18,7 @@ from overage.models import (
     OverageSetting,
     OverageTransfer,
 )
-from overage.services import AUTO_RECHARGE_WARNING, overage_capable_subscriptions
+from overage.services import AUTO_RECHARGE_WARNING, azure_create_refusal, overage_capable_subscriptions
 from portal import permissions
 from portal.formatting import format_money
 from portal.models import Customer
@@ -78,6 +78,11 @@ class OverageState:
     def reseller(self):
         """The reseller of record a transacting partner acts for on this customer (or None)."""
         return acting_reseller(customer=self.customer, partner=self.partner) if self.partner.transacts else None
+
+    @cached_property
+    def create_refusal(self):
+        """Why *Create new* is not offered (legacy Azure offer, sandbox), or ``""``."""
+        return str(azure_create_refusal(customer=self.customer, partner=self.partner))
 
     @cached_property
     def credit_warning(self):

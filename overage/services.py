@@ -90,11 +90,21 @@ def overage_capable_subscriptions(*, customer, partner):
     )
 
 
-def _check_can_create_azure(*, customer, partner):
+def azure_create_refusal(*, customer, partner):
+    """Why ``partner`` cannot create an Azure plan or subscription for ``customer`` (the
+    legacy MS-AZR-0145P offer, a sandbox without Azure-plan access), or ``""``. Pages show it
+    beside a disabled *Create new* before anyone tries (SPEC §2); the services refuse with it."""
     if customer.on_legacy_azure:
-        raise OverageError(ErrorCode.INVALID_INPUT, LEGACY_AZURE)
+        return LEGACY_AZURE
     if partner.is_sandbox and not partner.sandbox_azure_access:
-        raise OverageError(ErrorCode.INVALID_INPUT, SANDBOX_NO_AZURE)
+        return SANDBOX_NO_AZURE
+    return ""
+
+
+def _check_can_create_azure(*, customer, partner):
+    refusal = azure_create_refusal(customer=customer, partner=partner)
+    if refusal:
+        raise OverageError(ErrorCode.INVALID_INPUT, refusal)
 
 
 @transaction.atomic

@@ -3,17 +3,17 @@ the Azure plan page and the overage transfer page (SPEC §6, §7, §11).
 
 Every view starts from ``Customer.objects.transacted_by``: another partner's customer is 404.
 Changes need the role table's permission (403 with the reason otherwise) and go through
-``overage.services``, whose refusals are shown where the member acted (inside the flyout).
+``overage.services``, whose refusals are shown where the member acted (inside the flyout),
+with the status of ``portal.htmx``'s convention (422; 409 when another partner owns it).
 """
-
-import json
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from overage import selectors, services
 from overage.forms import ManageOverageForm, TransferForm
@@ -22,7 +22,8 @@ from overage.services import UNSET, OverageError
 from portal import permissions
 from portal.errors import ErrorCode
 from portal.models import Customer
-from portal.views import htmx_template, partner_required, require_permission
+from portal.htmx import REFUSED, is_fragment_request, refusal_status, render_flyout, see_other
+from portal.views import partner_required, require_permission
 
 MANAGE_TEMPLATE = "overage/manage.html"
 
@@ -51,17 +52,14 @@ def _manage_context(request, customer, *, form=None, error=""):
         form = ManageOverageForm(
             initial={"target": initial_target, "seen": state.seen}, azure_subscriptions=state.azure_subscriptions
         )
-    return {"customer": customer, "state": state, "form": form, "error": error}
+    return {"customer": customer, "state": state, "form": form, "error": error, "create_new": services.CREATE_NEW}
 
 
-def _manage_error(request, customer, error, status):
-    """A refused change, shown inside the flyout. htmx 2 does not swap a 4xx answer, so the
-    HTMX branch answers 200 with the error in the fragment; a plain form post gets the real
-    status. The form is rebuilt from the current state, so what it shows is what is true."""
-    context = _manage_context(request, customer, error=error)
-    if request.htmx:
-        return render(request, f"{MANAGE_TEMPLATE}#flyout", context)
-    return render(request, MANAGE_TEMPLATE, context, status=status)
+def _manage_error(request, customer, error, status=REFUSED):
+    """A refused change, shown inside the flyout (or on the page without HTMX) with a 4xx
+    (``portal.htmx``). The form is rebuilt from the current state, so what it shows is what
+    is true."""
+    return render_flyout(request, MANAGE_TEMPLATE, _manage_context(request, customer, error=error), status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -73,8 +71,7 @@ def manage(request, tenant_id):
     customer = _customer(request, tenant_id)
     if request.method == "POST":
         return _manage_post(request, customer)
-    template = htmx_template(request, MANAGE_TEMPLATE, "flyout")
-    return render(request, template, _manage_context(request, customer))
+    return render_flyout(request, MANAGE_TEMPLATE, _manage_context(request, customer))
 
 
 def _manage_post(request, customer):
@@ -82,7 +79,7 @@ def _manage_post(request, customer):
     partner = request.partner
     form = ManageOverageForm(request.POST)
     if not form.is_valid():
-        return _manage_error(request, customer, form.errors["target"][0], 400)
+        return _manage_error(request, customer, form.errors["target"][0])
     enabled, azure_subscription = form.change()
     seen = form.cleaned_data["seen"] if "seen" in request.POST else UNSET
     try:
@@ -97,7 +94,7 @@ def _manage_post(request, customer):
             request_id=getattr(request, "request_id", ""),
         )
     except OverageError as exc:
-        return _manage_error(request, customer, exc.description, exc.status)
+        return _manage_error(request, customer, exc.description, refusal_status(exc.status))
 
     if setting.enabled:
         target = setting.azure_subscription
@@ -105,25 +102,23 @@ def _manage_post(request, customer):
     else:
         message = OVERAGE_DISABLED_MESSAGE % {"customer": customer.name}
     messages.success(request, message)
-    if not request.htmx:
-        return redirect("portal:customer_detail", tenant_id=customer.tenant_id)
+    if not is_fragment_request(request):
+        return see_other("portal:customer_detail", tenant_id=customer.tenant_id)
     html = render_to_string("overage/manage_response.html", _manage_context(request, customer), request=request)
     response = HttpResponse(html)
-    response["HX-Trigger"] = json.dumps(
+    trigger_client_event(
+        response,
+        "overage-updated",
         {
-            "overage-updated": {
-                "tenantId": str(customer.tenant_id),
-                "overageEnabled": setting.enabled,
-                "azureEntitlementId": str(setting.azure_subscription_id) if setting.enabled else None,
-            },
-            "close-flyout": True,
-        }
+            "tenantId": str(customer.tenant_id),
+            "overageEnabled": setting.enabled,
+            "azureEntitlementId": str(setting.azure_subscription_id) if setting.enabled else None,
+        },
     )
+    trigger_client_event(response, "close-flyout")
     # Only the out-of-band parts (#messages) are swapped: swapping into #flyout-body would
     # make portal.js reopen the flyout that close-flyout has just closed.
-    response["HX-Retarget"] = "#messages"
-    response["HX-Reswap"] = "none"
-    return response
+    return reswap(retarget(response, "#messages"), "none")
 
 
 @require_GET
@@ -173,7 +168,7 @@ def azure_plan(request, tenant_id):
 def _azure_refused(request, customer, exc):
     context = _azure_plan_context(request, customer)
     context["error"] = exc.description
-    return render(request, "overage/azure_plan.html", context, status=exc.status)
+    return render(request, "overage/azure_plan.html", context, status=refusal_status(exc.status))
 
 
 @require_POST
@@ -191,7 +186,7 @@ def azure_plan_create(request, tenant_id):
     except OverageError as exc:
         return _azure_refused(request, customer, exc)
     messages.success(request, AZURE_PLAN_CREATED_MESSAGE % {"customer": customer.name})
-    return redirect("overage:azure_plan", tenant_id=customer.tenant_id)
+    return see_other("overage:azure_plan", tenant_id=customer.tenant_id)
 
 
 @require_POST
@@ -214,7 +209,7 @@ def azure_subscription_create(request, tenant_id):
         request,
         AZURE_SUBSCRIPTION_CREATED_MESSAGE % {"name": azure_subscription.friendly_name, "customer": customer.name},
     )
-    return redirect("overage:azure_plan", tenant_id=customer.tenant_id)
+    return see_other("overage:azure_plan", tenant_id=customer.tenant_id)
 
 
 # --- Transfer of ownership -------------------------------------------------------------------
@@ -253,7 +248,7 @@ def transfer(request, tenant_id):
     form = TransferForm(request.POST)
     if not form.is_valid():
         error = (form.non_field_errors() or [next(iter(form.errors.values()))[0]])[0]
-        return render(request, "overage/transfer.html", _transfer_context(request, customer, error), status=400)
+        return render(request, "overage/transfer.html", _transfer_context(request, customer, error), status=REFUSED)
     action = form.cleaned_data["action"]
     partner = request.partner
     request_id = getattr(request, "request_id", "")
@@ -277,7 +272,8 @@ def transfer(request, tenant_id):
             message = TRANSFER_AGREED_MESSAGE
     except OverageError as exc:
         return render(
-            request, "overage/transfer.html", _transfer_context(request, customer, exc.description), status=exc.status
+            request, "overage/transfer.html", _transfer_context(request, customer, exc.description),
+            status=refusal_status(exc.status),
         )
     messages.success(request, message)
-    return redirect("overage:transfer", tenant_id=customer.tenant_id)
+    return see_other("overage:transfer", tenant_id=customer.tenant_id)

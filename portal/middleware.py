@@ -14,9 +14,11 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.functional import empty
 from django.utils.translation import gettext_lazy as _
+from django_htmx.http import reswap, retarget
 
 from portal import preferences
 from portal.api import INVALID_INPUT_CODE, error_body
+from portal.htmx import REFUSED
 from portal.logs import log_context, log_context_bind, log_request_line
 from portal.text import control_character
 
@@ -227,8 +229,6 @@ class RejectControlCharactersMiddleware:
                 error_body(INVALID_INPUT_CODE, message, [{"field": refused.field}]), status=400
             )
         if getattr(request, "htmx", False):
-            response = render(request, "partials/alert.html", {"message": message, "level": "danger"}, status=400)
-            response["HX-Retarget"] = "#messages"
-            response["HX-Reswap"] = "innerHTML"
-            return response
+            response = render(request, "partials/alert.html", {"message": message, "level": "danger"}, status=REFUSED)
+            return reswap(retarget(response, "#messages"), "innerHTML")
         return render(request, "400.html", {"reason": message}, status=400)

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_http_methods
 
+from portal.htmx import REFUSED
 from portal.models import ApiToken
 from portal.tokens import NAME_MAX_LENGTH, TokenError, api_token_create, api_token_revoke
 from portal.views import partner_required
@@ -39,14 +40,14 @@ def token_list(request):
         return _render(request, ApiTokenForm())
     form = ApiTokenForm(request.POST)
     if not form.is_valid():
-        return _render(request, form, status=400)
+        return _render(request, form, status=REFUSED)
     try:
         token, secret = api_token_create(
             user=request.user, name=form.cleaned_data["name"], request_id=request.request_id
         )
     except TokenError as exc:
         form.add_error(None, str(exc))
-        return _render(request, form, status=400)
+        return _render(request, form, status=REFUSED)
     return _render(request, ApiTokenForm(), secret=secret, new_token=token)
 
 

@@ -5,8 +5,8 @@ the support request that removes an add-on an upgrade made redundant.
 Each view starts from ``Subscription.objects.transacted_by(request.partner)`` (another
 partner's subscription is a 404, GET or POST, HTMX or not). A POST needs ``permissions.BUY``
 and being the transacting partner (403 with the reason otherwise). The rules are the
-``changes`` service's: a refusal re-renders the page with its message, status 400, nothing
-changed. Every page is a plain full page; an HTMX GET gets the ``panel`` partial for the
+``changes`` service's: a refusal re-renders the page with its message, status 422, nothing
+changed (``portal.htmx``). Every page is a plain full page; an HTMX GET gets the ``panel`` partial for the
 flyout, and its forms post as ordinary forms so they work with or without JavaScript.
 
 Each form carries the subscription's version it was shown with: when another change came
@@ -19,14 +19,14 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from catalog.models import Sku
 from portal.formatting import format_date, format_money
-from portal.views import htmx_template, partner_required
+from portal.htmx import CONFLICT, REFUSED, render_flyout, see_other
+from portal.views import partner_required
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.selectors import CALENDAR_MONTH_ALIGNED
 from subscriptions.selectors_quote import upgrade_quotes
@@ -90,17 +90,12 @@ def _stale(request, subscription_id, template, context_of, refused):
     """Another change overtook the form: the page again, at the current state, saying what changed."""
     current = _get_subscription(request, subscription_id)
     message = stale_form_message(request.partner, current, refused.seen)
-    return _render(request, template, context_of(request, current, error=message), status=409)
+    return _render(request, template, context_of(request, current, error=message), status=CONFLICT)
 
 
 def _render(request, template, context, *, status=200):
-    """The page, or its ``panel`` partial for a non-boosted HTMX request. A refusal to an
-    HTMX caller is retargeted into the flyout, which portal pages let htmx swap."""
-    response = render(request, htmx_template(request, template, "panel"), context, status=status)
-    if status in (400, 409) and request.htmx:
-        response["HX-Retarget"] = "#flyout-body"
-        response["HX-Reswap"] = "innerHTML"
-    return response
+    """The page, or its ``panel`` partial in the flyout (``portal.htmx``'s convention)."""
+    return render_flyout(request, template, context, partial="panel", status=status)
 
 
 def _base_context(request, subscription, error=""):
@@ -189,7 +184,7 @@ def subscription_align(request, subscription_id):
     form = AlignForm(request.POST)
     if not form.is_valid():
         context = _align_context(request, subscription, error=END_DATE_UNREADABLE, selected=raw)
-        return _render(request, ALIGN_TEMPLATE, context, status=400)
+        return _render(request, ALIGN_TEMPLATE, context, status=REFUSED)
     end_date = form.cleaned_data["end_date"]
     try:
         updated = changes.subscription_align_end_date(
@@ -199,12 +194,12 @@ def subscription_align(request, subscription_id):
     except SubscriptionChanged as exc:
         return _stale(request, subscription_id, ALIGN_TEMPLATE, _align_context, exc)
     except SubscriptionError as exc:
-        return _render(request, ALIGN_TEMPLATE, _align_context(request, subscription, error=exc, selected=raw), status=400)
+        return _render(request, ALIGN_TEMPLATE, _align_context(request, subscription, error=exc, selected=raw), status=REFUSED)
     if end_date is None:
         messages.success(request, ALIGNMENT_REMOVED % {"name": _display_name(updated)})
     else:
         messages.success(request, ALIGNED % {"name": _display_name(updated), "date": format_date(end_date)})
-    return redirect("subscriptions:subscription_detail", subscription_id=updated.pk)
+    return see_other("subscriptions:subscription_detail", subscription_id=updated.pk)
 
 
 # --- Upgrade ------------------------------------------------------------------------------
@@ -228,7 +223,7 @@ def _upgrade_context(request, subscription, *, error="", selected=""):
 
 def _upgrade_refused(request, subscription, message, selected):
     context = _upgrade_context(request, subscription, error=message, selected=selected)
-    return _render(request, UPGRADE_TEMPLATE, context, status=400)
+    return _render(request, UPGRADE_TEMPLATE, context, status=REFUSED)
 
 
 @require_http_methods(["GET", "POST"])
@@ -246,7 +241,7 @@ def subscription_upgrade(request, subscription_id):
     if raw and int(raw) == subscription.sku_id:
         # Already on it: a second click of the same upgrade changes nothing.
         messages.info(request, ALREADY_UPGRADED % {"name": _display_name(subscription), "target": subscription.sku.title})
-        return redirect("subscriptions:subscription_detail", subscription_id=subscription.pk)
+        return see_other("subscriptions:subscription_detail", subscription_id=subscription.pk)
     target = None
     if raw:
         target = subscription.sku.upgrade_targets.filter(pk=int(raw)).first()
@@ -287,7 +282,7 @@ def subscription_upgrade(request, subscription_id):
             UPGRADE_MADE_REDUNDANT
             % {"addons": ", ".join(_display_name(a) for a in redundant), "deadline": format_date(deadline)},
         )
-    return redirect("subscriptions:subscription_detail", subscription_id=upgraded.pk)
+    return see_other("subscriptions:subscription_detail", subscription_id=upgraded.pk)
 
 
 # --- Removal request of a redundant add-on -------------------------------------------------
@@ -317,6 +312,6 @@ def subscription_removal_request(request, subscription_id):
     except SubscriptionChanged as exc:
         return _stale(request, subscription_id, REMOVAL_TEMPLATE, _removal_context, exc)
     except SubscriptionError as exc:
-        return _render(request, REMOVAL_TEMPLATE, _removal_context(request, subscription, error=exc), status=400)
+        return _render(request, REMOVAL_TEMPLATE, _removal_context(request, subscription, error=exc), status=REFUSED)
     messages.success(request, REMOVAL_RAISED % {"name": _display_name(subscription), "deadline": format_date(raised.deadline)})
-    return redirect("subscriptions:subscription_detail", subscription_id=subscription.pk)
+    return see_other("subscriptions:subscription_detail", subscription_id=subscription.pk)

@@ -166,6 +166,13 @@ def lowest_allowed_quantity(subscription, windows):
     return max(subscription.sku.min_quantity, 1, subscription.quantity - windows.refundable)
 
 
+def removable_seats(subscription, windows):
+    """How many seats can be removed now, with a refund: the seats inside their 168-hour
+    window, less those the SKU minimum keeps. The subscription page and the seat flyout
+    both say this number (issue 13 defect 5: they said 5 and 4)."""
+    return subscription.quantity - lowest_allowed_quantity(subscription, windows)
+
+
 def cancellation_state(subscription, now=None):
     """``(allowed, deadline)``: whether cancelling is possible now, and until when it was or is."""
     now = now or timezone.now()

@@ -3,7 +3,8 @@
 Every view starts from ``Subscription.objects.transacted_by(request.partner)``: another
 partner's subscription is a 404, HTMX or not. Changing one needs ``permissions.BUY`` and
 being its transacting partner (403 with the reason otherwise); the rules themselves are the
-lifecycle service's, whose refusals come back as a 400 with its message and nothing changed.
+lifecycle service's, whose refusals come back as a 422 with its message and nothing changed
+(the convention of ``portal.htmx``).
 
 Every action form carries the subscription's version it was rendered with (a form posted
 without one is held to the version the request read): when another change came first, the
@@ -11,13 +12,10 @@ answer is a 409 that says what changed and shows the current state, and nothing 
 The same change posted twice (a double click) is one change.
 """
 
-import json
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -25,8 +23,10 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import DetailView, ListView
+from django_htmx.http import trigger_client_event
 
 from portal.csv_export import CsvLineWriter
+from portal.htmx import CONFLICT, REFUSED, is_fragment_request, render_flyout, see_other
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required
 from subscriptions import action_forms
 from subscriptions.filters import ORDERING_FIELDS, SubscriptionFilter
@@ -40,6 +40,7 @@ from subscriptions.selectors_list import (
     list_rows,
     lowest_allowed_quantity,
     next_term_choices,
+    removable_seats,
     removal_state,
     seat_windows,
     stale_form_message,
@@ -254,6 +255,7 @@ class SubscriptionDetailView(PartnerRequiredMixin, DetailView):
                 "now": now,
                 "seat_changes": seat_changes,
                 "windows": windows,
+                "removable": removable_seats(subscription, windows),
                 "charge_events": list(subscription.charge_events.order_by("-occurred_at", "-id")),
                 "audit_events": audit_trail(self.request.partner, subscription),
                 "cancel_allowed": cancel_allowed,
@@ -315,10 +317,13 @@ def _actions_context(request, subscription, *, bound=None, error=""):
     return {
         "subscription": subscription,
         "origin": origin,
+        # As a full page (no HTMX, e.g. opened in a new tab) the forms post as plain forms:
+        # there is no row to swap and the answer is the subscription page (303).
+        "in_flyout": is_fragment_request(request),
         "now": now,
         "windows": windows,
         "reduce_floor": reduce_floor,
-        "removable": subscription.quantity - reduce_floor,
+        "removable": removable_seats(subscription, windows),
         "cancel_allowed": cancel_allowed,
         "cancel_deadline": cancel_deadline,
         "is_live": is_live,
@@ -337,21 +342,14 @@ def subscription_actions(request, subscription_id):
     """The action forms: the flyout fragment for HTMX, a full page otherwise. Users who may
     not act see it read-only, with the reason."""
     subscription = _get_subscription(request, subscription_id)
-    template = htmx_template(request, ACTIONS_TEMPLATE, "flyout")
-    return render(request, template, _actions_context(request, subscription))
+    return render_flyout(request, ACTIONS_TEMPLATE, _actions_context(request, subscription))
 
 
-def _error_response(request, subscription, message, bound=None, status=400):
-    """A refused change: the same fragment (HTMX, retargeted into the flyout) or page, with
-    the message, status 400 (409 for a form another change overtook)."""
+def _error_response(request, subscription, message, bound=None, status=REFUSED):
+    """A refused change: the flyout (HTMX, retargeted into it) or the full page, with the
+    message, status 422 (409 for a form another change overtook)."""
     context = _actions_context(request, subscription, bound=bound, error=message)
-    if request.htmx:
-        response = render(request, f"{ACTIONS_TEMPLATE}#flyout", context, status=status)
-        # htmx would not swap a 4xx; portal pages let it when the target is the flyout.
-        response["HX-Retarget"] = "#flyout-body"
-        response["HX-Reswap"] = "innerHTML"
-        return response
-    return render(request, ACTIONS_TEMPLATE, context, status=status)
+    return render_flyout(request, ACTIONS_TEMPLATE, context, status=status)
 
 
 def _stale_response(request, subscription_id, refused):
@@ -359,23 +357,22 @@ def _stale_response(request, subscription_id, refused):
     (unbound forms, at the current version), nothing applied."""
     current = _get_subscription(request, subscription_id)
     message = stale_form_message(request.partner, current, refused.seen)
-    return _error_response(request, current, message, status=409)
+    return _error_response(request, current, message, status=CONFLICT)
 
 
 def _success_response(request, subscription, message):
     messages.success(request, message)
-    if not request.htmx:
-        return redirect("subscriptions:subscription_detail", subscription_id=subscription.pk)
+    if not is_fragment_request(request):
+        return see_other("subscriptions:subscription_detail", subscription_id=subscription.pk)
     row = subscription_for_request(request, subscription.pk)
     html = render_to_string(ROW_RESPONSE_TEMPLATE, {"s": row}, request=request)
-    response = HttpResponse(html)
-    response["HX-Trigger"] = json.dumps({"subscription-updated": {"id": str(subscription.pk)}, "close-flyout": True})
-    return response
+    response = trigger_client_event(HttpResponse(html), "subscription-updated", {"id": str(subscription.pk)})
+    return trigger_client_event(response, "close-flyout")
 
 
 def _perform(request, subscription_id, form_name, form_class, change, **form_kwargs):
     """The shared shape of every action: scope (404), permission (403), parse (400),
-    change through the service (400 on refusal, 409 when the form's version was overtaken),
+    change through the service (422 on refusal, 409 when the form's version was overtaken),
     then the row or a redirect. ``change(subscription, data)`` passes ``data["version"]``."""
     subscription = _get_subscription(request, subscription_id)
     denial = action_denial(request, subscription)
@@ -463,7 +460,7 @@ def subscription_next_term(request, subscription_id):
 @require_POST
 @partner_required
 def subscription_status(request, subscription_id):
-    """Suspend or reactivate; anything the transition table forbids is refused (400)."""
+    """Suspend or reactivate; anything the transition table forbids is refused (422)."""
 
     def change(subscription, data):
         updated = subscription_set_status(

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import DetailView, ListView
 
 from portal import permissions
+from portal.htmx import REFUSED
 from portal.models import Customer
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required, require_permission
 from subscriptions.errors import CartInputError
@@ -197,7 +198,7 @@ def cart_line_add(request, cart_id):
     form = CartLineForm(request.POST, partner=request.partner, customer=cart.customer)
     if not form.is_valid():
         context = cart_page_context(request, cart, add_form=form)
-        return render(request, "subscriptions/cart_detail.html", context, status=400)
+        return render(request, "subscriptions/cart_detail.html", context, status=REFUSED)
     lines = [line_input_from(ln) for ln in cart.lines.select_related("availability__sku").order_by("line_number")]
     try:
         cart_update(cart=cart, acting_user=request.user, lines=lines + [form.line_input()],

@@ -15,26 +15,6 @@ document.body && document.body.addEventListener("close-flyout", function () {
   if (flyout) flyout.hide();
 });
 
-// htmx does not swap 4xx answers, and django-htmx's debug handler shows them as a page. A
-// refusal the server answers with HX-Retarget (a 400 or 409 with the reason, aimed at the
-// flyout or the form) is meant to be read in place: let exactly those through.
-(function () {
-  function isRetargetedRefusal(event) {
-    var xhr = event.detail && event.detail.xhr;
-    return xhr && xhr.status >= 400 && xhr.status < 500 && !!xhr.getResponseHeader("HX-Retarget");
-  }
-  // Capture on window runs before document-level handlers (django-htmx's debug page swap).
-  window.addEventListener("htmx:beforeOnLoad", function (event) {
-    if (isRetargetedRefusal(event)) event.stopPropagation();
-  }, true);
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    if (isRetargetedRefusal(event)) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
-  });
-})();
-
 // The customer picker of a large partner (subscriptions/filters.py CustomerPicker, on the
 // subscriptions list): typing loads options (htmx) and is a name search only on Enter or Apply; choosing an option puts
 // its tenant id into the hidden "customer" input and refreshes the list.

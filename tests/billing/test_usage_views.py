@@ -99,7 +99,7 @@ def test_wrong_encoding_is_refused_at_upload(partner_a, make_member, customer_of
     client = make_member(partner_a, Role.BILLING_ADMIN)
     customer = customer_of(partner_a)
     response = upload(client, csv_bytes(row("c1", customer.tenant_id, user="zoë"), encoding="latin-1"))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'data-testid="usage-file-error"' in response.content.decode()
     assert str(BAD_ENCODING % {"line": 2}).split("(")[0] in response.content.decode()
     assert SESSION_KEY not in client.session
@@ -109,7 +109,7 @@ def test_wrong_encoding_is_refused_at_upload(partner_a, make_member, customer_of
 def test_confirm_without_a_matching_preview_is_refused(partner_a, make_member):
     client = make_member(partner_a, Role.BILLING_ADMIN)
     response = client.post(IMPORT_URL, {"token": "0" * 32})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(PREVIEW_EXPIRED) in response.content.decode()
     assert not UsageImport.objects.exists()
 

@@ -4,6 +4,7 @@ Subscription 1 and back to None through the flyout; a sales agent sees the butto
 from playwright.sync_api import expect
 
 ALPINE = "11111111-1111-4111-8111-111111111111"
+DATUM = "44444444-4444-4444-8444-444444444444"
 
 
 def open_flyout(page):
@@ -53,3 +54,36 @@ def test_sales_agent_sees_manage_overage_disabled_with_the_reason(demo_data, pag
     expect(page.get_by_role("button", name="Manage overage")).to_be_disabled()
     expect(page.get_by_test_id("overage-denial")).to_contain_text("Only admin agents and global admins can manage overage.")
     screenshot("overage-sales-agent")
+
+
+def test_a_refusal_is_read_inside_the_flyout(demo_data, page, login, screenshot):
+    """The refusal convention (portal/htmx.py): the server answers 422 with the flyout and
+    its reason, and htmx (responseHandling in base.html, no patch in portal.js) swaps it in."""
+    from overage.models import AzureSubscription, AzureSubscriptionStatus
+
+    login("alan@contoso.example")
+    page.goto(f"/customers/{ALPINE}/")
+    flyout = open_flyout(page)
+    flyout.get_by_label("Subscription 1").check()
+    # Meanwhile Subscription 1 is cancelled in Azure.
+    AzureSubscription.objects.filter(plan__customer__tenant_id=ALPINE, number=1).update(
+        status=AzureSubscriptionStatus.DELETED
+    )
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        flyout.get_by_role("button", name="Save").click()
+    assert answer.value.status == 422
+    expect(flyout.get_by_test_id("overage-error")).to_contain_text("is not active")
+    expect(flyout).to_be_visible()
+    expect(page.get_by_test_id("overage-badge")).to_have_attribute("data-enabled", "false")
+    screenshot("overage-flyout-refusal")
+
+
+def test_datum_sees_create_new_disabled_with_the_reason_before_saving(demo_data, page, login, screenshot):
+    """Issue 13 defect 2: Datum is on the legacy MS-AZR-0145P offer."""
+    login("alan@contoso.example")
+    page.goto(f"/overage/customers/{DATUM}/manage/")
+    flyout = page.get_by_test_id("manage-overage-flyout")
+    expect(flyout.get_by_label("Create new")).to_be_disabled()
+    expect(flyout.get_by_test_id("create-new-refusal")).to_contain_text("MS-AZR-0145P")
+    screenshot("overage-create-new-disabled-legacy")

@@ -226,3 +226,45 @@ def test_billing_admin_sees_the_actions_read_only(fresh_subscription, page, logi
     expect(actions.get_by_role("button", name="Turn auto-renew off")).to_be_disabled()
     expect(actions.get_by_role("button", name="Suspend")).to_be_disabled()
     screenshot("subscription-actions-billing-admin")
+
+
+def test_save_seats_works_on_the_full_actions_page(fresh_subscription, page, login, screenshot):
+    """Issue 13 defect 1: opened as a page (a new tab, no JavaScript), the actions' forms
+    aimed htmx at a table row that is not there and Save seats did nothing."""
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if "targetError" in message.text else None)
+    login("alan@contoso.example")
+    page.goto(f"/subscriptions/{fresh_subscription.pk}/actions/")
+    page.get_by_label("Total seats").fill("8")
+    page.get_by_role("button", name="Save seats").click()
+
+    expect(page).to_have_url(re.compile(rf"/subscriptions/{fresh_subscription.pk}/$"))
+    expect(page.locator("#messages")).to_contain_text("Seats of Coho storage set to 8.")
+    screenshot("subscription-actions-page-saved")
+    fresh_subscription.refresh_from_db()
+    assert fresh_subscription.quantity == 8
+    assert not errors
+
+
+def test_a_form_overtaken_by_another_change_is_refused_inside_the_flyout(fresh_subscription, page, login, screenshot):
+    """The refusal convention in the browser: a 409 with the flyout and what changed, swapped
+    in by htmx's responseHandling; the row keeps the current seats."""
+    from subscriptions.services.lifecycle import subscription_set_quantity
+
+    login("alan@contoso.example")
+    page.goto(f"/subscriptions/?customer={COHO}")
+    row = subscription_row(page, fresh_subscription.pk)
+    actions = open_actions(page, fresh_subscription.pk)
+    # Another member adds seats while this flyout is open.
+    subscription_set_quantity(subscription=fresh_subscription, quantity=12, acting_user=None)
+    actions.get_by_label("Total seats").fill("7")
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        actions.get_by_role("button", name="Save seats").click()
+    assert answer.value.status == 409
+    flyout = page.locator("#flyout")
+    expect(flyout.get_by_test_id("action-error")).to_be_visible()
+    expect(flyout).to_be_visible()
+    expect(seats_cell(row)).to_have_text("10")
+    screenshot("subscription-actions-conflict")
+    fresh_subscription.refresh_from_db()
+    assert fresh_subscription.quantity == 12

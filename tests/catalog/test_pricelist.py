@@ -200,21 +200,21 @@ def test_preview_then_confirm_applies_the_good_rows(staff_client, sku):
     assert prices == {"P1Y": Decimal("12"), "P1M": Decimal("15")}
     # The session no longer holds the file: a second confirm is refused.
     again = staff_client.post(IMPORT, {"digest": digest})
-    assert again.status_code == 400 and str(PREVIEW_EXPIRED) in again.content.decode()
+    assert again.status_code == 422 and str(PREVIEW_EXPIRED) in again.content.decode()
 
 
 def test_confirm_of_a_replaced_preview_is_refused(staff_client, sku):
     first = upload(staff_client, csv_text(sku, "{p},{s},P1Y,monthly,US,USD,1,1,2025-01-01,,").encode())
     upload(staff_client, csv_text(sku, "{p},{s},P1M,monthly,US,USD,1,1,2025-01-01,,").encode())
     response = staff_client.post(IMPORT, {"digest": first.context["confirm_form"].initial["digest"]})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert not PriceListEntry.objects.exists()
 
 
 def test_bad_encoding_is_a_clear_error_not_a_500(staff_client, sku):
     content = csv_text(sku, "{p},{s},P1Y,monthly,US,USD,1,1,2025-01-01,,Commercial").encode() + "é".encode("latin-1")
     response = upload(staff_client, content)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(NOT_UTF8) in response.content.decode()
     assert not PriceListEntry.objects.exists()
 

@@ -3,6 +3,7 @@ table of SPEC §2, scoping (another partner's customer is 404, HTMX included), e
 inside the flyout with nothing changed, the auto-recharge warning and the intervals."""
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -136,6 +137,18 @@ def test_another_partners_setting_is_only_said_to_be_managed_elsewhere(make_memb
     assert setting_of(alpine).enabled and setting_of(alpine).owner == partner_a
 
 
+@pytest.mark.parametrize("page", ["portal:customer_detail", "subscriptions:subscription_list"])
+def test_managed_by_another_partner_is_said_once(make_member, partner_a, partner_b, alpine, telco_sku, page):
+    """Issue 13 defect 4: the badge and the button both said it, side by side."""
+    services.overage_update(customer=alpine, partner=partner_a, acting_user=None, enabled=True, azure_subscription=sub1(alpine))
+    SubscriptionFactory(partner=partner_b, customer=alpine, sku=telco_sku)
+    url = reverse(page, args=[alpine.tenant_id]) if page == "portal:customer_detail" else reverse(page)
+    query = {} if page == "portal:customer_detail" else {"customer": str(alpine.tenant_id)}
+    html = make_member(partner_b).get(url, query).content.decode()
+    assert html.count(str(MANAGED_BY_ANOTHER_PARTNER)) == 1
+    assert reverse("overage:transfer", args=[alpine.tenant_id]) in html
+
+
 # --- scoping: another partner's customer is 404 ---------------------------------------------
 
 @pytest.mark.parametrize("headers", [{}, HX])
@@ -173,7 +186,7 @@ def test_admin_agent_enables_overage_with_htmx_and_the_page_is_told(make_member,
     response = client.post(manage_url(alpine), {"target": str(sub1(alpine).pk), "seen": ""}, **HX)
     assert response.status_code == 200
     trigger = json.loads(response["HX-Trigger"])
-    assert trigger["close-flyout"] is True
+    assert "close-flyout" in trigger
     # Only the out-of-band parts swap: swapping into the flyout would reopen it.
     assert (response["HX-Retarget"], response["HX-Reswap"]) == ("#messages", "none")
     assert trigger["overage-updated"] == {
@@ -221,7 +234,7 @@ def test_first_activation_without_an_azure_plan_creates_it_and_subscription_1(ma
 
 def test_without_htmx_success_redirects_to_the_customer_page(make_member, partner_a, alpine):
     response = make_member(partner_a).post(manage_url(alpine), {"target": str(sub1(alpine).pk), "seen": ""})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response["Location"] == reverse("portal:customer_detail", args=[alpine.tenant_id])
 
 
@@ -250,8 +263,9 @@ def test_bad_azure_subscription_is_shown_in_the_flyout_and_nothing_changes(make_
     client = make_member(partner_a)
     value = target(alpine, other)
     response = client.post(manage_url(alpine), {"target": value, "seen": ""}, **HX)
-    # htmx 2 swaps only 2xx: the refusal comes back as the flyout with the error inside it.
-    assert response.status_code == 200
+    # The one refusal convention (portal.htmx): 422, the flyout with the error inside it.
+    assert response.status_code == 422
+    assert (response["HX-Retarget"], response["HX-Reswap"]) == ("#flyout-body", "innerHTML")
     assert "HX-Trigger" not in response
     html = response.content.decode()
     assert 'data-testid="overage-error"' in html and expected in html
@@ -259,7 +273,34 @@ def test_bad_azure_subscription_is_shown_in_the_flyout_and_nothing_changes(make_
     assert not setting_of(alpine).enabled
     assert not OverageAssignment.objects.filter(customer=alpine).exists()
     # Without HTMX, the same refusal is the page with the real status.
-    assert client.post(manage_url(alpine), {"target": value, "seen": ""}).status_code == 400
+    assert client.post(manage_url(alpine), {"target": value, "seen": ""}).status_code == 422
+
+
+@pytest.mark.parametrize("why", ["legacy", "sandbox"])
+def test_create_new_is_disabled_with_its_reason_before_saving(make_member, partner_a, alpine, why):
+    """Issue 13 defect 2 (SPEC §2): Datum (MS-AZR-0145P) and the sandbox partner were offered
+    *Create new* and told why only after Save."""
+    if why == "legacy":
+        alpine.on_legacy_azure = True
+        alpine.save()
+        reason = services.LEGACY_AZURE
+    else:
+        partner_a.is_sandbox = True
+        partner_a.save()
+        reason = services.SANDBOX_NO_AZURE
+    for extra in (HX, {}):  # the flyout and the plain page
+        html = make_member(partner_a).get(manage_url(alpine), **extra).content.decode()
+        create_new = re.search(r'<input[^>]*value="new"[^>]*>', html).group(0)
+        assert " disabled" in create_new
+        assert 'data-testid="create-new-refusal">' + str(reason) in html.replace("&#x27;", "'")
+        # The other choices stay open: Subscription 1 and None.
+        assert re.search(rf'<input[^>]*value="{sub1(alpine).pk}"[^>]*>', html).group(0).count("disabled") == 0
+
+
+def test_create_new_is_offered_without_a_reason_otherwise(make_member, partner_a, alpine):
+    html = make_member(partner_a).get(manage_url(alpine), **HX).content.decode()
+    assert "disabled" not in re.search(r'<input[^>]*value="new"[^>]*>', html).group(0)
+    assert 'data-testid="create-new-refusal"' not in html
 
 
 def test_legacy_and_sandbox_refusals_appear_in_the_flyout(make_member, partner_a, alpine):
@@ -323,7 +364,7 @@ def test_create_azure_plan_and_add_subscriptions(make_member, partner_a, custome
     page = client.get(reverse("overage:azure_plan", args=[customer.tenant_id])).content.decode()
     assert 'data-testid="create-azure-plan"' in page
     response = client.post(reverse("overage:azure_plan_create", args=[customer.tenant_id]))
-    assert response.status_code == 302
+    assert response.status_code == 303
     plan = AzurePlan.objects.get(customer=customer)
     assert plan.subscription.sku == azure_sku
     client.post(reverse("overage:azure_subscription_create", args=[customer.tenant_id]))
@@ -340,9 +381,9 @@ def test_a_second_partner_adds_its_azure_subscription_to_the_customers_single_pl
     customer = customer_of(partner_a)
     ensure_relationship(customer, partner_b)
     url = reverse("overage:azure_subscription_create", args=[customer.tenant_id])
-    assert make_member(partner_a).post(url).status_code == 302
+    assert make_member(partner_a).post(url).status_code == 303
     response = make_member(partner_b).post(url)
-    assert response.status_code == 302
+    assert response.status_code == 303
     plan = AzurePlan.objects.get(customer=customer)
     assert plan.partner == partner_a
     assert list(plan.azure_subscriptions.values_list("partner", "friendly_name")) == [
@@ -363,7 +404,7 @@ def test_legacy_azure_customer_gets_the_message_and_no_plan(make_member, partner
     page = client.get(reverse("overage:azure_plan", args=[customer.tenant_id])).content.decode()
     assert "MS-AZR-0145P" in page and 'data-testid="create-azure-plan"' not in page
     response = client.post(reverse("overage:azure_plan_create", args=[customer.tenant_id]))
-    assert response.status_code == 400 and "MS-AZR-0145P" in response.content.decode()
+    assert response.status_code == 422 and "MS-AZR-0145P" in response.content.decode()
     assert not AzurePlan.objects.filter(customer=customer).exists()
 
 
@@ -376,7 +417,7 @@ def test_sandbox_without_access_gets_the_sandbox_message(make_member, customer_o
     assert "Sandbox partners cannot create Azure plans" in client.get(
         reverse("overage:azure_plan", args=[customer.tenant_id])).content.decode()
     response = client.post(reverse("overage:azure_subscription_create", args=[customer.tenant_id]))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert not AzurePlan.objects.filter(customer=customer).exists()
 
 
@@ -390,12 +431,12 @@ def test_transfer_flow_lets_the_agreed_partner_take_over_after_none(make_member,
     url = reverse("overage:transfer", args=[alpine.tenant_id])
 
     assert 'data-testid="propose-transfer"' in receiver.get(url).content.decode()
-    assert receiver.post(url, {"action": "propose"}).status_code == 302
+    assert receiver.post(url, {"action": "propose"}).status_code == 303
     transfer = OverageTransfer.objects.get(customer=alpine)
     assert (transfer.from_partner, transfer.to_partner) == (partner_a, partner_b)
 
     # The customer's agreement needs the written-confirmation checkbox.
-    assert receiver.post(url, {"action": "agree_customer"}).status_code == 400
+    assert receiver.post(url, {"action": "agree_customer"}).status_code == 422
     receiver.post(url, {"action": "agree_customer", "in_writing": "on"})
     # A partner agrees only for itself.
     assert receiver.post(url, {"action": "agree_from_partner"}).status_code == 403
@@ -423,5 +464,5 @@ def test_transfer_flow_lets_the_agreed_partner_take_over_after_none(make_member,
 
 def test_owner_cannot_propose_a_transfer_to_itself(make_member, partner_a, alpine):
     response = make_member(partner_a).post(reverse("overage:transfer", args=[alpine.tenant_id]), {"action": "propose"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert not OverageTransfer.objects.exists()

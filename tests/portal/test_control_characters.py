@@ -44,7 +44,7 @@ def test_a_control_character_in_a_query_parameter_name_is_refused(member):
 
 def test_htmx_gets_the_reason_as_a_message_it_swaps(member):
     response = member.get("/customers/options/", {"q": "\x00"}, headers={"HX-Request": "true"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response["HX-Retarget"] == "#messages"
     assert "<html" not in response.content.decode()
     assert "control character" in response.content.decode()

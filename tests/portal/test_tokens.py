@@ -86,7 +86,7 @@ def test_page_creates_a_token_and_shows_the_secret_once(make_member, partner_a):
 def test_page_rejects_a_token_without_name(make_member, partner_a):
     client = make_member(partner_a)
     response = client.post(reverse("portal:token_list"), {"name": ""})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert not ApiToken.objects.exists()
 
 

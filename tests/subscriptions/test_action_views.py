@@ -91,6 +91,34 @@ def test_actions_page_without_htmx_is_a_full_page(sales, bought):
     assert "<html" in response.content.decode()
 
 
+def test_actions_page_without_htmx_posts_plain_forms(sales, bought):
+    """Issue 13 defect 1: opened as a page, the forms aimed htmx at a table row that is not
+    there (htmx:targetError #sub-row-…) and Save seats did nothing. As a page they post as
+    plain forms and are answered with the subscription page (303)."""
+    with at(1):
+        body = sales.get(url("actions", bought)).content.decode()
+        assert f"#sub-row-{bought.pk}" not in body
+        assert "hx-post=" not in body
+        assert 'data-confirm="Cancel' in body and "hx-confirm=" not in body
+        assert f'action="{url("quantity", bought)}"' in body
+        response = sales.post(url("quantity", bought), {"quantity": "4", "origin": "list"})
+    assert response.status_code == 303
+    assert response["Location"] == url("detail", bought)
+    assert reload(bought).quantity == 4
+    page = sales.get(response["Location"]).content.decode()
+    assert "Seats of" in page and "set to 4." in page
+
+
+def test_seat_flyout_and_subscription_page_say_the_same_number(sales, bought):
+    """Issue 13 defect 5: the page counted every seat inside its window (5), the flyout what
+    the SKU minimum leaves removable (3); both now read ``removable_seats``."""
+    with at(1):
+        flyout = sales.get(url("actions", bought), **HTMX).content.decode()
+        page = sales.get(url("detail", bought)).content.decode()
+    assert "3 seats can be removed now" in flyout
+    assert "3 seats can still be removed with a refund." in page
+
+
 def test_actions_of_another_partner_are_404(make_member, partner_b, bought):
     client = make_member(partner_b)
     assert client.get(url("actions", bought)).status_code == 404
@@ -118,7 +146,7 @@ def test_billing_admin_sees_the_fragment_read_only(make_member, partner_a, bough
 def test_sales_agent_reduces_seats_inside_the_window(sales, bought):
     with at(167, 59):
         response = sales.post(url("quantity", bought), {"quantity": "3"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response["Location"] == url("detail", bought)
     assert reload(bought).quantity == 3
 
@@ -138,7 +166,7 @@ def test_reduce_with_htmx_returns_the_row_and_closes_the_flyout(sales, bought):
 def test_reduce_outside_the_window_is_refused(sales, bought):
     with at(168, 1):
         response = sales.post(url("quantity", bought), {"quantity": "3"}, **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(CANNOT_DECREASE) in response.content.decode()
     assert response["HX-Retarget"] == "#flyout-body"
     assert reload(bought).quantity == 5
@@ -147,7 +175,7 @@ def test_reduce_outside_the_window_is_refused(sales, bought):
 def test_reduce_outside_the_window_without_htmx_shows_the_actions_page(sales, bought):
     with at(200):
         response = sales.post(url("quantity", bought), {"quantity": "4"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     body = response.content.decode()
     assert "<html" in body and str(CANNOT_DECREASE) in body
     assert reload(bought).quantity == 5
@@ -156,7 +184,7 @@ def test_reduce_outside_the_window_without_htmx_shows_the_actions_page(sales, bo
 def test_seats_can_be_added_outside_the_window(sales, bought):
     with at(500):
         response = sales.post(url("quantity", bought), {"quantity": "7"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert reload(bought).quantity == 7
 
 
@@ -174,7 +202,7 @@ def test_seats_can_be_added_outside_the_window(sales, bought):
 def test_bad_quantity_is_refused_with_a_clear_message(sales, bought, raw, message):
     with at(1):
         response = sales.post(url("quantity", bought), {"quantity": raw}, **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(message) in response.content.decode()
     assert reload(bought).quantity == 5
 
@@ -232,7 +260,7 @@ def test_cancel_inside_the_window(sales, bought):
 def test_cancel_outside_the_window_is_refused(sales, bought):
     with at(168, 1):
         response = sales.post(url("cancel", bought), **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "the window closed on 2026-03-08 10:00 UTC" in response.content.decode()
     assert reload(bought).status == SubscriptionStatus.ACTIVE
 
@@ -241,7 +269,7 @@ def test_cancel_outside_the_window_is_refused(sales, bought):
 
 
 def test_auto_renew_off_and_on(sales, bought):
-    assert sales.post(url("auto_renew", bought), {"enabled": "false"}).status_code == 302
+    assert sales.post(url("auto_renew", bought), {"enabled": "false"}).status_code == 303
     assert reload(bought).auto_renew_enabled is False
     assert sales.post(url("auto_renew", bought), {"enabled": "true"}, **HTMX).status_code == 200
     assert reload(bought).auto_renew_enabled is True
@@ -250,7 +278,7 @@ def test_auto_renew_off_and_on(sales, bought):
 def test_schedule_next_term_changes(sales, bought):
     assert (bought.term_duration, bought.billing_cycle) == ("P1Y", "monthly")
     response = sales.post(url("next_term", bought), {"quantity": "8", "term": "P1M:monthly"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     bought = reload(bought)
     # Only what differs is scheduled: the billing cycle stays monthly.
     assert (bought.next_term_quantity, bought.next_term_duration, bought.next_term_billing_cycle) == (8, "P1M", None)
@@ -267,8 +295,8 @@ def test_next_term_offers_only_the_term_and_cycle_pairs_the_offer_sells(sales, b
     body = sales.get(url("actions", bought)).content.decode()
     offered = set(re.findall(r'<option value="(P\w+:\w+)"', body))
     assert offered == {"P1M:monthly", "P1Y:monthly", "P1Y:annual", "P3Y:annual"}  # never P3Y billed monthly
-    assert sales.post(url("next_term", bought), {"term": "P3Y:monthly"}).status_code == 400
-    assert sales.post(url("next_term", bought), {"term": "P3Y:annual"}).status_code == 302
+    assert sales.post(url("next_term", bought), {"term": "P3Y:monthly"}).status_code == 422
+    assert sales.post(url("next_term", bought), {"term": "P3Y:annual"}).status_code == 303
     bought = reload(bought)
     assert (bought.next_term_duration, bought.next_term_billing_cycle) == ("P3Y", "annual")
     again = sales.get(url("actions", bought)).content.decode()
@@ -279,19 +307,19 @@ def test_next_term_needs_auto_renew(sales, bought):
     bought.auto_renew_enabled = False
     bought.save()
     response = sales.post(url("next_term", bought), {"quantity": "8"}, **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(SCHEDULE_NEEDS_AUTO_RENEW) in response.content.decode()
     assert reload(bought).next_term_quantity is None
 
 
 def test_next_term_unknown_term_is_refused(sales, bought):
     response = sales.post(url("next_term", bought), {"term": "P9Y:monthly"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert reload(bought).next_term_duration is None
 
 
 def test_suspend_and_reactivate(sales, bought):
-    assert sales.post(url("status", bought), {"status": "suspended"}).status_code == 302
+    assert sales.post(url("status", bought), {"status": "suspended"}).status_code == 303
     assert reload(bought).status == SubscriptionStatus.SUSPENDED
     assert sales.post(url("status", bought), {"status": "active"}, **HTMX).status_code == 200
     assert reload(bought).status == SubscriptionStatus.ACTIVE
@@ -300,7 +328,7 @@ def test_suspend_and_reactivate(sales, bought):
 @pytest.mark.parametrize("status", ["pending", "expired-ish", ""])
 def test_forbidden_status_change_is_refused(sales, bought, status):
     response = sales.post(url("status", bought), {"status": status}, **HTMX)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert reload(bought).status == SubscriptionStatus.ACTIVE
 
 
@@ -308,7 +336,7 @@ def test_reactivating_a_cancelled_subscription_is_refused(sales, bought):
     bought.status = SubscriptionStatus.DELETED
     bought.save()
     response = sales.post(url("status", bought), {"status": "active"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "cannot go from cancelled to active" in response.content.decode()
     assert reload(bought).status == SubscriptionStatus.DELETED
 

@@ -97,7 +97,7 @@ def test_align_page_lists_month_ends_and_other_subscriptions_end_dates(world, sa
 
 def test_align_post_sets_the_next_term_end_date(world, sales):
     response = sales.post(url("align", world["addon"]), {"end_date": "2027-03-31"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response["Location"] == url("detail", world["addon"])
     assert reload(world["addon"]).next_term_end_date == date(2027, 3, 31)
     page = sales.get(response["Location"]).content.decode()
@@ -108,13 +108,13 @@ def test_align_post_empty_removes_the_alignment(world, sales):
     world["addon"].next_term_end_date = date(2027, 3, 31)
     world["addon"].save()
     response = sales.post(url("align", world["addon"]), {"end_date": ""})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert reload(world["addon"]).next_term_end_date is None
 
 
 def test_align_to_a_date_not_in_the_list_is_refused_with_10017(world, sales):
     response = sales.post(url("align", world["addon"]), {"end_date": "2027-03-14"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     body = response.content.decode()
     assert str(changes.END_DATE_NOT_ALLOWED % {"date": date(2027, 3, 14)}) in body
     assert "10017" in body
@@ -123,7 +123,7 @@ def test_align_to_a_date_not_in_the_list_is_refused_with_10017(world, sales):
 
 def test_align_with_an_unreadable_date_is_refused(world, sales):
     response = sales.post(url("align", world["addon"]), {"end_date": "next year"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert reload(world["addon"]).next_term_end_date is None
 
 
@@ -134,7 +134,7 @@ def test_align_needs_auto_renew(world, sales):
     page = sales.get(url("align", addon)).content.decode()
     assert str(changes.ALIGN_NEEDS_AUTO_RENEW) in page
     response = sales.post(url("align", addon), {"end_date": "2027-03-31"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(changes.ALIGN_NEEDS_AUTO_RENEW) in response.content.decode()
     assert reload(addon).next_term_end_date is None
 
@@ -144,7 +144,7 @@ def test_align_htmx_get_is_the_panel_and_a_refusal_is_retargeted_into_the_flyout
     assert response.status_code == 200
     assert b"<html" not in response.content and b'data-testid="subscription-align"' in response.content
     refused = sales.post(url("align", world["addon"]), {"end_date": "2027-03-14"}, headers=HTMX)
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert refused["HX-Retarget"] == "#flyout-body"
 
 
@@ -169,7 +169,7 @@ def test_misalignment_warning_offers_to_align_the_base_with_the_add_on(world, sa
 
     align = sales.get(link).content.decode()
     assert '<option value="2027-02-28" selected>' in align
-    assert sales.post(url("align", world["base"]), {"end_date": "2027-02-28"}).status_code == 302
+    assert sales.post(url("align", world["base"]), {"end_date": "2027-02-28"}).status_code == 303
     assert reload(world["base"]).next_term_end_date == date(2027, 2, 28)
     detail = sales.get(url("detail", world["base"])).content.decode()
     assert 'data-testid="next-term-end"' in detail and "None scheduled" not in detail
@@ -233,7 +233,7 @@ def test_upgrade_post_converts_and_lists_the_redundant_add_on(world, sales):
 def test_upgrade_to_a_sku_that_is_not_a_target_is_refused(world, sales):
     stranger = SkuFactory(title="Visio Plan 2")
     response = sales.post(url("upgrade", world["base"]), {"target": stranger.pk})
-    assert response.status_code == 400
+    assert response.status_code == 422
     body = response.content.decode()
     assert str(changes.NOT_AN_UPGRADE_TARGET % {"target": "Visio Plan 2", "source": "Office 365 E3"}) in body
     assert reload(world["base"]).sku == world["e3"]
@@ -243,7 +243,7 @@ def test_upgrade_to_a_sku_that_is_not_a_target_is_refused(world, sales):
 @pytest.mark.parametrize("target", ["", "abc", "999999"])
 def test_upgrade_without_a_valid_target_is_refused(world, sales, target):
     response = sales.post(url("upgrade", world["base"]), {"target": target})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert reload(world["base"]).sku == world["e3"]
 
 
@@ -285,7 +285,7 @@ def test_removal_request_on_the_last_day_is_accepted(upgraded, sales):
         body = sales.get(url("detail", addon)).content.decode()
     finally:
         traveller.stop()
-    assert response.status_code == 302
+    assert response.status_code == 303
     request = AddonRemovalRequest.objects.get(subscription=addon)
     assert request.deadline == date(2026, 4, 30) and request.raised_by == sales.user
     assert 'data-testid="removal-request-status"' in body and "Apr 30, 2026" in body
@@ -299,15 +299,15 @@ def test_removal_request_after_the_deadline_is_refused(upgraded, sales):
     finally:
         traveller.stop()
     assert "The deadline passed on Apr 30, 2026" in page
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(changes.REMOVAL_DEADLINE_PASSED % {"deadline": date(2026, 4, 30)}) in response.content.decode()
     assert not AddonRemovalRequest.objects.exists()
 
 
 def test_removal_request_twice_is_refused(upgraded, sales):
-    assert sales.post(url("removal_request", upgraded["addon"])).status_code == 302
+    assert sales.post(url("removal_request", upgraded["addon"])).status_code == 303
     response = sales.post(url("removal_request", upgraded["addon"]))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(changes.REMOVAL_ALREADY_RAISED) in response.content.decode()
     assert AddonRemovalRequest.objects.count() == 1
 
@@ -316,7 +316,7 @@ def test_removal_request_for_an_add_on_that_is_not_redundant_is_refused(world, s
     page = sales.get(url("removal_request", world["addon"]))
     assert page.status_code == 200 and b'data-testid="not-redundant"' in page.content
     response = sales.post(url("removal_request", world["addon"]))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert str(changes.NOT_REDUNDANT) in response.content.decode()
 
 

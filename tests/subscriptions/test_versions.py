@@ -279,7 +279,7 @@ def test_a_double_click_on_upgrade_makes_one_upgrade(sales, fresh):
                           billing_plan=fresh.billing_cycle, effective_start=date(2026, 1, 1))
     for _click in range(2):
         response = sales.post(url("upgrade", fresh), {"target": str(target.pk), "version": "1"})
-        assert response.status_code == 302
+        assert response.status_code == 303
     assert fresh.charge_events.filter(charge_type="convert").count() == 1
     assert version_of(fresh) == 2
 
