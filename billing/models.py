@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from overage.models import AzureSubscription
 from portal.models import Customer, Partner
+from portal.text import stored_text_in_language
 
 
 def _visible_customers(partner):
@@ -160,6 +161,10 @@ class UsageImportQuerySet(models.QuerySet):
         return self.filter(partner=partner)
 
 
+# The name of an import sent through the API, stored in English (``portal.text``).
+API_BATCH_NAME = _("API batch of %(count)s records")
+
+
 class UsageImport(models.Model):
     """One CSV (or API batch) of call records, with its line-numbered errors."""
 
@@ -186,7 +191,12 @@ class UsageImport(models.Model):
         verbose_name_plural = _("usage imports")
 
     def __str__(self):
-        return f"{self.file_name} ({self.get_status_display()})"
+        return f"{self.display_name} ({self.get_status_display()})"
+
+    @property
+    def display_name(self):
+        """The file's name, or an API batch's name in the reader's language."""
+        return stored_text_in_language(self.file_name, [API_BATCH_NAME]) if self.source == "api" else self.file_name
 
 
 class UsageRecordQuerySet(models.QuerySet):

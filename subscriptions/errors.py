@@ -10,13 +10,10 @@ Two kinds of failure (SPEC §4, PARTNER-CENTER.md §4.4–4.6):
 Messages are module constants (translatable templates) so tests and the API import them.
 """
 
-import functools
-import re
-
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from portal.errors import RESELLER_NOT_LINKED, ErrorCode, PortalError  # noqa: F401 (RESELLER_NOT_LINKED: its name here)
+from portal.text import stored_text_in_language
 
 try:  # Another module of the catalog owns the canonical text; fall back until it lands.
     from catalog.selectors import ADDON_NOT_PURCHASABLE
@@ -105,8 +102,7 @@ IDEMPOTENCY_KEY_TOO_LONG = _(
 # --- Line errors as stored and as shown ------------------------------------------------------
 # A line's error is stored in English (``line_errors`` formats it under English), whatever the
 # language of the request that validated the cart: the API returns it as stored. A page shows
-# it in the reader's language: ``line_error_text`` finds the message it was made from and
-# formats that message's translation with the same values.
+# it in the reader's language (``portal.text.stored_text_in_language``).
 LINE_ERROR_MESSAGES = (
     NOT_PURCHASABLE_MESSAGE,
     TERM_NOT_SUPPORTED_MESSAGE,
@@ -121,31 +117,9 @@ LINE_ERROR_MESSAGES = (
     SANDBOX_SUBSCRIPTIONS,
     PRICE_NOT_AVAILABLE_MESSAGE,
 )
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
-
-@functools.cache
-def _english_patterns():
-    """(compiled pattern of the English text, message) per line error message; built once."""
-    patterns = []
-    with translation.override("en"):
-        for message in LINE_ERROR_MESSAGES:
-            english = str(message)
-            parts, end = [], 0
-            for match in _PLACEHOLDER.finditer(english):
-                parts.append(re.escape(english[end:match.start()]))
-                parts.append(f"(?P<{match.group(1)}>.+?)")
-                end = match.end()
-            parts.append(re.escape(english[end:]))
-            patterns.append((re.compile("".join(parts), re.DOTALL), message))
-    return tuple(patterns)
 
 
 def line_error_text(description):
-    """A stored (English) line error in the active language; a text made from no known message
-    (stored before, or by a newer version) is shown as stored."""
-    for pattern, message in _english_patterns():
-        match = pattern.fullmatch(description)
-        if match:
-            return str(message) % match.groupdict() if match.groupdict() else str(message)
-    return description
+    """A stored (English) line error in the active language, or as stored when it was made from
+    no known message."""
+    return stored_text_in_language(description, LINE_ERROR_MESSAGES)

@@ -38,11 +38,10 @@ from operator import itemgetter
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F
-from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from billing.models import CallType, NumberType, UsageImport, UsageImportStatus, UsageRecord
+from billing.models import API_BATCH_NAME, CallType, NumberType, UsageImport, UsageImportStatus, UsageRecord
 from billing.services import run_locks, usage_copy
 from portal.errors import PortalError
 from portal.models import Customer
@@ -887,8 +886,10 @@ def usage_import_records(*, records, partner, acting_user):
     is recorded as a ``UsageImport`` with source ``api``."""
     if len(records) > MAX_API_RECORDS:
         raise UsageImportError(f"At most {MAX_API_RECORDS} records per batch.")
+    with translation.override("en"):  # stored as the API returns it; UsageImport.display_name shows it
+        name = API_BATCH_NAME % {"count": len(records)}
     usage_import = usage_import_create(
-        file_name=_g("API batch of %(count)s records") % {"count": len(records)},
+        file_name=name,
         partner=partner,
         acting_user=acting_user,
         source="api",

@@ -11,6 +11,7 @@ the cart is still created, and checkout refuses it until the line is fixed or re
 """
 
 import datetime
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -239,15 +240,20 @@ def cart_validate(*, cart) -> None:
         CartLine.objects.bulk_update(changed, ["error_code", "error_description"])
 
 
+def _in_english(function):
+    """Line errors are stored, and returned by the API, as they are made: in English whatever
+    the request's language; pages translate them when they show them (``CartLine.error_text``)."""
+
+    @functools.wraps(function)
+    def in_english(*args, **kwargs):
+        with translation.override("en"):
+            return function(*args, **kwargs)
+
+    return in_english
+
+
+@_in_english
 def line_errors(*, cart, lines, today=None):
-    """{line pk: (code, English description)}: see ``_line_errors``. The description is stored
-    and returned by the API as it is, so it is English whatever the request's language; pages
-    translate it when they show it (``CartLine.error_text``)."""
-    with translation.override("en"):
-        return _line_errors(cart=cart, lines=lines, today=today)
-
-
-def _line_errors(*, cart, lines, today=None):
     """{line pk: (code, description)} for the lines that cannot be bought today, checked in
     this order: not purchasable (800020), term/billing cycle (400039), seats per subscription
     (10015), sandbox licenses (800018), add-on prerequisite in the tenant (400041), custom

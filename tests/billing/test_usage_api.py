@@ -131,3 +131,22 @@ def test_the_api_refuses_old_and_future_calls_and_day_long_calls_by_index(api_cl
     assert body["imported"] == 1
     assert [error["index"] for error in body["errors"]] == [0, 1, 2, 3]
     assert list(UsageRecord.objects.values_list("record_id", flat=True)) == ["ok"]
+
+
+def test_an_api_batch_is_named_in_english_and_shown_in_the_readers_language(api_client, make_member, partner_a,
+                                                                            customer):
+    from django.urls import reverse
+    from django.utils import translation
+
+    from billing.models import API_BATCH_NAME
+
+    post(api_client(partner_a, Role.BILLING_ADMIN), [item("n1", customer.tenant_id)])
+    usage_import = UsageImport.objects.get(source="api")
+    with translation.override("it"):
+        italian = str(API_BATCH_NAME % {"count": 1})
+    assert usage_import.file_name == "API batch of 1 records" != italian
+
+    member = make_member(partner_a, Role.BILLING_ADMIN)
+    for url in (reverse("billing:usage_import_list"), reverse("billing:usage_import_detail", args=[usage_import.pk])):
+        assert italian in member.get(url, HTTP_ACCEPT_LANGUAGE="it").content.decode()
+        assert "API batch of 1 records" in member.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
