@@ -38,6 +38,10 @@ def term_label(term_duration, billing_cycle):
     return f"{TermDuration(term_duration).label} · {BillingCycle(billing_cycle).label}"
 
 
+# After an add-on's title in the catalog item choices (a constant: gettext is not found in f-strings).
+ADDON_MARK = _("(add-on)")
+
+
 def end_date_choices(items, names):
     """The end-date select's choices, grouped (issue 13, defect 10: a 3-year term listed 36
     month ends in one run): first the dates shared with the customer's subscriptions, each
@@ -90,7 +94,7 @@ class CartLineForm(forms.Form):
             .order_by("sku__product__title", "sku__sku_id", "availability_id")
         }
         self.fields["catalog_item"].choices = [("", _("Choose a product SKU…"))] + [
-            (key, f"{a.sku.title}{' ' + str(_('(add-on)')) if a.sku.is_addon else ''} — {key}")
+            (key, f"{a.sku.title} {ADDON_MARK} — {key}" if a.sku.is_addon else f"{a.sku.title} — {key}")
             for key, a in self.availabilities.items()
         ]
         self.fields["catalog_item"].widget.attrs.update(htmx)
