@@ -101,3 +101,38 @@ def test_the_catalogue_has_every_string_of_the_sources_and_no_other(tmp_path, se
         f"no longer in the sources: {[k[1] for k in gone][:20]}. Run `make messages`, then translate "
         f"the new entries (tools/po_fill.py)."
     )
+
+
+# The names a module may call gettext by; xgettext (makemessages) extracts only the standard
+# ones, and nothing inside an f-string's expressions.
+GETTEXT_NAMES = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "gettext_noop"}
+
+
+def _escaped(text):
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+
+
+def test_every_string_the_code_translates_is_in_the_catalogue():
+    """A string passed to gettext where makemessages cannot see it (``_()`` inside an f-string,
+    gettext imported under another name) is never translated: each one is found here by
+    reading the Python sources themselves."""
+    import ast
+
+    known = {e.msgid for e in _entries(PO_FILE)}
+    unseen = []
+    for path in sorted(Path(settings.BASE_DIR).rglob("*.py")):
+        relative = path.relative_to(settings.BASE_DIR)
+        if relative.parts[0] in NOT_SOURCES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases = {alias.asname for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                   and node.module == "django.utils.translation" for alias in node.names
+                   if alias.asname and alias.name in GETTEXT_NAMES}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if (name in GETTEXT_NAMES or name in aliases) and _escaped(node.args[0].value) not in known:
+                unseen.append(f"{relative}:{node.lineno} {node.args[0].value!r}")
+    assert not unseen, f"translated in the code but not in the catalogue (makemessages cannot see them): {unseen}"
