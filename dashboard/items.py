@@ -19,6 +19,7 @@ from billing.services.reconciliation import month_last_day
 from overage import selectors as overage_selectors
 from overage.services import AUTO_RECHARGE_WARNING
 from portal import permissions
+from portal.formatting import format_money
 from subscriptions import selectors_attention as subscription_selectors
 from subscriptions.periods import add_months
 from subscriptions.selectors_list import NOT_TRANSACTING_PARTNER
@@ -181,7 +182,7 @@ def todo_items(*, membership, now=None):
                 action_url=reverse("billing:credits", args=[customer.tenant_id]) if can_see_billing
                 else reverse("portal:customer_detail", args=[customer.tenant_id]),
                 action_label=str(SEE_CREDITS_LABEL if can_see_billing else SEE_CUSTOMER_LABEL),
-                detail=str(AUTO_RECHARGE_WARNING % {"threshold": account.threshold, "currency": account.currency}),
+                detail=str(AUTO_RECHARGE_WARNING % {"threshold": format_money(account.threshold, account.currency)}),
             )
         )
 

@@ -151,3 +151,17 @@ def test_demo_dashboards_show_alpines_blocked_calls_and_fourth_coffees_auto_rech
     response = client.get("/")
     assert ("auto_recharge", "Fourth Coffee") in items(response)
     assert reverse("billing:credits", args=[FOURTH_COFFEE]) in item_html(response, "auto_recharge", "Fourth Coffee")
+
+
+def test_the_auto_recharge_item_shows_the_threshold_as_money_in_the_readers_language(make_member, partner_a):
+    from decimal import Decimal
+
+    from tests.factories import CreditAccountFactory
+
+    customer = scenario.capable_customer(partner_a, name="Recharge Co")
+    CreditAccountFactory(customer=customer, currency="EUR", auto_recharge=True, threshold=Decimal("1950.00"),
+                         recharge_amount=Decimal("100.00"))
+    member = make_member(partner_a)
+    assert "€1,950.00" in item_html(member.get("/", HTTP_ACCEPT_LANGUAGE="en"), "auto_recharge", "Recharge Co")
+    italian = item_html(member.get("/", HTTP_ACCEPT_LANGUAGE="it"), "auto_recharge", "Recharge Co")
+    assert "1.950,00\xa0€" in italian and "1950.00" not in italian
