@@ -72,6 +72,11 @@ class CreditLedgerEntryQuerySet(models.QuerySet):
         return self.filter(account__customer__in=_visible_customers(partner))
 
 
+# The notes a rating run writes on its draws and recharges, stored in English (``portal.text``).
+CALLS_OF_NOTE = _("Calls of %(day)s")
+RECHARGE_NOTE = _("Auto-recharge below %(threshold)s")
+
+
 class CreditLedgerEntry(models.Model):
     """Append-only: purchases and recharges are positive, usage draws negative."""
 
@@ -107,6 +112,11 @@ class CreditLedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount}"
+
+    @property
+    def note_text(self):
+        """The note in the reader's language when a rating run wrote it; a person's as typed."""
+        return stored_text_in_language(self.note, [CALLS_OF_NOTE, RECHARGE_NOTE]) if self.note else ""
 
 
 class NumberType(models.TextChoices):

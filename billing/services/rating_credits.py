@@ -16,9 +16,16 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Sum
-from django.utils.translation import gettext as _
+from django.utils import translation
 
-from billing.models import CreditAccount, CreditEntryKind, CreditLedgerEntry, StagedCreditEntry
+from billing.models import (
+    CALLS_OF_NOTE,
+    RECHARGE_NOTE,
+    CreditAccount,
+    CreditEntryKind,
+    CreditLedgerEntry,
+    StagedCreditEntry,
+)
 from billing.services.pg_copy import copy_rows
 
 PRICE_PLACES = Decimal("0.000001")
@@ -110,7 +117,8 @@ def stage_credit_entries(run, states):
     recharges of ``states`` for ``run``, kept apart until it is published. Tens of thousands
     of rows a month: written as plain rows (``COPY`` on PostgreSQL), not model instances."""
     rows = []
-    calls_of, recharged = _("Calls of %(day)s"), _("Auto-recharge below %(threshold)s")
+    with translation.override("en"):  # stored in English; CreditLedgerEntry.note_text shows them
+        calls_of, recharged = str(CALLS_OF_NOTE), str(RECHARGE_NOTE)
     draw, recharge = CreditEntryKind.USAGE_DRAW.value, CreditEntryKind.RECHARGE.value
     for state in states.values():
         account_id = state.account.pk

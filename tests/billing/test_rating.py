@@ -166,6 +166,27 @@ def test_auto_recharge_refills_the_balance_so_post_paid_never_starts(customer, o
     assert account.balance() == Decimal("1.50") + Decimal("20.00") - Decimal("15.00")
 
 
+def test_the_notes_of_draws_and_recharges_are_stored_in_english_and_read_in_the_readers_language(customer, overage):
+    from django.utils import translation
+
+    account = CreditAccountFactory(customer=customer, currency="USD", auto_recharge=True,
+                                   threshold=Decimal("1.00"), recharge_amount=Decimal("10.00"))
+    CreditLedgerEntryFactory(account=account, kind=CreditEntryKind.PURCHASE, amount=Decimal("1.50"),
+                             occurred_at=datetime(2026, 8, 20, tzinfo=dt_timezone.utc), note="Bought at the fair")
+    call(customer, 5, 100 * 60, country="GB", number_type="mobile", call_type="international")
+    with translation.override("it"):  # a run started from an Italian page
+        rating.rate_month(month=SEPTEMBER)
+    draw = account.entries.get(kind=CreditEntryKind.USAGE_DRAW)
+    recharge = account.entries.filter(kind=CreditEntryKind.RECHARGE).first()
+    purchase = account.entries.get(kind=CreditEntryKind.PURCHASE)
+    assert (draw.note, recharge.note) == ("Calls of 2026-09-05", "Auto-recharge below 1.00")
+    with translation.override("it"):
+        assert (draw.note_text, recharge.note_text) == ("Chiamate del 2026-09-05", "Ricarica automatica sotto 1.00")
+        assert purchase.note_text == "Bought at the fair"  # a person's note, as typed
+    with translation.override("en"):
+        assert draw.note_text == "Calls of 2026-09-05"
+
+
 def test_overage_moved_mid_month_bills_each_call_to_the_subscription_holding_it(customer, partner_a):
     plan = AzurePlanFactory(customer=customer, partner=partner_a)
     sub1 = AzureSubscriptionFactory(plan=plan, number=1)
