@@ -94,7 +94,7 @@ def language_set(request):
     preference = preferences.user_preference_save(user=request.user, language=request.POST.get("language", ""))
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        next_url = "portal:dashboard"
+        next_url = "dashboard:home"
     response = redirect(next_url)
     _set_language_cookie(response, preference.language)
     return response

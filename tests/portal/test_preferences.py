@@ -62,7 +62,7 @@ def test_the_switcher_saves_the_language_and_goes_back(make_member, partner_a):
 def test_the_switcher_refuses_an_outside_next_and_an_unknown_language(make_member, partner_a):
     client = make_member(partner_a)
     response = client.post(reverse("portal:language_set"), {"language": "klingon", "next": "https://evil.example/"})
-    assert response.status_code == 302 and response["Location"] == reverse("portal:dashboard")
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard:home")
     assert UserPreference.objects.get(user=client.user).language == "en"
 
 
