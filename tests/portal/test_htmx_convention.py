@@ -39,7 +39,10 @@ LINKED_FROM_FLYOUTS = {
     "subscriptions:subscription_removal_request",
 }
 # hx-get values that are not a {% url %} tag, and the route they are built from.
-BUILT_IN_VIEWS = {"{{ sku.prerequisites_url }}": "catalog:addon_prerequisites"}
+BUILT_IN_VIEWS = {
+    "{{ sku.prerequisites_url }}": "catalog:addon_prerequisites",
+    "{{ item.action_url }}": "overage:manage",  # the dashboard's flyout items (dashboard/items.py)
+}
 
 
 def _flyout_url_names():

@@ -57,7 +57,7 @@ def test_staff_remove_the_add_on_with_its_credit(raised, staff_client, sales):
     assert event.actor == staff_client.user and event.partner == addon.partner
     # The partner sees the outcome on the add-on's page.
     body = sales.get(url("detail", addon)).content.decode()
-    assert "Support removed the add-on on 2026-03-16 and credited 121.29 USD. Refunded from the upgrade day." in body
+    assert "Support removed the add-on on Mar 16, 2026 and credited $121.29. Refunded from the upgrade day." in body
 
 
 def test_staff_reject_the_request_and_the_partner_reads_why(raised, staff_client, sales):
@@ -71,7 +71,7 @@ def test_staff_reject_the_request_and_the_partner_reads_why(raised, staff_client
     assert not ChargeEvent.objects.filter(charge_type=ChargeType.CANCEL_IMMEDIATE).exists()
     assert AuditEvent.objects.filter(action="subscription.removal_rejected", actor=staff_client.user).exists()
     body = sales.get(url("removal_request", raised.subscription)).content.decode()
-    assert "Support rejected the request on 2026-03-16. The add-on is still in use." in body
+    assert "Support rejected the request on Mar 16, 2026. The add-on is still in use." in body
 
 
 def test_a_decided_request_is_not_decided_again(raised, staff_client):

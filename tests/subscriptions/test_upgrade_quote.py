@@ -51,7 +51,7 @@ def test_the_page_shows_what_the_upgrade_charges(make_member, partner_a, custome
         assert shown.charge > 0 and shown.redundant == [addon]
         response = client.post(url, {"target": e5.pk, "version": base.version})
 
-        assert response.status_code == 302, response.content
+        assert response.status_code == 303, response.content
         charge = base.charge_events.get(charge_type=ChargeType.CONVERT)
         assert (charge.amount, charge.charge_start, charge.charge_end) == (shown.charge, shown.charge_start, shown.charge_end)
         addon.refresh_from_db()
