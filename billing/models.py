@@ -298,6 +298,12 @@ class RatingRunStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+# What a run says when it ends, stored in English (``portal.text``): RatingRun.message_text.
+CALLS_RATED = _("Calls rated: %(count)s")
+RUN_DIED = _("The process rating this month stopped before the end; nothing of this run was published.")
+RUN_SUPERSEDED = _("This run was stopped: another run of the month took over.")
+
+
 class RatingRun(models.Model):
     """One run of rating for a month, with its progress for the progress bar.
 
@@ -332,6 +338,11 @@ class RatingRun(models.Model):
 
     def __str__(self):
         return f"Rating {self.billing_month} ({self.get_status_display()})"
+
+    @property
+    def message_text(self):
+        """The run's last word in the reader's language (stored in English)."""
+        return stored_text_in_language(self.message, [CALLS_RATED, RUN_DIED, RUN_SUPERSEDED]) if self.message else ""
 
 
 class RatingChunkStatus(models.TextChoices):

@@ -4,6 +4,7 @@
 worker's share of a run: any number of ``db_worker`` processes take its chunks."""
 
 from django.tasks import task
+from django.utils import translation
 
 from billing.models import RatingRun, RatingRunStatus
 from billing.services.rating import RatingError, rate_chunks, rate_month
@@ -18,8 +19,10 @@ def rate_month_task(run_id: int) -> dict:
             month=run.billing_month.month, acting_user=run.started_by, run=run, helper_task=rate_chunks_task
         )
     except RatingError as error:
+        with translation.override("en"):  # stored in English (RatingRun.message_text)
+            message = error.description[:500]
         RatingRun.objects.filter(pk=run_id, status__in=[RatingRunStatus.QUEUED, RatingRunStatus.RUNNING]).update(
-            status=RatingRunStatus.FAILED, message=error.description[:500]
+            status=RatingRunStatus.FAILED, message=message
         )
         return {"status": "failed", "message": error.description}
     return {"status": run.status, "processed": run.processed_records}

@@ -45,10 +45,13 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.tasks import default_task_backend
 from django.tasks.exceptions import TaskResultDoesNotExist
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import (
+    CALLS_RATED,
+    RUN_DIED,
+    RUN_SUPERSEDED,
     BillingMonth,
     BillingMonthStatus,
     CallType,
@@ -73,8 +76,6 @@ ALREADY_FINALIZED = _("%(month)s is already finalized.")
 NOT_RATED = _("%(month)s has not been rated completely: rate it, then finalize it.")
 RUN_IN_PROGRESS = _("%(month)s is being rated right now. Wait for that run to finish.")
 NO_CALLS = _("%(month)s has no calls to rate: nothing was changed.")
-RUN_DIED = _("The process rating this month stopped before the end; nothing of this run was published.")
-RUN_SUPERSEDED = _("This run was stopped: another run of the month took over.")
 
 ZONE_OF_CALL = {
     CallType.DOMESTIC: CallingZone.DOMESTIC,
@@ -85,6 +86,12 @@ ZONE_OF_CALL = {
 ACTIVE = (RatingRunStatus.QUEUED, RatingRunStatus.RUNNING)
 # Pending tasks are given this long to be picked up by a worker before their run is dead.
 QUEUED_GRACE_SECONDS = 24 * 3600
+
+
+def _in_english(text, params=None):
+    """A run's message as stored: English, whatever language started the run."""
+    with translation.override("en"):
+        return str(text) % params if params else str(text)
 
 
 class RatingError(PortalError):
@@ -249,7 +256,7 @@ def reap_dead_runs(runs=None):
     for run in runs:
         if not run_is_alive(run):
             reaped += RatingRun.objects.filter(pk=run.pk, status=run.status).update(
-                status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=str(RUN_DIED)
+                status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=_in_english(RUN_DIED)
             )
     return reaped
 
@@ -399,7 +406,8 @@ def _publish(run):
         billing_month.save(update_fields=["published_run"])
         processed = current.processed_records
         RatingRun.objects.filter(pk=run.pk).update(
-            status=RatingRunStatus.DONE, finished_at=timezone.now(), message=f"{processed} calls rated"
+            status=RatingRunStatus.DONE, finished_at=timezone.now(),
+            message=_in_english(CALLS_RATED, {"count": processed}),
         )
     # Outside the publication: the month no longer reads these rows; a crash here leaves
     # only invisible rows, which the next publication of the month removes.
@@ -446,7 +454,7 @@ def rate_month(*, month, acting_user=None, run=None, progress=None, helper_task=
     except BaseException as error:
         try:
             RatingRun.objects.filter(pk=run.pk, status=RatingRunStatus.RUNNING).update(
-                status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=str(error)[:500]
+                status=RatingRunStatus.FAILED, finished_at=timezone.now(), message=_in_english(error)[:500]
             )
         except DatabaseError:
             pass  # the connection itself is gone: the run's lock went with it, readers reap it

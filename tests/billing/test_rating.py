@@ -187,6 +187,20 @@ def test_the_notes_of_draws_and_recharges_are_stored_in_english_and_read_in_the_
         assert draw.note_text == "Calls of 2026-09-05"
 
 
+def test_a_runs_message_is_stored_in_english_and_read_in_the_readers_language(customer):
+    from django.utils import translation
+
+    call(customer, 2, 60)
+    with translation.override("it"):  # a run started from an Italian page
+        run = rating.rate_month(month=SEPTEMBER)
+    run.refresh_from_db()
+    assert run.message == "Calls rated: 1"
+    with translation.override("it"):
+        assert run.message_text == "Chiamate tariffate: 1"
+    run.message = "disk full"  # a failure's own words are shown as they are
+    assert run.message_text == "disk full"
+
+
 def test_overage_moved_mid_month_bills_each_call_to_the_subscription_holding_it(customer, partner_a):
     plan = AzurePlanFactory(customer=customer, partner=partner_a)
     sub1 = AzureSubscriptionFactory(plan=plan, number=1)
