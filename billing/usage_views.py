@@ -19,6 +19,7 @@ from billing.services.usage import (
     file_chunks,
     usage_check_encoding,
     reap_dead_imports,
+    usage_error_text,
     usage_import_create,
     usage_import_error_rows,
     usage_imports_for,
@@ -134,6 +135,8 @@ def usage_import_detail(request, usage_import_id):
         "percent": 100 if not running else (min(100, usage_import.processed_rows * 100 // total) if total else 0),
         "error_rows": error_rows,
         "errors_hidden": max(error_rows - len(usage_import.errors or []), 0),
+        # Stored in English; read in the reader's language.
+        "errors": [{**error, "reason": usage_error_text(error.get("reason") or "")} for error in usage_import.errors or []],
     }
     return render(request, htmx_template(request, "billing/usage_import_detail.html", "progress"), context)
 

@@ -45,6 +45,17 @@ def _pattern(english):
     return re.compile("".join(parts), re.DOTALL)
 
 
+def in_english(function):
+    """Runs ``function`` in English: for the code that makes the texts it stores."""
+
+    @functools.wraps(function)
+    def english(*args, **kwargs):
+        with translation.override("en"):
+            return function(*args, **kwargs)
+
+    return english
+
+
 def stored_text_in_language(text, messages):
     """``text`` (stored in English, made from one of ``messages``) in the active language; a text
     made from none of them (stored earlier, or typed by a person) is returned as stored."""

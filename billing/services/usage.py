@@ -45,6 +45,7 @@ from billing.models import API_BATCH_NAME, CallType, NumberType, UsageImport, Us
 from billing.services import run_locks, usage_copy
 from portal.errors import PortalError
 from portal.models import Customer
+from portal.text import in_english, stored_text_in_language
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,20 @@ DUPLICATE_OF_ITEM = _("Duplicate of item %(line)s (recordId “%(record_id)s”)
 NOT_AN_OBJECT = _("The item is not a JSON object.")
 INTERNAL_FAILURE = _("The import stopped on an internal error; the rows counted above were imported.")
 PROCESS_DIED = _("The import stopped before the end (its process ended); the rows counted above were imported.")
+
+# Every text an import stores as a line's reason (usage_import_text shows it translated).
+USAGE_ERROR_MESSAGES = (
+    MISSING_COLUMNS, EMPTY_FILE, BAD_ENCODING, UNREADABLE_CSV, BLANK_FIELD, TOO_LONG, BAD_DATE, BAD_DURATION,
+    NEGATIVE_DURATION, DURATION_TOO_LARGE, CALL_TOO_OLD, CALL_IN_FUTURE, CONTROL_CHARACTER, UNKNOWN_CALL_TYPE,
+    UNKNOWN_NUMBER_TYPE, BAD_COUNTRY, UNKNOWN_TENANT, DUPLICATE_OF_LINE, DUPLICATE_OF_ITEM, NOT_AN_OBJECT,
+    INTERNAL_FAILURE, PROCESS_DIED,
+)
+
+
+def usage_error_text(reason):
+    """A stored (English) reason in the reader's language; one made from no message as stored."""
+    return stored_text_in_language(reason, USAGE_ERROR_MESSAGES)
+
 
 ALLOWED_TRANSITIONS = {
     UsageImportStatus.PENDING: {UsageImportStatus.RUNNING, UsageImportStatus.FAILED},
@@ -650,6 +665,7 @@ def usage_import_create(*, file_name, partner=None, acting_user=None, source="up
     )
 
 
+@in_english  # the errors it stores are English; error_text shows them in the reader's language
 def usage_import_file(*, fileobj_chunks, file_name, partner=None, acting_user=None, usage_import=None, progress=None):
     """Import a usage CSV streamed as byte chunks; returns the finished ``UsageImport``.
 
@@ -676,6 +692,7 @@ def _alive(usage_import):
         run_locks.release(run_locks.USAGE_IMPORT, usage_import.pk)
 
 
+@in_english
 def reap_dead_imports(imports=None):
     """Mark failed each running import whose process is gone, keeping what it committed."""
     imports = UsageImport.objects.all() if imports is None else imports

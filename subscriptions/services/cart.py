@@ -11,7 +11,6 @@ the cart is still created, and checkout refuses it until the line is fixed or re
 """
 
 import datetime
-import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -22,13 +21,13 @@ from operator import or_
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from catalog.models import Availability, BillingCycle, TermDuration
 from catalog.selectors import addons_missing_prerequisite
 from portal.models import CustomerRelationship, PartnerKind
 from portal.services import audit_record
-from portal.text import control_character
+from portal.text import control_character, in_english
 from subscriptions import errors
 from subscriptions.errors import CartInputError
 from subscriptions.models import Cart, CartLine, CartStatus, Subscription, SubscriptionStatus
@@ -240,19 +239,9 @@ def cart_validate(*, cart) -> None:
         CartLine.objects.bulk_update(changed, ["error_code", "error_description"])
 
 
-def _in_english(function):
-    """Line errors are stored, and returned by the API, as they are made: in English whatever
-    the request's language; pages translate them when they show them (``CartLine.error_text``)."""
-
-    @functools.wraps(function)
-    def in_english(*args, **kwargs):
-        with translation.override("en"):
-            return function(*args, **kwargs)
-
-    return in_english
-
-
-@_in_english
+# Line errors are stored, and returned by the API, as they are made: in English whatever the
+# request's language; pages translate them when they show them (``CartLine.error_text``).
+@in_english
 def line_errors(*, cart, lines, today=None):
     """{line pk: (code, description)} for the lines that cannot be bought today, checked in
     this order: not purchasable (800020), term/billing cycle (400039), seats per subscription

@@ -178,3 +178,28 @@ def test_admin_upload_imports_as_the_operator(db, admin_client, customer_of, par
     assert response.status_code == 302
     assert (usage_import.source, usage_import.status, usage_import.imported_rows) == ("admin", UsageImportStatus.DONE, 1)
     assert admin_client.get(response["Location"]).status_code == 200
+
+
+def test_an_import_confirmed_in_italian_stores_its_errors_in_english_and_shows_them_in_the_readers_language(
+    partner_a, make_member, customer_of, django_capture_on_commit_callbacks
+):
+    from django.utils import translation
+
+    client = make_member(partner_a, Role.BILLING_ADMIN)
+    customer = customer_of(partner_a)
+    data = csv_bytes(row("c1", customer.tenant_id), row("c2", customer.tenant_id, seconds="-4"))
+    client.post(IMPORT_URL, {"file": SimpleUploadedFile("calls.csv", data, content_type="text/csv")},
+                HTTP_ACCEPT_LANGUAGE="it")
+    token = client.session[SESSION_KEY]["token"]
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs inside the Italian request
+        client.post(IMPORT_URL, {"token": token}, HTTP_ACCEPT_LANGUAGE="it")
+    usage_import = UsageImport.objects.get()
+    with translation.override("en"):
+        english = str(NEGATIVE_DURATION % {"value": "-4"})
+    with translation.override("it"):
+        italian = str(NEGATIVE_DURATION % {"value": "-4"})
+    assert english != italian
+    assert [error["reason"] for error in usage_import.errors] == [english]
+    url = reverse("billing:usage_import_detail", args=[usage_import.pk])
+    assert italian in client.get(url, HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert english in client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
