@@ -12,13 +12,9 @@ Messages are module constants (translatable templates) so tests and the API impo
 
 from django.utils.translation import gettext_lazy as _
 
+from catalog.selectors import ADDON_NOT_PURCHASABLE  # the catalog owns the text (SPEC §3)
 from portal.errors import RESELLER_NOT_LINKED, ErrorCode, PortalError  # noqa: F401 (RESELLER_NOT_LINKED: its name here)
 from portal.text import stored_text_in_language
-
-try:  # Another module of the catalog owns the canonical text; fall back until it lands.
-    from catalog.selectors import ADDON_NOT_PURCHASABLE
-except ImportError:  # pragma: no cover - depends on the order other changes land in
-    ADDON_NOT_PURCHASABLE = _("The addon is not purchasable without a compatible base product.")
 
 
 class CartInputError(PortalError):
