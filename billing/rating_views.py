@@ -19,7 +19,7 @@ from billing.services.rating import (
     billing_month_for,
     check_can_rate,
 )
-from billing.services.reconciliation import parse_month
+from billing.reconciliation_format import parse_month
 from portal.formatting import format_month
 from portal.views import htmx_template
 from subscriptions.periods import add_months

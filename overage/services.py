@@ -15,7 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import AZURE_PLAN_PRODUCT_ID, ConsumptionType, Sku
+from catalog.models import AZURE_PLAN_PRODUCT_ID, Sku
 from overage.models import (
     AzurePlan,
     AzureSubscription,
@@ -25,6 +25,7 @@ from overage.models import (
     OverageSetting,
     OverageTransfer,
 )
+from overage.rules import overage_capable_subscriptions
 from portal.errors import RESELLER_NOT_LINKED, ErrorCode, PortalError
 from portal.models import Customer
 from portal.services import audit_record
@@ -54,11 +55,6 @@ AZURE_SUBSCRIPTION_NOT_ACTIVE = _("Azure subscription %(value)s is not active (i
 AZURE_SUBSCRIPTION_OTHER_CUSTOMER = _("Azure subscription %(value)s does not belong to this customer.")
 AZURE_SUBSCRIPTION_REQUIRED = _("Choose an Azure subscription, or Create new, to enable overage.")
 NOT_TRANSACTING = _("Indirect resellers cannot manage overage: their indirect provider does it for them.")
-AUTO_RECHARGE_WARNING = _(
-    "This customer's communication credits have auto-recharge on: the balance is refilled whenever it falls "
-    "below %(threshold)s, so post-paid overage will never start. The customer's global admin can "
-    "turn auto-recharge off in the Microsoft 365 admin center (Billing › Your products)."
-)
 TRANSFER_NOT_OWNER = _("Only the partner that owns the overage setting can agree to give it away.")
 TRANSFER_SAME_PARTNER = _("Overage cannot be transferred to the partner that already owns it.")
 TRANSFER_PENDING = _("A transfer of this customer's overage is already pending.")
@@ -78,16 +74,6 @@ class OverageError(PortalError):
 
 def _lock_customer(customer):
     return Customer.objects.select_for_update().get(pk=customer.pk)
-
-
-def overage_capable_subscriptions(*, customer, partner):
-    """The partner's live overage-capable subscriptions for the customer (as transacting
-    partner or as reseller of record)."""
-    return (
-        Subscription.objects.transacted_by(partner)
-        .live()
-        .filter(customer=customer, sku__consumption_type=ConsumptionType.OVERAGE)
-    )
 
 
 def _check_can_create_azure(*, customer, partner):

@@ -285,7 +285,7 @@ def test_a_call_is_never_rated_twice(customer):
 def test_a_re_sent_record_is_not_billed_again(customer, overage, partner_a):
     # The carrier sends the same call again after the month was rated and finalized: the
     # import counts it as a duplicate, so the next month has nothing to adjust.
-    from billing.services.usage import usage_import_records
+    from billing.services.usage_import import usage_import_records
 
     item = {"recordId": "carrier-42", "tenantId": str(customer.tenant_id), "user": "ann@example.com",
             "startTime": "2026-09-02T10:00:00Z", "durationSeconds": 25 * 60, "callType": "domestic",

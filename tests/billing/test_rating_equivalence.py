@@ -20,7 +20,7 @@ import time_machine
 
 from billing.models import BillingMonth, CreditLedgerEntry, RatedCall, RatingRun
 from billing.services import rating
-from billing.services.reconciliation import reconciliation_csv
+from billing.reconciliation_selectors import reconciliation_csv
 from catalog.models import LicenseChannel
 from portal.models import Partner
 from tests.billing.reference_rating import FIELDS, reference_rating

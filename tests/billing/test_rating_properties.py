@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from billing.models import RatedCall, UsageRecord
 from billing.services import rating
-from billing.services.reconciliation import reconciliation_csv
+from billing.reconciliation_selectors import reconciliation_csv
 from catalog.models import LicenseChannel
 from tests.billing.test_reconciliation_properties import _in_rollback
 from tests.factories import (

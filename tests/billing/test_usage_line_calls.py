@@ -13,7 +13,7 @@ import time_machine
 from django.urls import reverse
 
 from billing.services import rating
-from billing.services.reconciliation import reconciliation_lines
+from billing.reconciliation_selectors import reconciliation_lines
 from billing.usage_lines import line_subtotal, usage_line_calls, usage_line_key
 from portal.models import Partner, Role
 from tests.billing.test_demo_golden import DEMO_MONTH, demo  # noqa: F401 - the demo fixture

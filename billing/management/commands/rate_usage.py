@@ -3,7 +3,7 @@ from django.db import DatabaseError
 
 from billing.rating_tasks import rate_chunks_task
 from billing.services.rating import RatingError, billing_month_finalize, rate_month
-from billing.services.reconciliation import parse_month
+from billing.reconciliation_format import parse_month
 
 
 class Command(BaseCommand):
