@@ -197,6 +197,102 @@ def _snapshot(setting):
     }
 
 
+def _locked_setting(customer):
+    """The customer's PhoneServices setting, locked (``None`` before its first owner)."""
+    return (
+        OverageSetting.objects.select_for_update(of=("self",))
+        .select_related("owner", "azure_subscription")
+        .filter(customer=customer, service=OverageService.PHONE_SERVICES)
+        .first()
+    )
+
+
+def _check_may_update(*, customer, partner, setting):
+    """Refuse a partner that does not own the setting (unless a fully agreed transfer names it
+    once the owner has set None) or that has no overage-capable subscription for the customer.
+    Returns that agreed transfer, or ``None``."""
+    transfer = None
+    if setting is not None and setting.owner_id != partner.pk:
+        transfer = None if setting.enabled else _agreed_transfer(customer=customer, to_partner=partner)
+        if transfer is None:
+            raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409)
+    if not overage_capable_subscriptions(customer=customer, partner=partner).exists():
+        raise OverageError(ErrorCode.INVALID_INPUT, NO_OVERAGE_SUBSCRIPTION)
+    return transfer
+
+
+def _acting_reseller(*, customer, partner, setting, reseller):
+    """The indirect reseller of the change: the one named, else the owner's current one; it
+    must be linked to the customer through the partner."""
+    if reseller is None and setting is not None and setting.owner_id == partner.pk:
+        reseller = setting.reseller
+    if reseller is not None and not customer.relationships.owned_by(partner).filter(reseller=reseller).exists():
+        raise OverageError(ErrorCode.INVALID_INPUT, RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
+    return reseller
+
+
+def _chosen_azure_subscription(*, customer, partner, enabled, azure_subscription):
+    """The existing Azure subscription overage goes to (``None`` when switching off or for
+    ``CREATE_NEW``), after the Azure-plan checks."""
+    if not enabled:
+        return None
+    _check_can_create_azure(customer=customer, partner=partner)
+    if azure_subscription is None:
+        raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_REQUIRED)
+    if azure_subscription == CREATE_NEW:
+        return None
+    return _resolve_azure_subscription(customer=customer, partner=partner, value=azure_subscription)
+
+
+def _check_seen(setting, seen):
+    """The Azure subscription overage goes to now (``None`` when off); refused when it is not
+    the one the user saw (``seen``) while choosing."""
+    current_id = setting.azure_subscription_id if setting is not None and setting.enabled else None
+    if seen is not UNSET and str(seen or "") != str(current_id or ""):
+        raise OverageError(CODE_CONFLICT, CHANGED_MEANWHILE, status=409)
+    return current_id
+
+
+def _save_setting(*, setting, customer, partner, transfer, reseller, enabled, target, now):
+    """Write the setting (a new one owned by ``partner``; the owner changed by a completed
+    transfer). Returns it."""
+    if setting is None:
+        setting = OverageSetting(customer=customer, service=OverageService.PHONE_SERVICES, owner=partner)
+    if transfer is not None:
+        setting.owner = partner
+        transfer.completed_at = now
+        transfer.save(update_fields=["completed_at"])
+    setting.reseller = reseller
+    setting.enabled = bool(enabled)
+    setting.azure_subscription = target if enabled else None
+    try:
+        with transaction.atomic():
+            setting.save()
+    except IntegrityError:
+        # Only possible if a concurrent first owner slipped past the customer lock (it cannot
+        # on PostgreSQL); the loser gets the same answer as any later partner.
+        raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409) from None
+    return setting
+
+
+def _reassign(*, customer, partner, reseller, enabled, target, acting_user, now):
+    """End the customer's open overage interval and, when switched on, open the new one."""
+    actor = acting_user if acting_user is not None and acting_user.pk else None
+    OverageAssignment.objects.filter(
+        customer=customer, service=OverageService.PHONE_SERVICES, ended_at__isnull=True
+    ).update(ended_at=now, ended_by=actor)
+    if enabled:
+        OverageAssignment.objects.create(
+            customer=customer,
+            service=OverageService.PHONE_SERVICES,
+            partner=partner,
+            reseller=reseller,
+            azure_subscription=target,
+            started_at=now,
+            started_by=actor,
+        )
+
+
 @transaction.atomic
 def overage_update(
     *, customer, partner, acting_user, enabled, azure_subscription=None, reseller=None, seen=UNSET, request_id=""
@@ -213,35 +309,14 @@ def overage_update(
     if not partner.transacts:
         raise OverageError(ErrorCode.NOT_PERMITTED, NOT_TRANSACTING, status=403)
     customer = _lock_customer(customer)
-    setting = (
-        OverageSetting.objects.select_for_update(of=("self",))
-        .select_related("owner", "azure_subscription")
-        .filter(customer=customer, service=OverageService.PHONE_SERVICES)
-        .first()
+    setting = _locked_setting(customer)
+    transfer = _check_may_update(customer=customer, partner=partner, setting=setting)
+    reseller = _acting_reseller(customer=customer, partner=partner, setting=setting, reseller=reseller)
+    target = _chosen_azure_subscription(
+        customer=customer, partner=partner, enabled=enabled, azure_subscription=azure_subscription
     )
-    transfer = None
-    if setting is not None and setting.owner_id != partner.pk:
-        transfer = None if setting.enabled else _agreed_transfer(customer=customer, to_partner=partner)
-        if transfer is None:
-            raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409)
-    if not overage_capable_subscriptions(customer=customer, partner=partner).exists():
-        raise OverageError(ErrorCode.INVALID_INPUT, NO_OVERAGE_SUBSCRIPTION)
-    if reseller is None and setting is not None and setting.owner_id == partner.pk:
-        reseller = setting.reseller
-    if reseller is not None and not customer.relationships.owned_by(partner).filter(reseller=reseller).exists():
-        raise OverageError(ErrorCode.INVALID_INPUT, RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
 
-    target = None
-    if enabled:
-        _check_can_create_azure(customer=customer, partner=partner)
-        if azure_subscription is None:
-            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_REQUIRED)
-        if azure_subscription != CREATE_NEW:
-            target = _resolve_azure_subscription(customer=customer, partner=partner, value=azure_subscription)
-
-    current_id = setting.azure_subscription_id if setting is not None and setting.enabled else None
-    if seen is not UNSET and str(seen or "") != str(current_id or ""):
-        raise OverageError(CODE_CONFLICT, CHANGED_MEANWHILE, status=409)
+    current_id = _check_seen(setting, seen)
     unchanged = (
         setting is not None
         and transfer is None
@@ -260,37 +335,14 @@ def overage_update(
         target = azure_subscription_create(
             plan=plan, acting_user=acting_user, partner=partner, dedicated_to_overage=True, request_id=request_id
         )
-
-    if setting is None:
-        setting = OverageSetting(customer=customer, service=OverageService.PHONE_SERVICES, owner=partner)
-    if transfer is not None:
-        setting.owner = partner
-        transfer.completed_at = now
-        transfer.save(update_fields=["completed_at"])
-    setting.reseller = reseller
-    setting.enabled = bool(enabled)
-    setting.azure_subscription = target if enabled else None
-    try:
-        with transaction.atomic():
-            setting.save()
-    except IntegrityError:
-        # Only possible if a concurrent first owner slipped past the customer lock (it cannot
-        # on PostgreSQL); the loser gets the same answer as any later partner.
-        raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409) from None
-
-    OverageAssignment.objects.filter(
-        customer=customer, service=OverageService.PHONE_SERVICES, ended_at__isnull=True
-    ).update(ended_at=now, ended_by=acting_user if acting_user is not None and acting_user.pk else None)
-    if enabled:
-        OverageAssignment.objects.create(
-            customer=customer,
-            service=OverageService.PHONE_SERVICES,
-            partner=partner,
-            reseller=reseller,
-            azure_subscription=target,
-            started_at=now,
-            started_by=acting_user if acting_user is not None and acting_user.pk else None,
-        )
+    setting = _save_setting(
+        setting=setting, customer=customer, partner=partner, transfer=transfer, reseller=reseller,
+        enabled=enabled, target=target, now=now,
+    )
+    _reassign(
+        customer=customer, partner=partner, reseller=reseller, enabled=enabled, target=target,
+        acting_user=acting_user, now=now,
+    )
     audit_record(
         actor=acting_user,
         partner=partner,

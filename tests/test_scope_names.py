@@ -100,8 +100,12 @@ ALLOWED = {
     ("overage/services.py", "azure_subscription_create"): LOCKS,
     ("overage/services.py", "overage_transfer_agree"): LOCKS,
     ("overage/services.py", "azure_plan_create"): "the customer's one plan, whoever created it (one plan per customer)",
-    ("overage/services.py", "overage_update"):
-        "the customer's one setting and open interval, whoever owns them (the service decides who may change them)",
+    ("overage/services.py", "_locked_setting"):
+        "the customer's one setting, whoever owns it (overage_update decides who may change it)",
+    ("overage/services.py", "_acting_reseller"):
+        "the reseller's link among the customer's relationships owned_by(partner)",
+    ("overage/services.py", "_reassign"):
+        "the customer's one open interval, whoever owns it (overage_update decides who may change it)",
     ("overage/services.py", "overage_transfer_propose"): "the customer's one setting and its open transfer, any party",
     ("overage/services.py", "_agreed_transfer"): "the transfer to the partner the caller names",
     ("overage/services.py", "_resolve_azure_subscription"):
