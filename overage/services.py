@@ -315,7 +315,6 @@ def overage_update(
     target = _chosen_azure_subscription(
         customer=customer, partner=partner, enabled=enabled, azure_subscription=azure_subscription
     )
-
     current_id = _check_seen(setting, seen)
     unchanged = (
         setting is not None
@@ -328,7 +327,6 @@ def overage_update(
     if unchanged:
         return setting
     before = _snapshot(setting)
-
     now = timezone.now()
     if enabled and target is None:
         plan = azure_plan_create(customer=customer, partner=partner, acting_user=acting_user, request_id=request_id)
