@@ -2,8 +2,8 @@
 of a subscription the partner transacts, and the ``cycleCharge`` lines of monthly-billed
 instalments of longer terms. Each stream is yielded in the file's order, with its sort key."""
 
-from datetime import timedelta
 import json
+from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone

@@ -43,6 +43,9 @@ ALLOWED = {
     ("billing/rating_views.py", "rating_home"): "staff-only page: the months that have calls, all partners",
     ("billing/services/rating.py", "*"): "the rating engine rates every partner's calls of a month",
     ("billing/services/rating_credits.py", "*"): "the rating engine draws every customer's credits",
+    ("billing/services/rating_context.py", "*"): "the rating engine's pools and months, over every partner's customers",
+    ("billing/services/rating_finalize.py", "month_summary"): "staff-only summary of a rated month, all partners",
+    ("billing/services/rating_tables.py", "*"): "the rating engine drops the rows of replaced runs, every partner's",
     ("billing/services/rating_sql.py", "*"): "the rating engine's SQL, over every partner's rows",
     ("billing/reconciliation_licenses.py", "_may_bill_instalments"):
         "every partner's billable subscriptions; _cycle_charge_lines narrows it with owned_by",
