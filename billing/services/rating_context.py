@@ -104,8 +104,8 @@ class RunContext:
             status=BillingMonthStatus.FINALIZED, month__lt=self.billing_month.month
         ).order_by("month").values_list("month", flat=True)
         self.late_months = {key: month for key, month in enumerate(finalized, start=1)}
-        self.months = [(0, self.month_start, self.month_end, True)] + [
-            (key, *month_bounds(month), False) for key, month in self.late_months.items()
+        self.months = [rating_sql.MonthSpan(0, self.month_start, self.month_end, True)] + [
+            rating_sql.MonthSpan(key, *month_bounds(month), False) for key, month in self.late_months.items()
         ]
         self.rates = rating_sql.rate_spans()
 

@@ -25,6 +25,7 @@ decimals to the micro-unit), the difference is one entry of ``_DIALECT`` below.
 from collections import defaultdict
 from datetime import UTC, datetime, time
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -109,6 +110,28 @@ def _analyze(cursor):
 # --- Inputs ------------------------------------------------------------------------------
 
 
+class MonthSpan(NamedTuple):
+    """A month in play in a run: its key (0 the run's own), its bounds, and whether it is the
+    run's own month (else a finalized month whose late calls the run bills)."""
+
+    key: int
+    start: datetime
+    end: datetime
+    own: bool
+
+
+class RateSpan(NamedTuple):
+    """A rate in force over ``[starts, ends)`` (``ends`` None: open), as the rating reads it."""
+
+    country: str
+    number_type: str
+    currency: str
+    starts: str
+    ends: str | None
+    rate_id: int
+    unit_price: Decimal
+
+
 def rate_spans():
     """Non-overlapping ``(country, number type, currency, from, until, rate id, price)`` spans
     that give, for any day, the rate ``RateBook.find`` would: among the rates whose
@@ -134,7 +157,9 @@ def rate_spans():
         if current is not None:
             spans.append(current)
     return [
-        (country, number_type, currency, _ts(_midnight(start)), _ts(_midnight(end)) if end else None, pk, price)
+        RateSpan(
+            country, number_type, currency, _ts(_midnight(start)), _ts(_midnight(end)) if end else None, pk, price
+        )
         for country, number_type, currency, start, end, pk, price in spans
     ]
 
@@ -175,11 +200,11 @@ def _currency_case():
 
 
 def load_inputs(cursor, *, chunk, months, pools, rates, credit_customers):
-    """Fill the temporary input tables of a chunk. ``months``: ``[(key, start, end, is_own)]``;
-    ``pools``: ``{(customer id, month key, zone): minutes left}``; ``rates``: ``rate_spans``."""
+    """Fill the temporary input tables of a chunk. ``months``: ``[MonthSpan]``; ``pools``:
+    ``{(customer id, month key, zone): minutes left}``; ``rates``: ``rate_spans`` (``[RateSpan]``)."""
     _create(cursor, "rc_month", "month_key integer, starts timestamp, ends timestamp, is_own integer")
     _fill(cursor, "rc_month", ("month_key", "starts", "ends", "is_own"),
-          [(key, _ts(start), _ts(end), 1 if own else 0) for key, start, end, own in months])
+          [(month.key, _ts(month.start), _ts(month.end), 1 if month.own else 0) for month in months])
     _create(cursor, "rc_customer", "customer_id bigint PRIMARY KEY, currency varchar(3)")
     cursor.execute(
         f"INSERT INTO rc_customer (customer_id, currency) SELECT cu.id, {_currency_case()} FROM portal_customer cu "
@@ -197,7 +222,7 @@ def load_inputs(cursor, *, chunk, months, pools, rates, credit_customers):
     _create(cursor, "rc_assign", "customer_id bigint, starts timestamp, ends timestamp, azure_subscription_id "
                                  + ("uuid" if connection.vendor == "postgresql" else "char(32)")
                                  + ", partner_id bigint, reseller_id bigint")
-    month_end = max(end for _key, _start, end, _own in months)
+    month_end = max(month.end for month in months)
     _fill(cursor, "rc_assign", ("customer_id", "starts", "ends", "azure_subscription_id", "partner_id", "reseller_id"),
           assignment_spans(chunk.first_customer_id, chunk.last_customer_id, month_end))
     _analyze(cursor)
@@ -324,7 +349,7 @@ def rate_chunk(*, run, chunk, months, pools, rates, month_start, month_end):
         states = credit_states(chunk.first_customer_id, chunk.last_customer_id, month_start, month_end, billing_month)
         states = {customer_id: state for customer_id, state in states.items() if state.may_pay()}
         load_inputs(cursor, chunk=chunk, months=months, pools=pools, rates=rates, credit_customers=states)
-        has_late = any(not own for _key, _start, _end, own in months)
+        has_late = any(not month.own for month in months)
         _create(cursor, "rc_credit", "usage_record_id bigint PRIMARY KEY, credit_minutes integer")
         if states:
             _fill(cursor, "rc_credit", ("usage_record_id", "credit_minutes"),
