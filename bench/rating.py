@@ -57,8 +57,9 @@ from django.db import connection  # noqa: E402
 
 from billing.models import CreditAccount, CreditLedgerEntry, Rate, RatedCall, UsageRecord  # noqa: E402
 from billing.services.rating import rate_month  # noqa: E402
-from billing.services.reconciliation import reconciliation_csv  # noqa: E402
-from billing.services.usage import COLUMNS, file_chunks, usage_import_file  # noqa: E402
+from billing.reconciliation_selectors import reconciliation_csv# noqa: E402
+from billing.services.usage_import import usage_import_file  # noqa: E402
+from billing.services.usage_parse import COLUMNS, file_chunks  # noqa: E402
 from catalog.models import Product, Sku, TenantLicense  # noqa: E402
 from overage.models import AzurePlan, AzureSubscription, OverageAssignment  # noqa: E402
 from portal.models import Customer, CustomerRelationship, Partner  # noqa: E402

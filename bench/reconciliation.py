@@ -38,7 +38,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from billing.models import BillingMonth, RatedCall, RatedCallStatus, UsageRecord  # noqa: E402
-from billing.services.reconciliation import reconciliation_csv  # noqa: E402
+from billing.reconciliation_selectors import reconciliation_csv# noqa: E402
 from overage.models import AzurePlan, AzureSubscription  # noqa: E402
 from portal.models import Customer, CustomerRelationship, Partner, PartnerKind  # noqa: E402
 

@@ -1,5 +1,5 @@
 """Benchmark of call-usage ingestion (issue 6): N records across M customers, imported from
-a temporary CSV with ``billing.services.usage.usage_import_file`` on the configured database.
+a temporary CSV with ``billing.services.usage_import.usage_import_file`` on the configured database.
 
 Run it on PostgreSQL (the target: 50,000 records/second or more), on a database of its own:
 
@@ -40,7 +40,9 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from billing.services.usage import COLUMNS, file_chunks, usage_import_error_rows, usage_import_file  # noqa: E402
+from billing.services.usage_import import usage_import_file  # noqa: E402
+from billing.services.usage_parse import COLUMNS, file_chunks  # noqa: E402
+from billing.usage_selectors import usage_import_error_rows  # noqa: E402
 from billing.models import RatedCall, UsageRecord  # noqa: E402
 from portal.models import Customer  # noqa: E402
 

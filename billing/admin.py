@@ -33,7 +33,7 @@ from billing.models import (
 )
 from billing.forms import UsageUploadForm
 from billing.services.rating import reap_dead_runs
-from billing.services.usage import reap_dead_imports, usage_import_create
+from billing.services.usage_import import reap_dead_imports, usage_import_create
 from billing.tasks import import_usage_upload, save_upload
 from portal.admin import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline, UUIDSearchMixin
 from portal.services import audit_record

@@ -1,6 +1,6 @@
 """``/v1/usage/records``: call-usage records by API (SPEC §8, §10), for billing roles.
 
-The same rules as a CSV file (``billing.services.usage``): idempotent by ``recordId`` (a
+The same rules as a CSV file (``billing.services.usage_import``): idempotent by ``recordId`` (a
 record sent again is counted in ``duplicates``), bad items reported by their 0-based index
 with the reason while the good ones are imported, and only the caller's own customers
 accepted (another partner's tenant is "unknown", like one that does not exist).
@@ -11,7 +11,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from ninja import Router, Schema
 
-from billing.services.usage import MAX_API_RECORDS, usage_import_records
+from billing.services.usage_import import usage_import_records
+from billing.services.usage_parse import MAX_API_RECORDS
 from portal import permissions
 from portal.api import INVALID_INPUT_CODE, ApiError, AttributesOut, attributes, require, responses
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.charts import line_chart
 from billing.models import BillingMonthStatus, CreditLedgerEntry
-from overage.services import AUTO_RECHARGE_WARNING
+from overage.rules import AUTO_RECHARGE_WARNING
 from portal import permissions
 from portal.formatting import format_money
 from portal.models import Customer

@@ -14,12 +14,12 @@ from billing.rating_tasks import rate_month_task
 from billing.services.rating import (
     RUN_IN_PROGRESS,
     RatingError,
-    billing_month_finalize,
     reap_dead_runs,
     billing_month_for,
     check_can_rate,
 )
-from billing.services.reconciliation import parse_month
+from billing.services.rating_finalize import billing_month_finalize
+from billing.reconciliation_format import parse_month
 from portal.formatting import format_month
 from portal.views import htmx_template
 from subscriptions.periods import add_months

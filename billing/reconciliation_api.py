@@ -15,7 +15,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from billing.selectors import line_page
-from billing.services.reconciliation import COLUMNS, parse_month
+from billing.reconciliation_format import COLUMNS, parse_month
 from billing.usage_lines import call_values, parse_usage_line_key, usage_line_calls, usage_line_key
 from portal import permissions
 from portal.api import ApiError, AttributesOut, LinkOut, attributes, documented, link, require, responses

@@ -4,7 +4,7 @@ home (SPEC's fixed ``/billing/``), a month's reconciliation table and its CSV do
 from django.urls import path, register_converter
 
 from billing import reconciliation_views as views
-from billing.services.reconciliation import parse_month
+from billing.reconciliation_format import parse_month
 
 
 class MonthConverter:

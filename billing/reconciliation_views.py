@@ -16,13 +16,8 @@ from django.views.decorators.http import require_GET
 from billing import charts, selectors
 from billing.filters import ReconciliationLineFilter
 from billing.models import NumberType
-from billing.services.reconciliation import (
-    COLUMNS,
-    is_finalized,
-    month_last_day,
-    parse_month,
-    reconciliation_csv as reconciliation_csv_chunks,
-)
+from billing.reconciliation_format import COLUMNS, month_last_day, parse_month
+from billing.reconciliation_selectors import is_finalized, reconciliation_csv as reconciliation_csv_chunks
 from billing.usage_lines import (
     CALL_COLUMNS,
     call_values,

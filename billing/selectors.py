@@ -24,16 +24,11 @@ from billing.models import (
     CreditLedgerEntry,
     RatedCall,
 )
-from billing.services.reconciliation import (
-    USAGE_CHARGE_TYPE,
-    line_kind,
-    month_last_day,
-    reconciliation_lines,
-    totals_of,
-)
+from billing.reconciliation_format import USAGE_CHARGE_TYPE, line_kind, month_last_day, totals_of
+from billing.reconciliation_selectors import reconciliation_lines
 from catalog.models import BillingCycle
 from overage.selectors import overage_not_owned_by
-from overage.services import overage_capable_subscriptions
+from overage.rules import overage_capable_subscriptions
 from portal.models import Customer
 from subscriptions.models import ChargeEvent, ChargeType, Subscription
 
@@ -310,7 +305,7 @@ def charges_by_month(*, partner, months):
       the month (purchases, seats added and removed, renewals, upgrades, cancellations) plus one
       monthly instalment (seats × unit price) of each live license billed monthly whose current
       term started before the month. An estimate: the reconciliation file
-      (``billing.services.reconciliation``) prices each period from the seat history; this reads
+      (``billing.reconciliation_licenses``) prices each period from the seat history; this reads
       four aggregates instead of replaying every subscription.
 
     Four queries whatever the number of months: ``{month: [MonthCharges by currency]}``."""

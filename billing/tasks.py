@@ -8,7 +8,8 @@ from django.conf import settings
 from django.tasks import task
 
 from billing.models import UsageImport, UsageImportStatus
-from billing.services.usage import file_chunks, usage_import_file
+from billing.services.usage_import import usage_import_file
+from billing.services.usage_parse import file_chunks
 
 
 def upload_dir():

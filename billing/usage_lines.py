@@ -19,8 +19,8 @@ from decimal import Decimal, InvalidOperation
 from django.db.models import OuterRef, Q, Subquery
 
 from billing.models import RatedCall
-from billing.services.rating import month_bounds
-from billing.services.reconciliation import EXCHANGE_RATE, NUMBER_TYPE_LABELS, USAGE_CHARGE_TYPE
+from billing.services.rating_context import month_bounds
+from billing.reconciliation_format import EXCHANGE_RATE, NUMBER_TYPE_LABELS, USAGE_CHARGE_TYPE
 from subscriptions.periods import trunc2
 from overage.models import OverageAssignment, OverageService
 

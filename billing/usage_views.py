@@ -14,18 +14,11 @@ from django.views.generic import ListView
 
 from billing.forms import UsageConfirmForm, UsageUploadForm
 from billing.models import UsageImportStatus
-from billing.services.usage import (
-    UsageFileError,
-    file_chunks,
-    usage_check_encoding,
-    reap_dead_imports,
-    usage_error_text,
-    usage_import_create,
-    usage_import_error_rows,
-    usage_imports_for,
-    usage_preview,
-)
+from billing.services.usage_import import reap_dead_imports, usage_import_create
+from billing.services.usage_parse import UsageFileError, file_chunks, usage_check_encoding, usage_error_text
+from billing.services.usage_preview import usage_preview
 from billing.tasks import import_usage_upload, save_upload, upload_path
+from billing.usage_selectors import usage_import_error_rows, usage_imports_for
 from portal import permissions
 from portal.errors import PREVIEW_EXPIRED
 from portal.htmx import REFUSED

@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing import selectors as billing_selectors
-from billing.services.reconciliation import month_last_day
+from billing.reconciliation_format import month_last_day
 from overage import selectors as overage_selectors
-from overage.services import AUTO_RECHARGE_WARNING
+from overage.rules import AUTO_RECHARGE_WARNING
 from portal import permissions
 from portal.formatting import format_money
 from subscriptions import selectors_attention as subscription_selectors

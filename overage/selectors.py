@@ -18,7 +18,7 @@ from overage.models import (
     OverageSetting,
     OverageTransfer,
 )
-from overage.services import AUTO_RECHARGE_WARNING, azure_create_refusal, overage_capable_subscriptions
+from overage.rules import AUTO_RECHARGE_WARNING, azure_create_refusal, overage_capable_subscriptions
 from portal import permissions
 from portal.formatting import format_money
 from portal.models import Customer

@@ -15,7 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import AZURE_PLAN_PRODUCT_ID, ConsumptionType, Sku
+from catalog.models import AZURE_PLAN_PRODUCT_ID, Sku
 from overage.models import (
     AzurePlan,
     AzureSubscription,
@@ -25,6 +25,7 @@ from overage.models import (
     OverageSetting,
     OverageTransfer,
 )
+from overage.rules import azure_create_refusal, overage_capable_subscriptions
 from portal.errors import RESELLER_NOT_LINKED, ErrorCode, PortalError
 from portal.models import Customer
 from portal.services import audit_record
@@ -40,25 +41,12 @@ OWNED_BY_ANOTHER_PARTNER = _(
 NO_OVERAGE_SUBSCRIPTION = _(
     "The customer has no overage-capable subscription from you. Buy an SKU that includes overage first."
 )
-LEGACY_AZURE = _(
-    "The customer is still on the legacy Microsoft Azure offer (MS-AZR-0145P). Move the customer to Azure plan "
-    "before enabling overage."
-)
-SANDBOX_NO_AZURE = _(
-    "Sandbox partners cannot create Azure plans unless they are granted access, so overage cannot be enabled "
-    "from this sandbox account."
-)
 AZURE_SUBSCRIPTION_MALFORMED = _("azureEntitlementId %(value)s is not a valid GUID.")
 AZURE_SUBSCRIPTION_UNKNOWN = _("Azure subscription %(value)s was not found.")
 AZURE_SUBSCRIPTION_NOT_ACTIVE = _("Azure subscription %(value)s is not active (it is %(status)s).")
 AZURE_SUBSCRIPTION_OTHER_CUSTOMER = _("Azure subscription %(value)s does not belong to this customer.")
 AZURE_SUBSCRIPTION_REQUIRED = _("Choose an Azure subscription, or Create new, to enable overage.")
 NOT_TRANSACTING = _("Indirect resellers cannot manage overage: their indirect provider does it for them.")
-AUTO_RECHARGE_WARNING = _(
-    "This customer's communication credits have auto-recharge on: the balance is refilled whenever it falls "
-    "below %(threshold)s, so post-paid overage will never start. The customer's global admin can "
-    "turn auto-recharge off in the Microsoft 365 admin center (Billing › Your products)."
-)
 TRANSFER_NOT_OWNER = _("Only the partner that owns the overage setting can agree to give it away.")
 TRANSFER_SAME_PARTNER = _("Overage cannot be transferred to the partner that already owns it.")
 TRANSFER_PENDING = _("A transfer of this customer's overage is already pending.")
@@ -78,27 +66,6 @@ class OverageError(PortalError):
 
 def _lock_customer(customer):
     return Customer.objects.select_for_update().get(pk=customer.pk)
-
-
-def overage_capable_subscriptions(*, customer, partner):
-    """The partner's live overage-capable subscriptions for the customer (as transacting
-    partner or as reseller of record)."""
-    return (
-        Subscription.objects.transacted_by(partner)
-        .live()
-        .filter(customer=customer, sku__consumption_type=ConsumptionType.OVERAGE)
-    )
-
-
-def azure_create_refusal(*, customer, partner):
-    """Why ``partner`` cannot create an Azure plan or subscription for ``customer`` (the
-    legacy MS-AZR-0145P offer, a sandbox without Azure-plan access), or ``""``. Pages show it
-    beside a disabled *Create new* before anyone tries (SPEC §2); the services refuse with it."""
-    if customer.on_legacy_azure:
-        return LEGACY_AZURE
-    if partner.is_sandbox and not partner.sandbox_azure_access:
-        return SANDBOX_NO_AZURE
-    return ""
 
 
 def _check_can_create_azure(*, customer, partner):
@@ -221,28 +188,20 @@ def _snapshot(setting):
     }
 
 
-@transaction.atomic
-def overage_update(
-    *, customer, partner, acting_user, enabled, azure_subscription=None, reseller=None, seen=UNSET, request_id=""
-):
-    """Switch the customer's overage on (to ``azure_subscription``: an AzureSubscription, its
-    GUID, or ``CREATE_NEW``) or off (``enabled=False``, the flyout's *None*).
-
-    ``partner`` is the transacting partner acting (the owner, or the first overage seller,
-    or the partner a fully agreed transfer names once the owner has set None); ``reseller``
-    is the indirect reseller an indirect provider acts for. ``seen`` is the Azure subscription
-    id (or None) the user saw when choosing: if the setting has changed since, nothing is done
-    and the caller is told so. Returns the setting. Repeating the same change changes
-    nothing, so a double click makes one change."""
-    if not partner.transacts:
-        raise OverageError(ErrorCode.NOT_PERMITTED, NOT_TRANSACTING, status=403)
-    customer = _lock_customer(customer)
-    setting = (
+def _locked_setting(customer):
+    """The customer's PhoneServices setting, locked (``None`` before its first owner)."""
+    return (
         OverageSetting.objects.select_for_update(of=("self",))
         .select_related("owner", "azure_subscription")
         .filter(customer=customer, service=OverageService.PHONE_SERVICES)
         .first()
     )
+
+
+def _check_may_update(*, customer, partner, setting):
+    """Refuse a partner that does not own the setting (unless a fully agreed transfer names it
+    once the owner has set None) or that has no overage-capable subscription for the customer.
+    Returns that agreed transfer, or ``None``."""
     transfer = None
     if setting is not None and setting.owner_id != partner.pk:
         transfer = None if setting.enabled else _agreed_transfer(customer=customer, to_partner=partner)
@@ -250,41 +209,44 @@ def overage_update(
             raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409)
     if not overage_capable_subscriptions(customer=customer, partner=partner).exists():
         raise OverageError(ErrorCode.INVALID_INPUT, NO_OVERAGE_SUBSCRIPTION)
+    return transfer
+
+
+def _acting_reseller(*, customer, partner, setting, reseller):
+    """The indirect reseller of the change: the one named, else the owner's current one; it
+    must be linked to the customer through the partner."""
     if reseller is None and setting is not None and setting.owner_id == partner.pk:
         reseller = setting.reseller
     if reseller is not None and not customer.relationships.owned_by(partner).filter(reseller=reseller).exists():
         raise OverageError(ErrorCode.INVALID_INPUT, RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
+    return reseller
 
-    target = None
-    if enabled:
-        _check_can_create_azure(customer=customer, partner=partner)
-        if azure_subscription is None:
-            raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_REQUIRED)
-        if azure_subscription != CREATE_NEW:
-            target = _resolve_azure_subscription(customer=customer, partner=partner, value=azure_subscription)
 
+def _chosen_azure_subscription(*, customer, partner, enabled, azure_subscription):
+    """The existing Azure subscription overage goes to (``None`` when switching off or for
+    ``CREATE_NEW``), after the Azure-plan checks."""
+    if not enabled:
+        return None
+    _check_can_create_azure(customer=customer, partner=partner)
+    if azure_subscription is None:
+        raise OverageError(ErrorCode.INVALID_INPUT, AZURE_SUBSCRIPTION_REQUIRED)
+    if azure_subscription == CREATE_NEW:
+        return None
+    return _resolve_azure_subscription(customer=customer, partner=partner, value=azure_subscription)
+
+
+def _check_seen(setting, seen):
+    """The Azure subscription overage goes to now (``None`` when off); refused when it is not
+    the one the user saw (``seen``) while choosing."""
     current_id = setting.azure_subscription_id if setting is not None and setting.enabled else None
     if seen is not UNSET and str(seen or "") != str(current_id or ""):
         raise OverageError(CODE_CONFLICT, CHANGED_MEANWHILE, status=409)
-    unchanged = (
-        setting is not None
-        and transfer is None
-        and azure_subscription != CREATE_NEW
-        and setting.enabled == bool(enabled)
-        and current_id == (target.pk if target else None)
-        and setting.reseller_id == (reseller.pk if reseller else None)
-    )
-    if unchanged:
-        return setting
-    before = _snapshot(setting)
+    return current_id
 
-    now = timezone.now()
-    if enabled and target is None:
-        plan = azure_plan_create(customer=customer, partner=partner, acting_user=acting_user, request_id=request_id)
-        target = azure_subscription_create(
-            plan=plan, acting_user=acting_user, partner=partner, dedicated_to_overage=True, request_id=request_id
-        )
 
+def _save_setting(*, setting, customer, partner, transfer, reseller, enabled, target, now):
+    """Write the setting (a new one owned by ``partner``; the owner changed by a completed
+    transfer). Returns it."""
     if setting is None:
         setting = OverageSetting(customer=customer, service=OverageService.PHONE_SERVICES, owner=partner)
     if transfer is not None:
@@ -301,10 +263,15 @@ def overage_update(
         # Only possible if a concurrent first owner slipped past the customer lock (it cannot
         # on PostgreSQL); the loser gets the same answer as any later partner.
         raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409) from None
+    return setting
 
+
+def _reassign(*, customer, partner, reseller, enabled, target, acting_user, now):
+    """End the customer's open overage interval and, when switched on, open the new one."""
+    actor = acting_user if acting_user is not None and acting_user.pk else None
     OverageAssignment.objects.filter(
         customer=customer, service=OverageService.PHONE_SERVICES, ended_at__isnull=True
-    ).update(ended_at=now, ended_by=acting_user if acting_user is not None and acting_user.pk else None)
+    ).update(ended_at=now, ended_by=actor)
     if enabled:
         OverageAssignment.objects.create(
             customer=customer,
@@ -313,8 +280,58 @@ def overage_update(
             reseller=reseller,
             azure_subscription=target,
             started_at=now,
-            started_by=acting_user if acting_user is not None and acting_user.pk else None,
+            started_by=actor,
         )
+
+
+@transaction.atomic
+def overage_update(
+    *, customer, partner, acting_user, enabled, azure_subscription=None, reseller=None, seen=UNSET, request_id=""
+):
+    """Switch the customer's overage on (to ``azure_subscription``: an AzureSubscription, its
+    GUID, or ``CREATE_NEW``) or off (``enabled=False``, the flyout's *None*).
+
+    ``partner`` is the transacting partner acting (the owner, or the first overage seller,
+    or the partner a fully agreed transfer names once the owner has set None); ``reseller``
+    is the indirect reseller an indirect provider acts for. ``seen`` is the Azure subscription
+    id (or None) the user saw when choosing: if the setting has changed since, nothing is done
+    and the caller is told so. Returns the setting. Repeating the same change changes
+    nothing, so a double click makes one change."""
+    if not partner.transacts:
+        raise OverageError(ErrorCode.NOT_PERMITTED, NOT_TRANSACTING, status=403)
+    customer = _lock_customer(customer)
+    setting = _locked_setting(customer)
+    transfer = _check_may_update(customer=customer, partner=partner, setting=setting)
+    reseller = _acting_reseller(customer=customer, partner=partner, setting=setting, reseller=reseller)
+    target = _chosen_azure_subscription(
+        customer=customer, partner=partner, enabled=enabled, azure_subscription=azure_subscription
+    )
+    current_id = _check_seen(setting, seen)
+    unchanged = (
+        setting is not None
+        and transfer is None
+        and azure_subscription != CREATE_NEW
+        and setting.enabled == bool(enabled)
+        and current_id == (target.pk if target else None)
+        and setting.reseller_id == (reseller.pk if reseller else None)
+    )
+    if unchanged:
+        return setting
+    before = _snapshot(setting)
+    now = timezone.now()
+    if enabled and target is None:
+        plan = azure_plan_create(customer=customer, partner=partner, acting_user=acting_user, request_id=request_id)
+        target = azure_subscription_create(
+            plan=plan, acting_user=acting_user, partner=partner, dedicated_to_overage=True, request_id=request_id
+        )
+    setting = _save_setting(
+        setting=setting, customer=customer, partner=partner, transfer=transfer, reseller=reseller,
+        enabled=enabled, target=target, now=now,
+    )
+    _reassign(
+        customer=customer, partner=partner, reseller=reseller, enabled=enabled, target=target,
+        acting_user=acting_user, now=now,
+    )
     audit_record(
         actor=acting_user,
         partner=partner,

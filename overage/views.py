@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from overage import selectors, services
+from overage import rules, selectors, services
 from overage.forms import ManageOverageForm, TransferForm
 from overage.models import AzurePlan, AzureSubscriptionStatus
 from overage.services import UNSET, OverageError
@@ -148,9 +148,9 @@ def _azure_plan_context(request, customer):
         "history": selectors.overage_history(customer=customer, partner=partner),
         "can_create": permissions.can(request.membership, permissions.AZURE_CREATE),
         "create_denial": permissions.denial_reason(request.membership, permissions.AZURE_CREATE),
-        "legacy_message": services.LEGACY_AZURE if customer.on_legacy_azure else "",
+        "legacy_message": rules.LEGACY_AZURE if customer.on_legacy_azure else "",
         "sandbox_message": (
-            services.SANDBOX_NO_AZURE if partner.is_sandbox and not partner.sandbox_azure_access else ""
+            rules.SANDBOX_NO_AZURE if partner.is_sandbox and not partner.sandbox_azure_access else ""
         ),
         "active_status": AzureSubscriptionStatus.ACTIVE,
     }

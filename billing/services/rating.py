@@ -32,17 +32,15 @@ A finalized month never changes; calls that arrive late for it are rated in the 
 open month as adjustments (drawing on what was left of their own month's pools).
 """
 
-import math
 import os
 import socket
 import threading
 import time as clock
 from collections import defaultdict
-from datetime import datetime, time
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F
 from django.tasks import default_task_backend
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone, translation
@@ -54,7 +52,6 @@ from billing.models import (
     RUN_SUPERSEDED,
     BillingMonth,
     BillingMonthStatus,
-    CallType,
     RatedCall,
     RatingChunk,
     RatingChunkStatus,
@@ -62,13 +59,12 @@ from billing.models import (
     RatingRunStatus,
     UsageRecord,
 )
-from billing.services import rating_sql, run_locks
+from billing.services import rating_sql, rating_tables, run_locks
+from billing.services.rating_context import _may_have_calls, month_bounds, RunContext
 from billing.services.rating_credits import publish_credit_entries, stage_credit_entries
-from catalog.models import CallingZone, TenantLicense
 from portal.errors import PortalError
-from portal.services import audit_record
-from subscriptions.models import SeatChange, SubscriptionStatus
 from subscriptions.periods import add_months
+
 
 MONTH_NOT_ENDED = _("%(month)s has not ended yet: a month can be rated once it is over.")
 MONTH_FINALIZED = _("%(month)s is finalized and never changes. Calls that arrive late are billed in the next open month.")
@@ -77,12 +73,7 @@ NOT_RATED = _("%(month)s has not been rated completely: rate it, then finalize i
 RUN_IN_PROGRESS = _("%(month)s is being rated right now. Wait for that run to finish.")
 NO_CALLS = _("%(month)s has no calls to rate: nothing was changed.")
 
-ZONE_OF_CALL = {
-    CallType.DOMESTIC: CallingZone.DOMESTIC,
-    CallType.INTERNATIONAL: CallingZone.INTERNATIONAL,
-    CallType.CONFERENCE_DIALOUT: CallingZone.CONFERENCING,
-    CallType.TOLLFREE_INBOUND: None,
-}
+
 ACTIVE = (RatingRunStatus.QUEUED, RatingRunStatus.RUNNING)
 # Pending tasks are given this long to be picked up by a worker before their run is dead.
 QUEUED_GRACE_SECONDS = 24 * 3600
@@ -99,112 +90,8 @@ class RatingError(PortalError):
         super().__init__(description=description, **kwargs)
 
 
-def month_bounds(month):
-    """(first moment, first moment of the next month) in UTC for the month starting ``month``."""
-    start = timezone.make_aware(datetime.combine(month, time.min))
-    return start, timezone.make_aware(datetime.combine(add_months(month, 1), time.min))
-
-
-def whole_minutes(seconds):
-    """Every started minute is billed: 61 s is 2 minutes, 0 s is none."""
-    return math.ceil(seconds / 60) if seconds > 0 else 0
-
-
 def _label(billing_month):
     return f"{billing_month.month:%Y-%m}"
-
-
-# --- What a chunk needs ------------------------------------------------------------------
-
-
-def pools_by_customer(first_customer_id, last_customer_id, month_start, month_end):
-    """{customer id: {zone: minutes}} from the tenant's licenses of telco SKUs held in the
-    month: provisioned before it ended, and still active or on a subscription that expired
-    during or after it. A license sold through a subscription counts the seats it had at the
-    month's end (its append-only seat history), any other license its quantity. So re-rating
-    a month later gives the same pools when licenses were bought, renewed or expired since."""
-    pools = defaultdict(lambda: defaultdict(int))
-    held = Q(is_active=True) | Q(
-        subscription__status=SubscriptionStatus.EXPIRED, subscription__commitment_end_date__gte=month_start.date()
-    )
-    seats_then = (
-        SeatChange.objects.filter(subscription__license=OuterRef("pk"), occurred_at__lt=month_end)
-        .order_by("-occurred_at", "-pk")
-        .values("quantity_after")[:1]
-    )
-    rows = (
-        TenantLicense.objects.filter(
-            held, customer_id__gte=first_customer_id, customer_id__lte=last_customer_id, provisioned_at__lt=month_end
-        )
-        .annotate(seats_then=Subquery(seats_then))
-        .values("customer_id", "quantity", "seats_then", "sku__included_minutes_domestic",
-                "sku__included_minutes_international", "sku__included_minutes_conferencing")
-    )
-    for row in rows:
-        quantity = row["quantity"] if row["seats_then"] is None else row["seats_then"]
-        pool = pools[row["customer_id"]]
-        pool[CallingZone.DOMESTIC] += quantity * row["sku__included_minutes_domestic"]
-        pool[CallingZone.INTERNATIONAL] += quantity * row["sku__included_minutes_international"]
-        pool[CallingZone.CONFERENCING] += quantity * row["sku__included_minutes_conferencing"]
-    return pools
-
-
-def _used_pools(first_customer_id, last_customer_id, month, billing_month):
-    """Pool minutes already used by the billed calls of a finalized month (its own run and
-    adjustments published in other months): what a late call of that month may still draw
-    on. {(customer id, zone): minutes}."""
-    start, end = month_bounds(month)
-    used = defaultdict(int)
-    rows = (
-        RatedCall.objects.published()
-        .exclude(billing_month=billing_month)
-        .filter(
-            usage_record__customer_id__gte=first_customer_id, usage_record__customer_id__lte=last_customer_id,
-            usage_record__started_at__gte=start,
-            usage_record__started_at__lt=end,
-        )
-        .values_list("usage_record__customer_id", "usage_record__call_type")
-        .annotate(total=Sum("pool_minutes"))
-    )
-    for customer_id, call_type, total in rows:
-        zone = ZONE_OF_CALL.get(call_type)
-        if zone:
-            used[(customer_id, zone)] += total or 0
-    return used
-
-
-class RunContext:
-    """What every chunk of a run shares, computed once per process: the months in play (the
-    run's own, key 0, and the finalized earlier months whose late calls it bills) and the
-    rates as time spans."""
-
-    def __init__(self, run):
-        self.run = run
-        self.billing_month = run.billing_month
-        self.month_start, self.month_end = month_bounds(self.billing_month.month)
-        finalized = BillingMonth.objects.filter(
-            status=BillingMonthStatus.FINALIZED, month__lt=self.billing_month.month
-        ).order_by("month").values_list("month", flat=True)
-        self.late_months = {key: month for key, month in enumerate(finalized, start=1)}
-        self.months = [(0, self.month_start, self.month_end, True)] + [
-            (key, *month_bounds(month), False) for key, month in self.late_months.items()
-        ]
-        self.rates = rating_sql.rate_spans()
-
-    def pools(self, chunk):
-        """{(customer id, month key, zone): minutes left} for the chunk's customers."""
-        first, last = chunk.first_customer_id, chunk.last_customer_id
-        sizes = pools_by_customer(first, last, self.month_start, self.month_end)
-        pools = {}
-        for customer_id, zones in sizes.items():
-            for zone, minutes in zones.items():
-                pools[(customer_id, 0, zone)] = minutes
-        for key, month in self.late_months.items():
-            used = _used_pools(first, last, month, self.billing_month)
-            for customer_id, zones in sizes.items():
-                for zone, minutes in zones.items():
-                    pools[(customer_id, key, zone)] = max(0, minutes - used.get((customer_id, zone), 0))
-        return pools
 
 
 # --- Runs: start, liveness, chunks, publication ------------------------------------------
@@ -312,7 +199,7 @@ def _plan_chunks(run, context):
             )
             current, first = 0, None
     RatingChunk.objects.bulk_create(chunks)
-    rating_sql.prepare_run_table(run)
+    rating_tables.prepare_run_table(run)
     total = sum(chunk.calls for chunk in chunks)
     RatingRun.objects.filter(pk=run.pk).update(total_records=total, total_chunks=len(chunks))
     return total
@@ -392,7 +279,7 @@ def _enqueue_helpers(run, rate_chunks_task):
 
 def _publish(run):
     """The one transaction that makes the run the month's, then the replaced rows go."""
-    rating_sql.seal_run_table(run)
+    rating_tables.seal_run_table(run)
     with transaction.atomic():
         billing_month = BillingMonth.objects.select_for_update().get(pk=run.billing_month_id)
         current = RatingRun.objects.select_for_update().get(pk=run.pk)
@@ -400,7 +287,7 @@ def _publish(run):
             raise RatingError(RUN_SUPERSEDED)
         if billing_month.status == BillingMonthStatus.FINALIZED:
             raise RatingError(MONTH_FINALIZED, params={"month": _label(billing_month)})
-        rating_sql.attach_run_table(run)
+        rating_tables.attach_run_table(run)
         publish_credit_entries(run, billing_month)
         billing_month.published_run = run
         billing_month.save(update_fields=["published_run"])
@@ -411,7 +298,7 @@ def _publish(run):
         )
     # Outside the publication: the month no longer reads these rows; a crash here leaves
     # only invisible rows, which the next publication of the month removes.
-    rating_sql.drop_runs(RatingRun.objects.filter(billing_month=billing_month).exclude(pk=run.pk))
+    rating_tables.drop_runs(RatingRun.objects.filter(billing_month=billing_month).exclude(pk=run.pk))
 
 
 def rate_month(*, month, acting_user=None, run=None, progress=None, helper_task=None):
@@ -482,66 +369,3 @@ def rate_chunks(run_id):
             break
         rated += count
     return rated
-
-
-# --- Finalization and summaries ----------------------------------------------------------
-
-
-def month_has_calls(billing_month):
-    start, end = month_bounds(billing_month.month)
-    return UsageRecord.objects.filter(started_at__gte=start, started_at__lt=end).exists()
-
-
-def _may_have_calls(billing_month):
-    """Anything to rate: the month's calls, a published run to replace, or finalized earlier
-    months whose late calls it would bill."""
-    return (
-        billing_month.published_run_id is not None
-        or month_has_calls(billing_month)
-        or BillingMonth.objects.filter(status=BillingMonthStatus.FINALIZED, month__lt=billing_month.month).exists()
-    )
-
-
-@transaction.atomic
-def billing_month_finalize(*, month, acting_user=None, request_id=""):
-    """Close a rated month for good: its lines, credit draws and reconciliation file never
-    change again. Refused for a month not over yet, already finalized, being rated, or whose
-    calls have no published run."""
-    billing_month = BillingMonth.objects.select_for_update().filter(month=month).first()
-    label = f"{month:%Y-%m}"
-    if billing_month is not None and billing_month.status == BillingMonthStatus.FINALIZED:
-        raise RatingError(ALREADY_FINALIZED, params={"month": label})
-    if timezone.localdate() < add_months(month, 1):
-        raise RatingError(MONTH_NOT_ENDED, params={"month": label})
-    if billing_month is None:
-        billing_month = BillingMonth.objects.create(month=month)
-    runs = RatingRun.objects.filter(billing_month=billing_month)
-    reap_dead_runs(runs)
-    if runs.filter(status__in=ACTIVE).exists():
-        raise RatingError(RUN_IN_PROGRESS, params={"month": label})
-    if billing_month.published_run_id is None and month_has_calls(billing_month):
-        # Unrated: finalizing would freeze missing lines and bill the month's calls next
-        # month as adjustments.
-        raise RatingError(NOT_RATED, params={"month": label})
-    billing_month.status = BillingMonthStatus.FINALIZED
-    billing_month.finalized_at = timezone.now()
-    billing_month.finalized_by = acting_user if acting_user is not None and acting_user.pk else None
-    billing_month.save()
-    from billing.services.reconciliation import reconciliation_snapshot
-
-    reconciliation_snapshot(billing_month=billing_month)
-    audit_record(actor=acting_user, action="billing_month.finalize", obj=billing_month, request_id=request_id,
-                 after={"status": billing_month.status})
-    return billing_month
-
-
-def month_summary(billing_month):
-    """Counts and amounts of a rated month, by status: for the run page and the command."""
-    return (
-        RatedCall.objects.published()
-        .filter(billing_month=billing_month)
-        .values("status")
-        .annotate(calls=Count("pk"), minutes=Sum("minutes"), amount=Sum("amount"))
-        .order_by("status")
-    )
-

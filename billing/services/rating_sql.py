@@ -25,6 +25,7 @@ decimals to the micro-unit), the difference is one entry of ``_DIALECT`` below.
 from collections import defaultdict
 from datetime import UTC, datetime, time
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -32,6 +33,7 @@ from django.utils import timezone
 from billing.models import CallType, Rate, RatedCall, UsageRecord
 from billing.services.pg_copy import copy_rows
 from billing.services.rating_credits import credit_states
+from billing.services.rating_tables import run_table
 from catalog.models import CallingZone
 from overage.models import OverageAssignment, OverageService
 from portal.models import MARKET_CURRENCY
@@ -108,6 +110,28 @@ def _analyze(cursor):
 # --- Inputs ------------------------------------------------------------------------------
 
 
+class MonthSpan(NamedTuple):
+    """A month in play in a run: its key (0 the run's own), its bounds, and whether it is the
+    run's own month (else a finalized month whose late calls the run bills)."""
+
+    key: int
+    start: datetime
+    end: datetime
+    own: bool
+
+
+class RateSpan(NamedTuple):
+    """A rate in force over ``[starts, ends)`` (``ends`` None: open), as the rating reads it."""
+
+    country: str
+    number_type: str
+    currency: str
+    starts: str
+    ends: str | None
+    rate_id: int
+    unit_price: Decimal
+
+
 def rate_spans():
     """Non-overlapping ``(country, number type, currency, from, until, rate id, price)`` spans
     that give, for any day, the rate ``RateBook.find`` would: among the rates whose
@@ -133,7 +157,9 @@ def rate_spans():
         if current is not None:
             spans.append(current)
     return [
-        (country, number_type, currency, _ts(_midnight(start)), _ts(_midnight(end)) if end else None, pk, price)
+        RateSpan(
+            country, number_type, currency, _ts(_midnight(start)), _ts(_midnight(end)) if end else None, pk, price
+        )
         for country, number_type, currency, start, end, pk, price in spans
     ]
 
@@ -174,11 +200,11 @@ def _currency_case():
 
 
 def load_inputs(cursor, *, chunk, months, pools, rates, credit_customers):
-    """Fill the temporary input tables of a chunk. ``months``: ``[(key, start, end, is_own)]``;
-    ``pools``: ``{(customer id, month key, zone): minutes left}``; ``rates``: ``rate_spans``."""
+    """Fill the temporary input tables of a chunk. ``months``: ``[MonthSpan]``; ``pools``:
+    ``{(customer id, month key, zone): minutes left}``; ``rates``: ``rate_spans`` (``[RateSpan]``)."""
     _create(cursor, "rc_month", "month_key integer, starts timestamp, ends timestamp, is_own integer")
     _fill(cursor, "rc_month", ("month_key", "starts", "ends", "is_own"),
-          [(key, _ts(start), _ts(end), 1 if own else 0) for key, start, end, own in months])
+          [(month.key, _ts(month.start), _ts(month.end), 1 if month.own else 0) for month in months])
     _create(cursor, "rc_customer", "customer_id bigint PRIMARY KEY, currency varchar(3)")
     cursor.execute(
         f"INSERT INTO rc_customer (customer_id, currency) SELECT cu.id, {_currency_case()} FROM portal_customer cu "
@@ -196,102 +222,20 @@ def load_inputs(cursor, *, chunk, months, pools, rates, credit_customers):
     _create(cursor, "rc_assign", "customer_id bigint, starts timestamp, ends timestamp, azure_subscription_id "
                                  + ("uuid" if connection.vendor == "postgresql" else "char(32)")
                                  + ", partner_id bigint, reseller_id bigint")
-    month_end = max(end for _key, _start, end, _own in months)
+    month_end = max(month.end for month in months)
     _fill(cursor, "rc_assign", ("customer_id", "starts", "ends", "azure_subscription_id", "partner_id", "reseller_id"),
           assignment_spans(chunk.first_customer_id, chunk.last_customer_id, month_end))
     _analyze(cursor)
 
 
-# --- Where a run's rows go ----------------------------------------------------------------
-#
-# PostgreSQL: ``billing_ratedcall`` is partitioned by run (migration 0011). A run writes into
-# a table of its own, without indexes; when every chunk is in, the indexes are built in one
-# sorted pass each (cheaper than keeping them up row by row), and publishing attaches the
-# table as the run's partition in the publishing transaction. A replaced run's partition is
-# dropped, not deleted row by row; a dead run's table is dropped by the next publication.
-# SQLite: the rows go straight into the table, and replaced rows are deleted.
-
-_PARTITIONED = "postgresql"
-
-
-def run_table(run):
-    if connection.vendor == _PARTITIONED:
-        return f"{RatedCall._meta.db_table}_r{int(run.pk)}"
-    return RatedCall._meta.db_table
-
-
-def prepare_run_table(run):
-    if connection.vendor != _PARTITIONED:
-        return
-    parent, table = RatedCall._meta.db_table, run_table(run)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(f"CREATE TABLE {table} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        # Lets ATTACH PARTITION trust the rows without scanning them.
-        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_run CHECK (run_id = {int(run.pk)})")
-
-
-# The parent's constraints and indexes, built on a run's table before it is attached (ATTACH
-# adopts matching ones instead of building its own inside the publishing transaction).
-_RUN_INDEXES = (
-    "ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY (id, run_id)",
-    "ALTER TABLE {table} ADD CONSTRAINT {table}_once UNIQUE (run_id, usage_record_id)",
-    "CREATE INDEX {table}_partner ON {table} (run_id, partner_id) WHERE partner_id IS NOT NULL",
-)
-
-
-def seal_run_table(run):
-    """Every chunk is in: build the run table's indexes and statistics (before publishing,
-    so the publishing transaction stays short)."""
-    if connection.vendor != _PARTITIONED:
-        return
-    table = run_table(run)
-    with connection.cursor() as cursor:
-        cursor.execute("SET maintenance_work_mem = '256MB'")
-        for statement in _RUN_INDEXES:
-            cursor.execute(statement.format(table=table))
-        cursor.execute(f"ANALYZE {table}")
-        cursor.execute("RESET maintenance_work_mem")
-
-
-def attach_run_table(run):
-    """Inside the publishing transaction: the run's rows become part of the table."""
-    if connection.vendor != _PARTITIONED:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"ALTER TABLE {RatedCall._meta.db_table} ATTACH PARTITION {run_table(run)} FOR VALUES IN ({int(run.pk)})"
-        )
-
-
-def drop_runs(runs):
-    """Remove the rated calls of replaced or dead runs: their tables, or their rows."""
-    runs = list(runs)
-    if not runs:
-        return
-    if connection.vendor == _PARTITIONED:
-        with connection.cursor() as cursor:
-            for run in runs:
-                cursor.execute(f"DROP TABLE IF EXISTS {run_table(run)}")
-    # Rows kept elsewhere (before partitioning, or written by hand) are deleted.
-    RatedCall.objects.filter(run__in=[run.pk for run in runs]).delete()
-
-
 # --- The passes --------------------------------------------------------------------------
 
 
-def _calls_sql(has_late, credit_only=False):
-    """Step 1: every call of the chunk (or of its credit customers) with its minutes, pool
-    draw and rate."""
-    d = _dialect()
+def _month_calls_sql(credit_only):
+    """The ``SELECT`` of the chunk's calls of its own month and the ``UNION ALL`` of its late
+    calls of finalized months (not already billed in another month's published run)."""
     usage = connection.ops.quote_name(UsageRecord._meta.db_table)
     rated = connection.ops.quote_name(RatedCall._meta.db_table)
-    zone = " ".join(f"WHEN '{call_type}' THEN '{zone}'" for call_type, zone in ZONES.items())
-    zones = sorted(set(ZONES.values()))
-    used = ", ".join(
-        f"COALESCE(SUM(minutes) FILTER (WHERE zone = '{name}') OVER w, 0) AS used_{name}" for name in zones
-    )
-    used_of_zone = " ".join(f"WHEN '{name}' THEN used_{name}" for name in zones)
     own = (
         f"SELECT u.id, u.customer_id, u.started_at, u.record_id, u.duration_seconds, u.call_type, "
         f"u.destination_country, u.number_type, m.month_key, m.is_own FROM {usage} u "
@@ -309,6 +253,20 @@ def _calls_sql(has_late, credit_only=False):
         f"AND NOT EXISTS (SELECT 1 FROM {rated} r JOIN billing_billingmonth b ON b.published_run_id = r.run_id "
         "WHERE r.usage_record_id = u.id AND b.id <> %(month)s)"
     )
+    return own, late
+
+
+def _calls_sql(has_late, credit_only=False):
+    """Step 1: every call of the chunk (or of its credit customers) with its minutes, pool
+    draw and rate."""
+    d = _dialect()
+    own, late = _month_calls_sql(credit_only)
+    zone = " ".join(f"WHEN '{call_type}' THEN '{zone}'" for call_type, zone in ZONES.items())
+    zones = sorted(set(ZONES.values()))
+    used = ", ".join(
+        f"COALESCE(SUM(minutes) FILTER (WHERE zone = '{name}') OVER w, 0) AS used_{name}" for name in zones
+    )
+    used_of_zone = " ".join(f"WHEN '{name}' THEN used_{name}" for name in zones)
     return f"""
         WITH calls AS ({own}{late if has_late else ""}),
         minuted AS (
@@ -391,7 +349,7 @@ def rate_chunk(*, run, chunk, months, pools, rates, month_start, month_end):
         states = credit_states(chunk.first_customer_id, chunk.last_customer_id, month_start, month_end, billing_month)
         states = {customer_id: state for customer_id, state in states.items() if state.may_pay()}
         load_inputs(cursor, chunk=chunk, months=months, pools=pools, rates=rates, credit_customers=states)
-        has_late = any(not own for _key, _start, _end, own in months)
+        has_late = any(not month.own for month in months)
         _create(cursor, "rc_credit", "usage_record_id bigint PRIMARY KEY, credit_minutes integer")
         if states:
             _fill(cursor, "rc_credit", ("usage_record_id", "credit_minutes"),

@@ -1,4 +1,4 @@
-"""PostgreSQL's lane of the usage import (``billing.services.usage`` decides the rules, this
+"""PostgreSQL's lane of the usage import (``billing.services.usage_parse`` decides the rules, this
 module only moves rows): the file goes into a session-temporary table with one ``COPY``, SQL
 sorts its rows into those it can vouch for and the rest, and the good rows move into
 ``billing_usagerecord`` with ``INSERT … SELECT … ON CONFLICT DO NOTHING``, a chunk of lines

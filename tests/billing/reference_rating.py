@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 
 from billing.models import BillingMonth, BillingMonthStatus, Rate, RatedCall, RatedCallStatus, UsageRecord
-from billing.services.rating import ZONE_OF_CALL, month_bounds, pools_by_customer, whole_minutes
+from billing.services.rating_context import ZONE_OF_CALL, month_bounds, pools_by_customer, whole_minutes
 from billing.services.rating_credits import credit_states
 from overage.models import OverageAssignment, OverageService
 from portal.models import currency_for_country

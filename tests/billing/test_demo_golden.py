@@ -14,7 +14,7 @@ import pytest
 import time_machine
 
 from billing.models import BillingMonth, RatedCall
-from billing.services.reconciliation import reconciliation_csv
+from billing.reconciliation_selectors import reconciliation_csv
 from demo.loader import load_demo
 from portal.models import Partner
 

@@ -10,6 +10,8 @@ import time_machine
 
 from billing.models import BillingMonth, CreditEntryKind, RatedCall, RatedCallStatus, RatingRun
 from billing.services import rating
+from billing.services.rating_finalize import billing_month_finalize
+from billing.services.rating_context import whole_minutes
 from billing.services.rating import RatingError
 from catalog.models import LicenseChannel
 from tests.factories import (
@@ -262,9 +264,9 @@ def test_a_month_that_has_not_ended_is_refused(customer):
 def test_finalizing_twice_is_refused_and_a_finalized_month_never_changes(customer, overage):
     record = call(customer, 2, 30 * 60)
     rating.rate_month(month=SEPTEMBER)
-    rating.billing_month_finalize(month=SEPTEMBER)
+    billing_month_finalize(month=SEPTEMBER)
     with pytest.raises(RatingError, match="already finalized"):
-        rating.billing_month_finalize(month=SEPTEMBER)
+        billing_month_finalize(month=SEPTEMBER)
     with pytest.raises(RatingError, match="finalized"):
         rating.rate_month(month=SEPTEMBER)
     assert rated(record).billing_month.month == SEPTEMBER
@@ -273,7 +275,7 @@ def test_finalizing_twice_is_refused_and_a_finalized_month_never_changes(custome
 def test_a_month_never_rated_cannot_be_finalized(customer):
     call(customer, 2, 60)
     with pytest.raises(RatingError, match="has not been rated completely"):
-        rating.billing_month_finalize(month=SEPTEMBER)
+        billing_month_finalize(month=SEPTEMBER)
     assert not BillingMonth.objects.filter(month=SEPTEMBER, status="finalized").exists()
 
 
@@ -293,13 +295,13 @@ def test_a_run_that_fails_half_way_leaves_the_published_lines_and_the_month_can_
     assert RatingRun.objects.filter(billing_month__month=SEPTEMBER).order_by("-pk").first().status == "failed"
     assert BillingMonth.objects.get(month=SEPTEMBER).published_run_id == first.pk
     assert rated(record).run_id == first.pk
-    assert rating.billing_month_finalize(month=SEPTEMBER).status == "finalized"
+    assert billing_month_finalize(month=SEPTEMBER).status == "finalized"
 
 
 def test_a_late_record_for_a_finalized_month_is_billed_next_month_as_an_adjustment(customer, overage):
     call(customer, 2, 19 * 60)
     rating.rate_month(month=SEPTEMBER)
-    rating.billing_month_finalize(month=SEPTEMBER)
+    billing_month_finalize(month=SEPTEMBER)
     late = call(customer, 20, 3 * 60)  # arrives after finalizing; one pool minute was left
     with time_machine.travel(datetime(2026, 11, 2, tzinfo=dt_timezone.utc), tick=False):
         rating.rate_month(month=date(2026, 10, 1))
@@ -320,14 +322,14 @@ def test_a_call_is_never_rated_twice(customer):
 def test_a_re_sent_record_is_not_billed_again(customer, overage, partner_a):
     # The carrier sends the same call again after the month was rated and finalized: the
     # import counts it as a duplicate, so the next month has nothing to adjust.
-    from billing.services.usage import usage_import_records
+    from billing.services.usage_import import usage_import_records
 
     item = {"recordId": "carrier-42", "tenantId": str(customer.tenant_id), "user": "ann@example.com",
             "startTime": "2026-09-02T10:00:00Z", "durationSeconds": 25 * 60, "callType": "domestic",
             "destinationCountry": "US", "numberType": "landline"}
     assert usage_import_records(records=[item], partner=partner_a, acting_user=None).imported == 1
     rating.rate_month(month=SEPTEMBER)
-    rating.billing_month_finalize(month=SEPTEMBER)
+    billing_month_finalize(month=SEPTEMBER)
     again = usage_import_records(records=[item], partner=partner_a, acting_user=None)
     assert (again.imported, again.duplicates) == (0, 1)
     with time_machine.travel(datetime(2026, 11, 2, tzinfo=dt_timezone.utc), tick=False):
@@ -339,4 +341,4 @@ def test_a_re_sent_record_is_not_billed_again(customer, overage, partner_a):
 
 
 def test_whole_started_minutes():
-    assert [rating.whole_minutes(s) for s in (0, 1, 59, 60, 61, 3600)] == [0, 1, 1, 1, 2, 60]
+    assert [whole_minutes(s) for s in (0, 1, 59, 60, 61, 3600)] == [0, 1, 1, 1, 2, 60]

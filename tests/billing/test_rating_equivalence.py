@@ -20,7 +20,8 @@ import time_machine
 
 from billing.models import BillingMonth, CreditLedgerEntry, RatedCall, RatingRun
 from billing.services import rating
-from billing.services.reconciliation import reconciliation_csv
+from billing.services.rating_finalize import billing_month_finalize
+from billing.reconciliation_selectors import reconciliation_csv
 from catalog.models import LicenseChannel
 from portal.models import Partner
 from tests.billing.reference_rating import FIELDS, reference_rating
@@ -155,7 +156,7 @@ def test_the_set_based_engine_rates_like_the_row_by_row_engine(seed, partner_a, 
     make_calls(rng, customers, 150, 8, "aug")
     with time_machine.travel(datetime(2026, 9, 2, tzinfo=UTC), tick=False):
         rating.rate_month(month=AUGUST)
-        rating.billing_month_finalize(month=AUGUST)
+        billing_month_finalize(month=AUGUST)
     make_calls(rng, customers, 25, 8, "late")  # late calls of the finalized month
     make_calls(rng, customers, 300, 9, "sep")
     with time_machine.travel(datetime(2026, 10, 3, tzinfo=UTC), tick=False):

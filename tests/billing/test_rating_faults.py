@@ -20,8 +20,9 @@ from django.db import connection
 from billing.models import BillingMonth, RatedCall, RatingRun, UsageImport, UsageImportStatus, UsageRecord
 from billing.services import run_locks
 from billing.services.rating import reap_dead_runs
-from billing.services.reconciliation import reconciliation_csv
-from billing.services.usage import COLUMNS, reap_dead_imports
+from billing.reconciliation_selectors import reconciliation_csv
+from billing.services.usage_import import reap_dead_imports
+from billing.services.usage_parse import COLUMNS
 from catalog.models import LicenseChannel
 from portal.models import Partner
 from tests.factories import (

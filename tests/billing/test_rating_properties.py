@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from billing.models import RatedCall, UsageRecord
 from billing.services import rating
-from billing.services.reconciliation import reconciliation_csv
+from billing.services.rating_finalize import billing_month_finalize
+from billing.reconciliation_selectors import reconciliation_csv
 from catalog.models import LicenseChannel
 from tests.billing.test_reconciliation_properties import _in_rollback
 from tests.factories import (
@@ -98,7 +99,7 @@ def test_every_call_is_rated_once_and_re_rating_changes_nothing(world, month_cal
             first = lines_of(SEPTEMBER)
             rating.rate_month(month=SEPTEMBER)
             assert lines_of(SEPTEMBER) == first  # re-rating a draft month: the same lines
-            rating.billing_month_finalize(month=SEPTEMBER)
+            billing_month_finalize(month=SEPTEMBER)
         assert len(first) == len(month_calls) == UsageRecord.objects.count()
         for line in first:
             minutes, pool, credit, postpaid, blocked = line[2:7]

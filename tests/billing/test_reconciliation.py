@@ -14,19 +14,17 @@ import time_machine
 from django.utils import timezone
 
 from billing.models import BillingMonthStatus, RatedCallStatus, ReconciliationLine
-from billing.services.reconciliation import (
+from billing.reconciliation_format import (
     COLUMNS,
-    cycle_periods,
     event_effective_unit_price,
     license_subtotal,
-    live_lines,
     money,
     price,
-    reconciliation_csv,
-    reconciliation_lines,
-    reconciliation_snapshot,
     usage_subtotal,
 )
+from billing.reconciliation_licenses import cycle_periods
+from billing.reconciliation_selectors import live_lines, reconciliation_csv, reconciliation_lines
+from billing.services.reconciliation import reconciliation_snapshot
 from subscriptions.models import ChargeType, SeatChangeKind, SubscriptionStatus
 from tests.factories import (
     AzureSubscriptionFactory,

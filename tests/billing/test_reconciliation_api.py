@@ -7,7 +7,8 @@ import io
 import pytest
 
 from billing.reconciliation_api import camel_case
-from billing.services.reconciliation import COLUMNS, reconciliation_csv
+from billing.reconciliation_format import COLUMNS
+from billing.reconciliation_selectors import reconciliation_csv
 from portal.models import Role
 from tests.billing.test_reconciliation import OCTOBER, at, bought, new_charge, rated_call
 from tests.factories import AzureSubscriptionFactory, CustomerFactory

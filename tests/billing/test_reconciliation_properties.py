@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.selectors import line_page, month_totals
-from billing.services.reconciliation import meter_description, reconciliation_csv
+from billing.reconciliation_selectors import reconciliation_csv
+from billing.reconciliation_usage import meter_description
 from subscriptions.models import ChargeType
 from tests.billing.test_reconciliation import OCTOBER, at, bought, new_charge, rated_call
 from tests.factories import AzureSubscriptionFactory, CustomerFactory, SkuFactory

@@ -10,7 +10,7 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from billing.services.reconciliation import COLUMNS
+from billing.reconciliation_format import COLUMNS
 from portal.models import Role
 from subscriptions.models import ChargeType
 from tests.billing.test_reconciliation import OCTOBER, at, bought, new_charge, rated_call

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from billing.models import UsageImport, UsageRecord
-from billing.services.usage import (
+from billing.services.usage_parse import (
     BAD_DATE,
     DUPLICATE_OF_ITEM,
     MAX_API_RECORDS,

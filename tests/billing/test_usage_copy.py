@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from billing.models import UsageImport, UsageRecord
-from billing.services import usage as usage_service
+from billing.services import usage_import as usage_service
+from billing.services import usage_import_copy
 from tests.billing.test_usage_import import HEADER, chunked, csv_bytes, row
 from tests.factories import CustomerFactory, PartnerFactory, UsageRecordFactory
 
@@ -136,7 +137,7 @@ def test_the_lane_leaves_no_staging_tables_behind(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_too_many_rows_for_python_send_the_file_the_portable_way(monkeypatch):
     customer = CustomerFactory()
-    monkeypatch.setattr(usage_service, "COPY_OTHER_ROWS_MAX", 2)
+    monkeypatch.setattr(usage_import_copy, "COPY_OTHER_ROWS_MAX", 2)
     data = csv_bytes(*(row(f"r{i}", customer.tenant_id, user=" padded") for i in range(5)))
 
     lane_calls, copied, portable = import_both_ways(data, None, monkeypatch)

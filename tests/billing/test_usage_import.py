@@ -9,9 +9,10 @@ from django.db import DatabaseError
 
 from billing.models import UsageImport, UsageImportStatus, UsageRecord
 from billing.services import run_locks
-from billing.services import usage as usage_service
-from billing.services import usage_copy
-from billing.services.usage import (
+from billing.services import usage_copy, usage_engine, usage_import_copy
+from billing.services import usage_import as usage_import_service
+from billing.services.usage_import import usage_import_file
+from billing.services.usage_parse import (
     BAD_COUNTRY,
     BAD_DATE,
     BAD_DURATION,
@@ -28,10 +29,9 @@ from billing.services.usage import (
     UNKNOWN_CALL_TYPE,
     UNKNOWN_NUMBER_TYPE,
     UNKNOWN_TENANT,
-    usage_import_error_rows,
-    usage_import_file,
-    usage_preview,
 )
+from billing.services.usage_preview import usage_preview
+from billing.usage_selectors import usage_import_error_rows
 from tests.factories import CustomerFactory, UsageRecordFactory
 
 HEADER = "record_id,tenant_id,user,start_time,duration_seconds,call_type,destination_country,number_type"
@@ -49,6 +49,12 @@ def csv_bytes(*lines, header=HEADER, encoding="utf-8"):
 def chunked(data, size=7):
     # Tiny chunks: rows, multi-byte characters and the BOM are split across chunk edges.
     return (data[i : i + size] for i in range(0, len(data), size))
+
+
+def small_batches(monkeypatch, size):
+    """Batches of ``size`` rows in both lanes: the portable import and PostgreSQL's COPY lane."""
+    monkeypatch.setattr(usage_engine, "BATCH_SIZE", size)
+    monkeypatch.setattr(usage_import_copy, "BATCH_SIZE", size)
 
 
 def run(data, **kwargs):
@@ -195,7 +201,7 @@ def test_latin1_file_is_refused_with_one_error_and_nothing_imported(customer):
 
 
 def test_bad_encoding_after_batches_were_written_takes_them_back(customer, monkeypatch):
-    monkeypatch.setattr(usage_service, "BATCH_SIZE", 2)
+    small_batches(monkeypatch, 2)
     UsageRecordFactory(record_id="c1", customer=customer)  # existed before: must survive
     lines = [row(f"c{i}", customer.tenant_id) for i in range(1, 9)]
     data = csv_bytes(*lines) + row("late", customer.tenant_id, user="zoë").encode("latin-1") + b"\n"
@@ -208,7 +214,7 @@ def test_bad_encoding_after_batches_were_written_takes_them_back(customer, monke
 
 
 def test_batches_update_progress_and_duplicates_are_found_across_batches(customer, monkeypatch):
-    monkeypatch.setattr(usage_service, "BATCH_SIZE", 2)
+    small_batches(monkeypatch, 2)
     seen = []
     t = customer.tenant_id
     data = csv_bytes(row("a", t), row("b", t), row("c", t), row("a", t), row("d", t))
@@ -220,7 +226,8 @@ def test_batches_update_progress_and_duplicates_are_found_across_batches(custome
 
 
 def test_stored_errors_are_capped_but_counted(customer, monkeypatch):
-    monkeypatch.setattr(usage_service, "MAX_STORED_ERRORS", 3)
+    monkeypatch.setattr(usage_engine, "MAX_STORED_ERRORS", 3)  # the portable import
+    monkeypatch.setattr(usage_import_copy, "MAX_STORED_ERRORS", 3)  # PostgreSQL's COPY lane
     data = csv_bytes(*[row(f"bad{i}", customer.tenant_id, seconds="x") for i in range(5)], row("ok", customer.tenant_id))
     result = run(data)
     assert [e["line"] for e in result.errors] == [2, 3, 4]
@@ -349,14 +356,14 @@ def test_an_import_that_stops_on_an_error_is_failed_never_left_running(customer,
     def broken(*args):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(usage_service, "_write", broken)  # the portable writer
+    monkeypatch.setattr(usage_engine, "_write", broken)  # the portable writer
     monkeypatch.setattr(usage_copy, "move", broken)  # PostgreSQL's COPY lane
     with pytest.raises(DatabaseError):
         run(csv_bytes(row("a", customer.tenant_id)))
     usage_import = UsageImport.objects.get()
     assert usage_import.status == UsageImportStatus.FAILED
-    assert usage_import.errors[-1]["reason"] == str(usage_service.INTERNAL_FAILURE)
-    assert usage_service.reap_dead_imports() == 0  # nothing left to reap
+    assert usage_import.errors[-1]["reason"] == str(usage_import_service.INTERNAL_FAILURE)
+    assert usage_import_service.reap_dead_imports() == 0  # nothing left to reap
 
 
 def test_a_running_import_without_a_live_process_is_reaped_as_failed(customer):
@@ -365,13 +372,13 @@ def test_a_running_import_without_a_live_process_is_reaped_as_failed(customer):
     alive = UsageImport.objects.create(file_name="y.csv", status=UsageImportStatus.RUNNING)
     assert run_locks.acquire(run_locks.USAGE_IMPORT, alive.pk)
     try:
-        assert usage_service.reap_dead_imports() == 1
+        assert usage_import_service.reap_dead_imports() == 1
     finally:
         run_locks.release(run_locks.USAGE_IMPORT, alive.pk)
     dead.refresh_from_db()
     alive.refresh_from_db()
     assert dead.status == UsageImportStatus.FAILED and dead.imported_rows == 5
-    assert dead.errors[-1]["reason"] == str(usage_service.PROCESS_DIED)
+    assert dead.errors[-1]["reason"] == str(usage_import_service.PROCESS_DIED)
     assert alive.status == UsageImportStatus.RUNNING
 
 

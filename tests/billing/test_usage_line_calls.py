@@ -13,7 +13,8 @@ import time_machine
 from django.urls import reverse
 
 from billing.services import rating
-from billing.services.reconciliation import reconciliation_lines
+from billing.services.rating_finalize import billing_month_finalize
+from billing.reconciliation_selectors import reconciliation_lines
 from billing.usage_lines import line_subtotal, usage_line_calls, usage_line_key
 from portal.models import Partner, Role
 from tests.billing.test_demo_golden import DEMO_MONTH, demo  # noqa: F401 - the demo fixture
@@ -120,7 +121,7 @@ def test_a_late_calls_adjustment_line_lists_the_late_calls(partner_a, customer_o
     UsageRecordFactory(customer=customer, started_at=dt.datetime(2026, 8, 5, tzinfo=UTC), duration_seconds=120)
     with time_machine.travel(dt.datetime(2026, 10, 2, tzinfo=UTC), tick=False):
         rating.rate_month(month=dt.date(2026, 8, 1))
-        rating.billing_month_finalize(month=dt.date(2026, 8, 1))
+        billing_month_finalize(month=dt.date(2026, 8, 1))
         late = UsageRecordFactory(record_id="late-one", customer=customer,
                                   started_at=dt.datetime(2026, 8, 20, tzinfo=UTC), duration_seconds=300)
         UsageRecordFactory(customer=customer, started_at=dt.datetime(2026, 9, 3, tzinfo=UTC), duration_seconds=60)

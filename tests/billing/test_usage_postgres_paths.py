@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from billing.models import UsageRecord
-from billing.services.usage import _write_postgresql
+from billing.services.usage_write import _write_postgresql
 from tests.factories import CustomerFactory, UsageRecordFactory
 
 pytestmark = [

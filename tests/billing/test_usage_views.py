@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from billing.services import run_locks
 from billing.models import UsageImport, UsageImportStatus, UsageRecord
-from billing.services.usage import BAD_ENCODING, NEGATIVE_DURATION, UNKNOWN_TENANT
+from billing.services.usage_parse import BAD_ENCODING, NEGATIVE_DURATION, UNKNOWN_TENANT
 from billing.usage_views import PREVIEW_EXPIRED, SESSION_KEY
 from portal.models import Role
 from tests.billing.test_usage_import import csv_bytes, row

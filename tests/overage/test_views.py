@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import AZURE_PLAN_PRODUCT_ID, ConsumptionType
-from overage import services
+from overage import rules, services
 from overage.models import (
     AzurePlan,
     AzureSubscription,
@@ -283,11 +283,11 @@ def test_create_new_is_disabled_with_its_reason_before_saving(make_member, partn
     if why == "legacy":
         alpine.on_legacy_azure = True
         alpine.save()
-        reason = services.LEGACY_AZURE
+        reason = rules.LEGACY_AZURE
     else:
         partner_a.is_sandbox = True
         partner_a.save()
-        reason = services.SANDBOX_NO_AZURE
+        reason = rules.SANDBOX_NO_AZURE
     for extra in (HX, {}):  # the flyout and the plain page
         html = make_member(partner_a).get(manage_url(alpine), **extra).content.decode()
         create_new = re.search(r'<input[^>]*value="new"[^>]*>', html).group(0)

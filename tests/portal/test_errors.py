@@ -93,7 +93,7 @@ def test_each_text_is_written_once():
 
 def test_the_exception_classes_of_the_apps_are_portal_errors():
     from billing.services.rating import RatingError
-    from billing.services.usage import UsageFileError, UsageImportError
+    from billing.services.usage_parse import UsageFileError, UsageImportError
     from portal.api import ApiError
     from portal.tokens import TokenError
     from subscriptions.errors import CartInputError

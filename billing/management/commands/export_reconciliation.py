@@ -8,7 +8,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.services.reconciliation import parse_month, reconciliation_csv
+from billing.reconciliation_format import parse_month
+from billing.reconciliation_selectors import reconciliation_csv
 from portal.models import Partner
 
 

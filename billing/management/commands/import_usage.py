@@ -13,7 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from billing.models import UsageImportStatus
-from billing.services.usage import file_chunks, usage_import_error_rows, usage_import_file
+from billing.services.usage_import import usage_import_file
+from billing.services.usage_parse import file_chunks
+from billing.usage_selectors import usage_import_error_rows
 from portal.models import Partner
 
 ERRORS_SHOWN = 20

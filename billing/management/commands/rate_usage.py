@@ -2,8 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from billing.rating_tasks import rate_chunks_task
-from billing.services.rating import RatingError, billing_month_finalize, rate_month
-from billing.services.reconciliation import parse_month
+from billing.services.rating import RatingError, rate_month
+from billing.services.rating_finalize import billing_month_finalize
+from billing.reconciliation_format import parse_month
 
 
 class Command(BaseCommand):
