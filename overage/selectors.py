@@ -8,7 +8,8 @@ reverse relation ``customer.credit_account`` only.
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import ConsumptionType
@@ -236,5 +237,8 @@ def customers_with_overage_off(*, partner, limit=20):
         .filter(pk__in=capable)
         .exclude(Exists(enabled))
         .exclude(Exists(overage_not_owned_by(partner).filter(customer=OuterRef("pk"))))
-        .order_by("name", "pk")[:limit]
+        # By an expression the name index cannot give: in index order, with the limit,
+        # PostgreSQL walked every customer whose name sorts before the first capable one
+        # (5,000 probes on the bench) instead of sorting the few capable ones.
+        .order_by(Concat("name", Value("")), "pk")[:limit]
     )
