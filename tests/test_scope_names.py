@@ -62,18 +62,15 @@ ALLOWED = {
     ("billing/services/usage_engine.py", "_Importer._save_counts"): "the import writer updates its own import row by pk",
     ("billing/services/usage_engine.py", "_transition"): "the import task moves its own import row by pk",
     ("billing/services/usage_import.py", "reap_dead_imports"): "housekeeping task over every import",
-    ("subscriptions/selectors_attention.py", "seat_windows_closing"):
-        "seat batches of the subscriptions of Subscription.objects.transacted_by(partner) (pk__in, prefetch)",
-    ("subscriptions/selectors_attention.py", "open_removal_requests"):
-        "requests whose subscription Exists in Subscription.objects.transacted_by(partner), row by row",
+    ("subscriptions/selectors_attention.py", "addons_outliving_base"):
+        "Subscription.objects.transacted_by(partner) split into its two branches (owned_by, then reseller of "
+        "record), so each walks its (partner|reseller, status, end date) index in order",
     ("overage/selectors.py", "overage_not_owned_by"):
         "reads the settings other partners own so that they are left out, correlated to a scoped customer",
     ("overage/selectors.py", "customers_with_overage_off"):
         "settings subqueries correlated to Customer.objects.transacted_by(partner)",
     ("billing/selectors.py", "blocked_calls_in_months"):
         "calls of the customers of Customer.objects.transacted_by(partner)",
-    ("billing/selectors.py", "charges_by_month"):
-        "charge events whose subscription Exists in Subscription.objects.transacted_by(partner), row by row",
     ("billing/services/usage_import.py", "_import_rows"): "the import task counts the records of its own import",
     ("billing/services/usage_import_copy.py", "_move_good_rows"): "the COPY lane updates its own import row by pk",
     ("billing/services/usage_engine.py", "_customers_for"): "the operator's import (partner None) may name any customer",
