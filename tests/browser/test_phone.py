@@ -61,6 +61,17 @@ def assert_no_sideways_scroll(page, path):
     assert result["scrollWidth"] <= result["width"], f"{path} scrolls sideways: {result}"
 
 
+def assert_none_scrolls_sideways(page, paths):
+    """Every page is checked; the failure lists them all with the elements that stick out."""
+    failures = []
+    for path in paths:
+        try:
+            assert_no_sideways_scroll(page, path)
+        except AssertionError as error:
+            failures.append(str(error))
+    assert not failures, "\n".join(failures)
+
+
 def linked(page, start, selector):
     page.goto(start)
     link = page.locator(selector).first
@@ -74,23 +85,11 @@ def linked(page, start, selector):
 def test_no_partner_page_scrolls_sideways_on_a_phone(demo_data, page, login, email, customer):
     login(email)
     page.set_viewport_size(PHONE)
-    paths = [path.format(customer=customer) for path in PARTNER_PAGES] + [linked(page, start, selector) for start, selector in LINKED_PAGES]
-    failures = []
-    for path in paths:
-        try:
-            assert_no_sideways_scroll(page, path)
-        except AssertionError as error:
-            failures.append(str(error))
-    assert not failures, "\n".join(failures)
+    paths = [path.format(customer=customer) for path in PARTNER_PAGES]
+    assert_none_scrolls_sideways(page, paths + [linked(page, start, selector) for start, selector in LINKED_PAGES])
 
 
 def test_no_staff_page_scrolls_sideways_on_a_phone(demo_data, page, login):
     login("staff@portal.example")
     page.set_viewport_size(PHONE)
-    failures = []
-    for path in STAFF_PAGES:
-        try:
-            assert_no_sideways_scroll(page, path)
-        except AssertionError as error:
-            failures.append(str(error))
-    assert not failures, "\n".join(failures)
+    assert_none_scrolls_sideways(page, STAFF_PAGES)
