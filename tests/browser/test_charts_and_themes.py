@@ -67,6 +67,7 @@ def test_credit_balance_chart_keeps_its_last_date(demo_data, page, login, viewpo
     dates = [label for label in labels if label["text"][:4].isdigit() and label["text"].count("-") == 2]
     assert dates and all(len(label["text"]) == 10 and label["inside"] for label in dates), dates
     assert all(11.5 <= label["size"] <= 14 for label in labels), labels
+    shoot(page, f"credits-{name}")
 
 
 @pytest.mark.parametrize(("viewport", "name"), [(PHONE, "phone"), (DESKTOP, "desktop")])
@@ -83,6 +84,7 @@ def test_overage_history_shows_who(demo_data, page, login, viewport, name):
     if name == "desktop":
         # On a desktop the whole table is in view: nothing to scroll to.
         assert box["table"] <= box["wrap"], box
+        shoot(page, "overage-history")
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
