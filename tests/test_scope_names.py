@@ -117,7 +117,7 @@ ALLOWED = {
     ("overage/selectors.py", "overage_state"): "whether the customer has a setting at all, whoever owns it",
     ("billing/selectors.py", "blocked_calls_by_customer"):
         "blocked calls have no partner: scoped through Customer.objects.transacted_by(partner)",
-    ("subscriptions/api.py", "_subscriptions"): "seat changes prefetched onto transacted_by rows",
+    ("subscriptions/api_lookups.py", "_subscriptions"): "seat changes prefetched onto transacted_by rows",
     ("portal/token_views.py", "_render"): "for_user(request.user): narrower than owned_by",
     ("portal/token_views.py", "token_revoke"): "for_user(request.user): narrower than owned_by",
 }
