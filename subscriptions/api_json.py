@@ -11,7 +11,7 @@ import uuid
 
 from portal.api import attributes, link
 from subscriptions.api_schemas import SubscriptionOut
-from subscriptions.services.lifecycle import can_cancel, cancellation_deadline, refundable_batches
+from subscriptions.windows import can_cancel, cancellation_deadline, refundable_batches
 
 TRANSACTION_RESELLER = "TransactionReseller"
 

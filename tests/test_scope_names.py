@@ -77,9 +77,9 @@ ALLOWED = {
     ("subscriptions/services/changes.py", "_decide"): "staff decide a removal request by pk, for any partner (admin)",
     ("billing/services/usage.py", "usage_imports_for"):
         "the operator's staff (no partner) see the operator imports they started; partners use owned_by",
-    ("subscriptions/services/lifecycle.py", "due_for_renewal"): "the renewal task, every partner's subscriptions",
-    ("subscriptions/services/lifecycle.py", "renew_subscriptions"): "the renewal task, every partner's subscriptions",
-    ("subscriptions/services/lifecycle.py", "renewal_prices"): "the renewal task reads the renewing customers' markets",
+    ("subscriptions/services/renewal.py", "due_for_renewal"): "the renewal task, every partner's subscriptions",
+    ("subscriptions/services/renewal.py", "renew_subscriptions"): "the renewal task, every partner's subscriptions",
+    ("subscriptions/services/renewal.py", "renewal_prices"): "the renewal task reads the renewing customers' markets",
     # Authentication: who the user or token is, before any partner is known.
     ("portal/middleware.py", "_membership"): "finds the signed-in user's own membership (their partner)",
     ("portal/tokens.py", "api_token_create"): "the membership of the user the token is made for",
