@@ -92,6 +92,7 @@ ALLOWED = {
     ("subscriptions/services/cart.py", "cart_update"): LOCKS,
     ("subscriptions/services/checkout.py", "_checkout_locked"):
         LOCKS + "; the order of that cart, and the customer row locked to serialise checkouts",
+    ("subscriptions/services/checkout.py", "_locked_cart"): LOCKS,
     ("subscriptions/services/changes.py", "addon_removal_request_raise"):
         "one request per subscription, of a subscription the caller scoped and this service locked",
     ("subscriptions/services/cart.py", "line_errors"):
