@@ -95,7 +95,7 @@ ALLOWED = {
     ("subscriptions/services/checkout.py", "_locked_cart"): LOCKS,
     ("subscriptions/services/changes.py", "addon_removal_request_raise"):
         "one request per subscription, of a subscription the caller scoped and this service locked",
-    ("subscriptions/services/cart.py", "line_errors"):
+    ("subscriptions/services/cart.py", "_live_subscriptions"):
         "counts the customer's live seats of every partner for the SKU limits (values, nothing shown)",
     ("overage/services.py", "_lock_customer"): LOCKS,
     ("overage/services.py", "azure_subscription_create"): LOCKS,
