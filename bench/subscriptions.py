@@ -57,7 +57,7 @@ from django.utils import timezone  # noqa: E402
 from catalog.models import Availability, Product, Sku, TenantLicense  # noqa: E402
 from portal.models import Customer, CustomerRelationship, Membership, Partner  # noqa: E402
 from subscriptions.models import ChargeEvent, SeatChange, Subscription, SubscriptionStatus  # noqa: E402
-from subscriptions.services.lifecycle import renew_subscriptions  # noqa: E402
+from subscriptions.services.renewal import renew_subscriptions  # noqa: E402
 
 BATCH = 5000
 PRODUCTS = 40

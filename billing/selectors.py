@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ from catalog.models import BillingCycle
 from overage.selectors import overage_not_owned_by
 from overage.rules import overage_capable_subscriptions
 from portal.models import Customer
-from subscriptions.models import ChargeEvent, ChargeType, Subscription
+from subscriptions.models import ChargeEvent, ChargeType, MonthlyInstalmentTotal
 
 CHARGE_TYPES = [choice.value for choice in ChargeType] + [USAGE_CHARGE_TYPE]
 
@@ -304,7 +304,8 @@ def charges_by_month(*, partner, months):
     * the estimated licence charges: the charge events of the partner's subscriptions dated in
       the month (purchases, seats added and removed, renewals, upgrades, cancellations) plus one
       monthly instalment (seats × unit price) of each live license billed monthly whose current
-      term started before the month. An estimate: the reconciliation file
+      term started before the month, read from the totals the database keeps per start and end
+      month (``MonthlyInstalmentTotal``). An estimate: the reconciliation file
       (``billing.reconciliation_licenses``) prices each period from the seat history; this reads
       four aggregates instead of replaying every subscription.
 
@@ -330,13 +331,12 @@ def charges_by_month(*, partner, months):
     )
     for row in draws:
         bucket(row["billing_month__month"], row["account__currency"]).credit_draws -= Decimal(row["total"] or 0)
-    # The months' events (an index range), each scoped by its subscription: ``transacted_by``'s
-    # ``IN`` over every subscription of a large partner would cost a scan of them all.
-    scoped = Subscription.objects.transacted_by(partner).filter(pk=OuterRef("subscription_id"))
+    # The months' events: an index range of ``occurred_at``, each joined to its subscription
+    # for the scope.
     first = datetime.combine(months[0], datetime.min.time(), tzinfo=dt_timezone.utc)
     after = datetime.combine(month_last_day(months[-1]) + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
     events = (
-        ChargeEvent.objects.filter(occurred_at__gte=first, occurred_at__lt=after).filter(Exists(scoped))
+        ChargeEvent.objects.transacted_by(partner).filter(occurred_at__gte=first, occurred_at__lt=after)
         .annotate(month=TruncMonth("occurred_at"))
         .values("month", "currency").annotate(total=Sum("amount")).order_by()
     )
@@ -344,14 +344,14 @@ def charges_by_month(*, partner, months):
         month = _first_day(row["month"])
         if month in charges:
             bucket(month, row["currency"]).licences += Decimal(row["total"] or 0)
-    # One pass over the live monthly licenses for every month: a conditional sum each.
-    seat_price = ExpressionWrapper(F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=24, decimal_places=6))
+    # The monthly instalments from the totals the database keeps per start and end month
+    # (``MonthlyInstalmentTotal``): a few hundred rows, not every subscription.
     instalments = (
-        Subscription.objects.transacted_by(partner).licenses().live()
-        .filter(billing_cycle=BillingCycle.MONTHLY, start_date__lt=months[-1], commitment_end_date__gte=months[0])
+        MonthlyInstalmentTotal.objects.transacted_by(partner)
+        .filter(start_month__lt=months[-1], end_month__gte=months[0])
         .values("currency")
         .annotate(**{
-            f"m{n}": Sum(seat_price, filter=Q(start_date__lt=month, commitment_end_date__gte=month))
+            f"m{n}": Sum("amount", filter=Q(start_month__lt=month, end_month__gte=month))
             for n, month in enumerate(months)
         })
         .order_by()

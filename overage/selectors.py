@@ -8,9 +8,11 @@ reverse relation ``customer.credit_account`` only.
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
+from catalog.models import ConsumptionType
 from overage.models import (
     AzureSubscription,
     OverageAssignment,
@@ -22,6 +24,7 @@ from overage.rules import AUTO_RECHARGE_WARNING, azure_create_refusal, overage_c
 from portal import permissions
 from portal.formatting import format_money
 from portal.models import Customer
+from subscriptions.models import Subscription
 
 MANAGED_BY_ANOTHER_PARTNER = _("Overage is managed by another partner.")
 NO_OVERAGE_CAPABLE = _("You have no overage-capable subscription for this customer.")
@@ -226,12 +229,21 @@ def customers_with_overage_off(*, partner, limit=20):
     overage is off: no setting yet, or the partner's own setting switched to *None*
     (SPEC §7). A setting another partner owns is that partner's business: not listed.
     By name; one query."""
-    capable = overage_capable_subscriptions(customer=OuterRef("pk"), partner=partner)
+    # Driven from the overage-capable subscriptions (the few of the overage SKUs, by the
+    # SKU index), not from every customer of the partner in name order with a probe each.
+    capable = (
+        Subscription.objects.transacted_by(partner).live()
+        .filter(sku__consumption_type=ConsumptionType.OVERAGE)
+        .values("customer_id")
+    )
     enabled = OverageSetting.objects.filter(customer=OuterRef("pk"), service=OverageService.PHONE_SERVICES, enabled=True)
     return list(
         Customer.objects.transacted_by(partner)
-        .filter(Exists(capable))
+        .filter(pk__in=capable)
         .exclude(Exists(enabled))
         .exclude(Exists(overage_not_owned_by(partner).filter(customer=OuterRef("pk"))))
-        .order_by("name", "pk")[:limit]
+        # By an expression the name index cannot give: in index order, with the limit,
+        # PostgreSQL walked every customer whose name sorts before the first capable one
+        # (5,000 probes on the bench) instead of sorting the few capable ones.
+        .order_by(Concat("name", Value("")), "pk")[:limit]
     )

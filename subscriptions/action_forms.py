@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from catalog.models import BillingCycle, TermDuration
 from subscriptions.forms import split_term_choice, term_choice, term_label
 from subscriptions.models import SubscriptionStatus
-from subscriptions.services.lifecycle import QUANTITY_NOT_INTEGER, renewal_terms
+from subscriptions.services.lifecycle import QUANTITY_NOT_INTEGER
+from subscriptions.services.renewal import renewal_terms
 
 FROM_CHOICES = [("list", "list"), ("detail", "detail")]
 # A seat count is a whole number a database integer holds: ten digits at most.

@@ -19,17 +19,14 @@ The router is mounted at ``/customers`` after the overage router: the literal
 ``/subscriptions/...`` paths must match before ``/subscriptions/{subscription_id}``.
 """
 
+
 import datetime
-import uuid
 
 from django.db import transaction
 from django.http import HttpResponse
-from django.db.models import Prefetch
 from django.utils import timezone
-from django.utils.http import parse_etags
 from django.utils.translation import gettext_lazy as _
-from ninja import Query, Router, Schema, Status
-from pydantic import Field, StrictBool, StrictInt
+from ninja import Query, Router, Status
 
 from catalog.models import BillingCycle, TermDuration
 from portal import permissions
@@ -37,35 +34,45 @@ from portal.api import (
     INVALID_INPUT_CODE,
     ApiError,
     ApiForbidden,
-    ApiNotFound,
-    AttributesOut,
-    InputSchema,
-    IsoDate,
-    LinkOut,
-    any_case,
     attributes,
     collection,
-    collection_schema,
     customer_or_404,
-    documented,
-    link,
     require,
     responses,
 )
 from portal.errors import ErrorCode
-from portal.models import Partner
 from subscriptions import errors
-from subscriptions.models import Cart, CartLine, Order, SeatChange, Subscription, SubscriptionStatus
+from subscriptions.api_json import _cycle, _term, cart_json, etag, order_json, subscription_json
+from subscriptions.api_lookups import (
+    RESELLERS_DIFFER,
+    _cart_or_404,
+    _carts,
+    _idempotency_key,
+    _if_match_names,
+    _line_inputs,
+    _subscription_or_404,
+    _subscriptions,
+    _transaction_reseller,
+)
+from subscriptions.api_schemas import (
+    PATCHABLE_STATUSES,
+    CartIn,
+    CartOut,
+    CheckoutResultOut,
+    CustomTermEndDateCollectionOut,
+    CustomTermEndDatesQuery,
+    SubscriptionCollectionOut,
+    SubscriptionOut,
+    SubscriptionPatchIn,
+)
+from subscriptions.models import Order, SubscriptionStatus
 from subscriptions.selectors import allowed_custom_term_end_dates
-from subscriptions.services.cart import LineInput, cart_create, cart_update
+from subscriptions.services.cart import cart_create, cart_update
 from subscriptions.services.changes import subscription_align_end_date
 from subscriptions.services.checkout import cart_checkout
 from subscriptions.services.lifecycle import (
     CODE_CHANGED,
     SubscriptionChanged,
-    can_cancel,
-    cancellation_deadline,
-    refundable_batches,
     subscription_cancel,
     subscription_lock,
     subscription_schedule_next_term,
@@ -77,24 +84,12 @@ from subscriptions.services.lifecycle import (
 
 router = Router(tags=["carts and subscriptions"])
 
-CART_NOT_FOUND_CODE = ErrorCode.CART_NOT_ACTIVE  # PC: unable to retrieve cart
-SUBSCRIPTION_NOT_FOUND_CODE = ErrorCode.SUBSCRIPTION_NOT_FOUND
-TRANSACTION_RESELLER = "TransactionReseller"
-# Partner Center's REST docs spell the participant type in snake case too.
-TRANSACTION_RESELLER_KEYS = ("transactionreseller", "transaction_reseller")
-# What a PATCH may set ``status`` to: cancel, suspend, reactivate.
-PATCHABLE_STATUSES = ("active", "suspended", "deleted")
-
-CART_NOT_FOUND_MESSAGE = _("Cart %(id)s was not found for this customer.")
-SUBSCRIPTION_NOT_FOUND_MESSAGE = _("Subscription %(id)s was not found for this customer.")
 PRECONDITION_FAILED_CODE = ErrorCode.PRECONDITION_FAILED
 SUBSCRIPTION_CHANGED_CODE = CODE_CHANGED
 STALE_ETAG_MESSAGE = _(
     "If-Match %(sent)s names no current version of this subscription: it is at ETag %(current)s. GET it again "
     "and make your change from its current state."
 )
-PARTICIPANT_NOT_SUPPORTED = _("Participant type '%(key)s' is not supported. Use TransactionReseller.")
-RESELLERS_DIFFER = _("Every line item of a cart must name the same transaction reseller.")
 NOT_TRANSACTING_PARTNER = _(
     "Your organisation is the reseller of record of this subscription, not its transacting partner: "
     "ask your indirect provider to change it."
@@ -102,484 +97,6 @@ NOT_TRANSACTING_PARTNER = _(
 STATUS_NOT_ALLOWED = _("Status '%(status)s' cannot be set. Use active, suspended or deleted.")
 START_DATE_IN_PAST = _("term_start_date cannot be in the past.")
 START_DATE_TOO_FAR = _("term_start_date is too far in the future.")
-IDEMPOTENCY_KEY_TOO_LONG = _("The Idempotency-Key (or MS-RequestId) header can be at most 100 characters.")
-
-
-# --- Formats ------------------------------------------------------------------------------
-
-
-def _day(value):
-    """A date as Partner Center writes it in a resource: midnight UTC."""
-    return f"{value.isoformat()}T00:00:00Z" if value else None
-
-
-def _instant(value):
-    return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-def _cycle(value):
-    return str(value or "").strip().lower()
-
-
-def _term(value):
-    return str(value or "").strip().upper()
-
-
-def _uuid_or_none(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-# --- Request shapes -----------------------------------------------------------------------
-
-
-# What each code field accepts, for the schema; the operation checks it with PC's messages.
-CATALOG_ITEM_ID_PATTERN = r"^\s*[A-Za-z0-9]{12}:[A-Za-z0-9]{4}:[A-Za-z0-9]{1,12}\s*$"
-TERM_PATTERN = any_case(*TermDuration.values)
-CYCLE_PATTERN = any_case(BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL)
-TERM_TEXT = documented(pattern=TERM_PATTERN, description="P1M, P1Y or P3Y (any letter case).")
-CYCLE_TEXT = documented(pattern=CYCLE_PATTERN, description="monthly, annual or triennial (any letter case).")
-SEATS = documented(StrictInt, minimum=1)
-
-
-class ParticipantIn(InputSchema):
-    key: documented(pattern=any_case(*TRANSACTION_RESELLER_KEYS), description="TransactionReseller.")
-    value: str = Field(..., description="The MPN id of your indirect reseller.")
-
-
-class CartLineIn(InputSchema):
-    catalogItemId: documented(pattern=CATALOG_ITEM_ID_PATTERN, description="productId:skuId:availabilityId.")
-    # Strict: "5" or 2.5 is bad input, not five seats or two.
-    quantity: documented(StrictInt, minimum=1, maximum=errors.MAX_LINE_QUANTITY)
-    termDuration: TERM_TEXT
-    billingCycle: CYCLE_TEXT
-    customTermEndDate: IsoDate | None = None
-    friendlyName: str | None = Field(None, max_length=errors.FRIENDLY_NAME_MAX_LENGTH)
-    participants: list[ParticipantIn] = []
-
-
-class CartIn(InputSchema):
-    lineItems: list[CartLineIn] = Field(..., min_length=1)
-
-
-class NextTermProductIn(InputSchema):
-    # Empty means "no change", like a missing field.
-    termDuration: documented(pattern=any_case(*TermDuration.values, optional=True)) | None = None
-    billingCycle: documented(
-        pattern=any_case(BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL, optional=True)
-    ) | None = None
-
-
-class NextTermIn(InputSchema):
-    quantity: SEATS | None = None
-    product: NextTermProductIn | None = None
-    customTermEndDate: IsoDate | None = None
-
-
-class SubscriptionPatchIn(InputSchema):
-    """Any of these; other fields of a full Subscription resource sent back are ignored."""
-
-    quantity: SEATS | None = None
-    autoRenewEnabled: StrictBool | None = None
-    status: documented(pattern=any_case(*PATCHABLE_STATUSES), description="active, suspended or deleted.") | None = None
-    friendlyName: str | None = Field(None, max_length=errors.FRIENDLY_NAME_MAX_LENGTH)
-    scheduledNextTermInstructions: NextTermIn | None = None
-
-
-class CustomTermEndDatesQuery(Schema):
-    term_duration: TERM_TEXT
-    term_start_date: IsoDate | None = None
-    target_coterm_subscription_id: uuid.UUID | None = None
-
-
-# --- Response shapes ----------------------------------------------------------------------
-
-
-class SelfLinksOut(Schema):
-    self: LinkOut
-
-
-class CartErrorOut(Schema):
-    errorCode: int
-    errorDescription: str
-
-
-class ParticipantOut(Schema):
-    key: str
-    value: str
-
-
-class CartLineOut(Schema):
-    id: int
-    catalogItemId: str
-    quantity: int
-    termDuration: str
-    billingCycle: str
-    customTermEndDate: str | None = None
-    friendlyName: str | None = None
-    currencyCode: str
-    participants: list[ParticipantOut]
-    error: CartErrorOut | None = None
-
-
-class CartOut(Schema):
-    id: str
-    creationTimestamp: str
-    lastModifiedTimestamp: str
-    expirationTimestamp: str
-    lastModifiedUser: str | None = None
-    status: str
-    lineItems: list[CartLineOut]
-    links: SelfLinksOut
-    attributes: AttributesOut
-
-
-class OrderLineOut(Schema):
-    lineItemNumber: int
-    offerId: str
-    subscriptionId: str | None = None
-    termDuration: str
-    transactionType: str
-    friendlyName: str
-    quantity: int
-    partnerIdOnRecord: str | None = None
-
-
-class OrderOut(Schema):
-    id: str
-    alternateId: str
-    referenceCustomerId: str
-    billingCycle: str
-    currencyCode: str
-    lineItems: list[OrderLineOut]
-    creationDate: str
-    status: str
-    transactionType: str
-    links: SelfLinksOut
-    attributes: AttributesOut
-
-
-class OrderErrorOut(Schema):
-    orderGroupId: str
-    code: int
-    description: str
-    lineItemNumber: int | None = None
-
-
-class CheckoutResultOut(Schema):
-    orders: list[OrderOut]
-    orderErrors: list[OrderErrorOut]
-    attributes: AttributesOut
-
-
-class RefundDetailOut(Schema):
-    quantity: int
-    allowedUntilDateTime: str
-
-
-class RefundableQuantityOut(Schema):
-    totalQuantity: int
-    details: list[RefundDetailOut]
-
-
-class NextTermProductOut(Schema):
-    productId: str
-    skuId: str
-    availabilityId: str | None
-    billingCycle: str
-    termDuration: str
-
-
-class NextTermOut(Schema):
-    product: NextTermProductOut
-    quantity: int
-    customTermEndDate: str | None
-
-
-class ProductTypeOut(Schema):
-    id: str
-    displayName: str
-
-
-class SubscriptionAttributesOut(Schema):
-    objectType: str
-    etag: str
-
-
-class SubscriptionOut(Schema):
-    id: str
-    offerId: str
-    offerName: str
-    friendlyName: str
-    quantity: int
-    unitType: str
-    status: str
-    termDuration: str
-    billingCycle: str
-    effectiveStartDate: str
-    commitmentEndDate: str
-    creationDate: str
-    autoRenewEnabled: bool
-    consumptionType: str | None
-    refundableQuantity: RefundableQuantityOut
-    cancellationAllowedUntilDate: str | None
-    scheduledNextTermInstructions: NextTermOut | None
-    partnerId: str | None
-    isTrial: bool
-    productType: ProductTypeOut
-    links: SelfLinksOut
-    attributes: SubscriptionAttributesOut
-
-
-class CustomTermEndDateOut(Schema):
-    allowedCustomTermEndDateType: str
-    allowedCustomTermEndDate: str
-    cotermSubscriptionIds: list[str]
-
-
-SubscriptionCollectionOut = collection_schema(SubscriptionOut)
-CustomTermEndDateCollectionOut = collection_schema(CustomTermEndDateOut)
-
-
-# --- Serialisers --------------------------------------------------------------------------
-
-
-def _participants(reseller):
-    return [{"key": TRANSACTION_RESELLER, "value": reseller.mpn_id}] if reseller else []
-
-
-def cart_json(cart):
-    """Needs ``customer``, ``reseller``, ``created_by`` and the lines with their
-    availability's SKU loaded (see ``_carts``)."""
-    tenant_id = str(cart.customer.tenant_id)
-    currency = cart.customer.currency
-    participants = _participants(cart.reseller)
-    line_items = []
-    for line in cart.lines.all():
-        item = {
-            "id": line.line_number,
-            "catalogItemId": line.availability.catalog_item_id,
-            "quantity": line.quantity,
-            "termDuration": line.term_duration,
-            "billingCycle": line.billing_cycle,
-            "customTermEndDate": _day(line.custom_term_end_date),
-            "friendlyName": line.friendly_name or None,
-            "currencyCode": currency,
-            "participants": participants,
-        }
-        if line.error_code is not None:
-            item["error"] = {"errorCode": line.error_code, "errorDescription": line.error_description}
-        line_items.append(item)
-    # The model keeps the cart's creator only; a later PUT by someone else is in the audit log.
-    user = cart.created_by
-    return {
-        "id": str(cart.pk),
-        "creationTimestamp": _instant(cart.created_at),
-        "lastModifiedTimestamp": _instant(cart.updated_at),
-        "expirationTimestamp": _instant(cart.expires_at),
-        "lastModifiedUser": (user.email or user.username) if user else None,
-        "status": cart.status,
-        "lineItems": line_items,
-        "links": {"self": link(f"/customers/{tenant_id}/carts/{cart.pk}")},
-        "attributes": attributes("Cart"),
-    }
-
-
-def order_json(order):
-    """An order in Partner Center's shape: one line per cart line, each with the
-    subscription it created (checkout creates them in line order, with one license each)."""
-    tenant_id = str(order.customer.tenant_id)
-    lines = list(order.cart.lines.select_related("availability__sku").order_by("line_number"))
-    subscription_ids = list(order.subscriptions.order_by("license_id", "purchased_at").values_list("pk", flat=True))
-    partner_on_record = order.reseller.mpn_id if order.reseller_id else None
-    line_items = [
-        {
-            "lineItemNumber": line.line_number,
-            "offerId": line.availability.catalog_item_id,
-            "subscriptionId": str(subscription_ids[n]) if n < len(subscription_ids) else None,
-            "termDuration": line.term_duration,
-            "transactionType": "New",
-            "friendlyName": line.friendly_name,
-            "quantity": line.quantity,
-            "partnerIdOnRecord": partner_on_record,
-        }
-        for n, line in enumerate(lines)
-    ]
-    return {
-        "id": str(order.pk),
-        # Partner Center's alternate id is a short form of the order id.
-        "alternateId": order.pk.hex[:12],
-        "referenceCustomerId": tenant_id,
-        "billingCycle": lines[0].billing_cycle if lines else "",
-        "currencyCode": order.currency,
-        "lineItems": line_items,
-        "creationDate": _instant(order.created_at),
-        "status": "completed",
-        "transactionType": "UserPurchase",
-        "links": {"self": link(f"/customers/{tenant_id}/orders/{order.pk}")},
-        "attributes": attributes("Order"),
-    }
-
-
-def _next_term_json(subscription):
-    if not any(
-        (
-            subscription.next_term_quantity,
-            subscription.next_term_duration,
-            subscription.next_term_billing_cycle,
-            subscription.next_term_end_date,
-        )
-    ):
-        return None
-    sku = subscription.sku
-    return {
-        "product": {
-            "productId": sku.product_id,
-            "skuId": sku.sku_id,
-            "availabilityId": subscription.availability.availability_id if subscription.availability_id else None,
-            "billingCycle": subscription.next_term_billing_cycle or subscription.billing_cycle,
-            "termDuration": subscription.next_term_duration or subscription.term_duration,
-        },
-        "quantity": subscription.next_term_quantity or subscription.quantity,
-        "customTermEndDate": _day(subscription.next_term_end_date),
-    }
-
-
-def subscription_json(subscription, now):
-    """Needs ``customer``, ``reseller``, ``sku__product``, ``availability__sku`` and the
-    ``seat_changes`` (in order) loaded: see ``_subscriptions``."""
-    tenant_id = str(subscription.customer.tenant_id)
-    batches = refundable_batches(subscription, now, seat_changes=list(subscription.seat_changes.all()))
-    product = subscription.sku.product
-    return {
-        "id": str(subscription.pk),
-        "offerId": subscription.offer_id,
-        "offerName": subscription.sku.title,
-        "friendlyName": subscription.friendly_name,
-        "quantity": subscription.quantity,
-        "unitType": "Licenses",
-        "status": subscription.status,
-        "termDuration": subscription.term_duration,
-        "billingCycle": subscription.billing_cycle,
-        "effectiveStartDate": _day(subscription.start_date),
-        "commitmentEndDate": _day(subscription.commitment_end_date),
-        "creationDate": _instant(subscription.purchased_at),
-        "autoRenewEnabled": subscription.auto_renew_enabled,
-        "consumptionType": subscription.consumption_type or None,
-        "refundableQuantity": {
-            "totalQuantity": sum(b.quantity for b in batches),
-            "details": [{"quantity": b.quantity, "allowedUntilDateTime": _instant(b.allowed_until)} for b in batches],
-        },
-        "cancellationAllowedUntilDate": (
-            _instant(cancellation_deadline(subscription)) if can_cancel(subscription, now) else None
-        ),
-        "scheduledNextTermInstructions": _next_term_json(subscription),
-        "partnerId": subscription.reseller.mpn_id if subscription.reseller_id else None,
-        "isTrial": False,
-        "productType": {"id": product.product_type, "displayName": product.product_type},
-        "links": {"self": link(f"/customers/{tenant_id}/subscriptions/{subscription.pk}")},
-        "attributes": attributes("Subscription") | {"etag": etag(subscription)},
-    }
-
-
-# --- Lookups ------------------------------------------------------------------------------
-
-
-def _carts(request, customer):
-    lines = CartLine.objects.select_related("availability__sku").order_by("line_number")
-    return (
-        Cart.objects.owned_by(request.partner)
-        .filter(customer=customer)
-        .select_related("customer", "reseller", "created_by")
-        .prefetch_related(Prefetch("lines", queryset=lines))
-    )
-
-
-def _cart_or_404(request, customer, cart_id):
-    """The caller's cart of this customer; a malformed, unknown, another customer's or
-    another partner's cart id is the same 404."""
-    cart_uuid = _uuid_or_none(cart_id)
-    cart = _carts(request, customer).filter(pk=cart_uuid).first() if cart_uuid else None
-    if cart is None:
-        raise ApiNotFound(CART_NOT_FOUND_CODE, CART_NOT_FOUND_MESSAGE, params={"id": cart_id})
-    return cart
-
-
-def _subscriptions(request, customer):
-    seat_changes = SeatChange.objects.order_by("occurred_at", "id")
-    return (
-        Subscription.objects.transacted_by(request.partner)
-        .filter(customer=customer)
-        .select_related("customer", "reseller", "sku__product", "availability__sku")
-        .prefetch_related(Prefetch("seat_changes", queryset=seat_changes))
-    )
-
-
-def etag(subscription):
-    """The subscription's ETag: its version, quoted (a strong validator)."""
-    return f'"{subscription.version}"'
-
-
-def _if_match_names(header, subscription):
-    etags = parse_etags(header)
-    return "*" in etags or etag(subscription) in etags
-
-
-def _subscription_or_404(request, customer, subscription_id):
-    subscription_uuid = _uuid_or_none(subscription_id)
-    subscription = (
-        _subscriptions(request, customer).filter(pk=subscription_uuid).first() if subscription_uuid else None
-    )
-    if subscription is None:
-        raise ApiNotFound(
-            SUBSCRIPTION_NOT_FOUND_CODE, SUBSCRIPTION_NOT_FOUND_MESSAGE % {"id": subscription_id}
-        )
-    return subscription
-
-
-def _transaction_reseller(request, body):
-    """The indirect reseller the lines name as ``TransactionReseller`` (one for the whole
-    cart), looked up among the caller's own resellers; None when no line names one."""
-    mpns = set()
-    for line in body.lineItems:
-        for participant in line.participants:
-            if participant.key.strip().lower() not in TRANSACTION_RESELLER_KEYS:
-                raise ApiError(INVALID_INPUT_CODE, PARTICIPANT_NOT_SUPPORTED, params={"key": participant.key})
-            mpns.add(participant.value.strip())
-    if not mpns:
-        return None
-    if len(mpns) > 1:
-        raise ApiError(INVALID_INPUT_CODE, RESELLERS_DIFFER)
-    mpn = mpns.pop()
-    if not request.partner.is_indirect_provider:
-        raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
-    reseller = Partner.objects.resellers_of(request.partner).filter(mpn_id=mpn).first()
-    if reseller is None:
-        raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED, params={"mpn": mpn})
-    return reseller
-
-
-def _line_inputs(body):
-    return [
-        LineInput(
-            catalog_item_id=line.catalogItemId.strip().upper(),
-            quantity=line.quantity,
-            term_duration=_term(line.termDuration),
-            billing_cycle=_cycle(line.billingCycle),
-            custom_term_end_date=line.customTermEndDate,
-            friendly_name=line.friendlyName or "",
-        )
-        for line in body.lineItems
-    ]
-
-
-def _idempotency_key(request):
-    key = (request.headers.get("Idempotency-Key") or request.headers.get("MS-RequestId") or "").strip()
-    if len(key) > 100:
-        raise ApiError(INVALID_INPUT_CODE, IDEMPOTENCY_KEY_TOO_LONG)
-    return key or None
 
 
 # --- Carts --------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ from subscriptions.selectors_list import (
     subscription_for_request,
 )
 from subscriptions.services import changes
-from subscriptions.services.lifecycle import SubscriptionChanged, SubscriptionError, renewal_start
+from subscriptions.services.lifecycle import SubscriptionChanged, SubscriptionError
+from subscriptions.services.renewal import renewal_start
 
 ALIGN_TEMPLATE = "subscriptions/subscription_align.html"
 UPGRADE_TEMPLATE = "subscriptions/subscription_upgrade.html"

@@ -22,6 +22,14 @@ def _transacting_or_reseller(partner):
     return Q(partner=partner) | Q(reseller=partner)
 
 
+def _of_subscription_transacted_by(partner):
+    """Rows of a subscription the partner transacts or is the reseller of record of, joined
+    to it: the database reads the few rows another filter picks (a date range, an open
+    status) and checks each one's subscription, where ``subscription__in`` a subquery of
+    every subscription of a large partner reads them all (issue 13, ``bench/dashboard.py``)."""
+    return Q(subscription__partner=partner) | Q(subscription__reseller=partner)
+
+
 class CartStatus(models.TextChoices):
     ACTIVE = "Active", _("Active")
     ORDERED = "Ordered", _("Ordered")
@@ -270,8 +278,10 @@ class Subscription(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["partner", "status"]),
-            models.Index(fields=["reseller", "status"]),
+            # By end date within a partner's live rows: the dashboard's expiring subscriptions
+            # and add-ons outliving their base read them in this order and stop at the tenth.
+            models.Index(fields=["partner", "status", "commitment_end_date"], name="subscription_partner_end_idx"),
+            models.Index(fields=["reseller", "status", "commitment_end_date"], name="subscription_reseller_end_idx"),
             models.Index(fields=["customer", "status"]),
         ]
 
@@ -313,7 +323,7 @@ class SeatChangeKind(models.TextChoices):
 
 class SeatChangeQuerySet(models.QuerySet):
     def transacted_by(self, partner):
-        return self.filter(subscription__in=Subscription.objects.transacted_by(partner))
+        return self.filter(_of_subscription_transacted_by(partner))
 
 
 class SeatChange(models.Model):
@@ -334,6 +344,8 @@ class SeatChange(models.Model):
         ordering = ["subscription", "occurred_at", "id"]
         verbose_name = _("seat change")
         verbose_name_plural = _("seat history")
+        # The 168-hour windows closing soon (the dashboard): a day's batches, not every row.
+        indexes = [models.Index(fields=["refundable_until"], name="seatchange_refundable_idx")]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.delta:+d} → {self.quantity_after}"
@@ -355,7 +367,7 @@ class ChargeEventQuerySet(models.QuerySet):
         return self.filter(subscription__partner=partner)
 
     def transacted_by(self, partner):
-        return self.filter(subscription__in=Subscription.objects.transacted_by(partner))
+        return self.filter(_of_subscription_transacted_by(partner))
 
 
 class ChargeEvent(models.Model):
@@ -408,7 +420,7 @@ REMOVAL_REQUEST_TRANSITIONS = {
 
 class AddonRemovalRequestQuerySet(models.QuerySet):
     def transacted_by(self, partner):
-        return self.filter(subscription__in=Subscription.objects.transacted_by(partner))
+        return self.filter(_of_subscription_transacted_by(partner))
 
 
 class AddonRemovalRequest(models.Model):
@@ -440,3 +452,42 @@ class AddonRemovalRequest(models.Model):
 
     def __str__(self):
         return f"Remove {self.subscription}"
+
+
+class MonthlyInstalmentTotalQuerySet(models.QuerySet):
+    def transacted_by(self, partner):
+        return self.filter(Q(partner=partner) | Q(reseller_key=partner.pk))
+
+
+class MonthlyInstalmentTotal(models.Model):
+    """The seats × unit price of the live license subscriptions billed monthly (not the Azure
+    plan), summed per transacting partner, reseller of record, currency, month of the start
+    date and month of the term end: the month's estimated instalments of a partner are the sum
+    of the rows that started before the month and end in it or later (the dashboard, issue 13).
+
+    Kept by the database, not by the services: triggers on the subscription table (migration
+    ``0009``) add each row's new figure and take away its old one on every insert, update of a
+    column it depends on, and delete, in the writer's transaction; so bulk writes (renewal,
+    the demo loader) and the admin keep it as exact as the services do. Read only."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # The reseller of record's id, 0 without one (a unique key cannot match NULLs).
+    reseller_key = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    start_month = models.DateField()
+    end_month = models.DateField()
+    amount = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+
+    objects = MonthlyInstalmentTotalQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "reseller_key", "currency", "start_month", "end_month"],
+                name="monthly_instalment_total_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["reseller_key"], name="instalment_total_reseller_idx")]
+
+    def __str__(self):
+        return f"{self.partner_id}/{self.reseller_key} {self.start_month}–{self.end_month}: {self.amount} {self.currency}"

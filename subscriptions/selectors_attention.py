@@ -11,9 +11,10 @@ reseller of record, a billing admin or a helpdesk agent only looks).
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
+from catalog.models import Sku
 from subscriptions.models import (
     AddonRemovalRequest,
     RemovalRequestStatus,
@@ -46,7 +47,9 @@ def seat_windows_closing(*, partner, now=None, within=WINDOW_HORIZON, limit=ATTE
     replayed as the seat flyout replays it (``seat_windows``), so both say the same number."""
     now = now or timezone.now()
     horizon = now + within
-    batches = SeatChange.objects.filter(
+    # The batches closing in the horizon come off the ``refundable_until`` index (a day's
+    # worth of rows), each checked against its subscription's partner.
+    batches = SeatChange.objects.transacted_by(partner).filter(
         kind__in=[SeatChangeKind.PURCHASE, SeatChangeKind.RENEW, SeatChangeKind.ADD],
         refundable_until__gte=now,
         refundable_until__lt=horizon,
@@ -65,7 +68,11 @@ def seat_windows_closing(*, partner, now=None, within=WINDOW_HORIZON, limit=ATTE
         )
         .select_related("customer", "partner", "sku")
         .prefetch_related(
-            Prefetch("seat_changes", queryset=SeatChange.objects.order_by("occurred_at", "id"), to_attr="seat_history")
+            Prefetch(
+                "seat_changes",
+                queryset=SeatChange.objects.transacted_by(partner).order_by("occurred_at", "id"),
+                to_attr="seat_history",
+            )
         )
         .order_by("closes_at", "pk")[:limit]
     )
@@ -79,38 +86,41 @@ def seat_windows_closing(*, partner, now=None, within=WINDOW_HORIZON, limit=ATTE
     return sorted(rows, key=lambda row: row.deadline)
 
 
-# The misalignment check is a subquery per add-on: the add-ons ending soonest are searched
-# first, and further ahead only while fewer than ``limit`` were found.
-ADDON_HORIZONS_DAYS = (30, 120, None)
-
-
 def addons_outliving_base(*, partner, today=None, limit=ATTENTION_LIMIT):
     """Active add-ons that end after every live base of the same customer sold by the same
     partner (the misalignment warning of SPEC §5, ``annotate_list_flags``), with
-    ``base_end_date``; the one ending first first. At most three queries: add-ons ending
-    within 30 days, then 120, then any (the first ``limit`` of a nearer horizon are the first
-    ``limit`` of all)."""
-    today = today or timezone.localdate()
-    addons = Subscription.objects.transacted_by(partner).filter(sku__is_addon=True, status=SubscriptionStatus.ACTIVE)
-    for days in ADDON_HORIZONS_DAYS:
-        scoped = addons if days is None else addons.filter(commitment_end_date__lte=today + datetime.timedelta(days=days))
-        rows = list(
-            annotate_list_flags(scoped.select_related("customer", "partner", "sku"))
-            .filter(outlives_base=True)
-            .order_by("commitment_end_date", "pk")[:limit]
-        )
-        if len(rows) >= limit:
-            break
-    return rows
+    ``base_end_date``; the one ending first first. Two queries (as transacting partner, as
+    reseller of record): the add-ons are read in end date order and the base lookup (an index
+    probe of the customer's subscriptions) runs on each until ``limit`` are found, so it reads
+    about as many add-ons as it lists when most are misaligned; when few are, it reads every
+    active add-on of the partner. ``today`` is kept for the callers' symmetry."""
+    # Each scope branch on its own (transacting partner, reseller of record), so each walks
+    # its ``(partner|reseller, status, commitment_end_date)`` index in order and stops at
+    # ``limit``; an OR of the two makes the planners read every add-on and sort them.
+    rows = []
+    branches = [
+        # The partner's own rows need no partner joined in (a join to the one partner row
+        # would become the outer loop and cost the index its order).
+        (Subscription.objects.owned_by(partner), ("customer", "sku")),
+        (Subscription.objects.transacted_by(partner).filter(reseller=partner).exclude(partner=partner),
+         ("customer", "partner", "sku")),
+    ]
+    for branch, related in branches:
+        # The SKU test as a probe per row: as a join or an ``IN`` list the planner drives
+        # from the add-on SKUs and reads every add-on subscription.
+        addons = branch.filter(Exists(Sku.objects.filter(pk=OuterRef("sku_id"), is_addon=True)),
+                               status=SubscriptionStatus.ACTIVE)
+        rows += annotate_list_flags(addons.select_related(*related)).filter(
+            commitment_end_date__gt=F("base_end_date")
+        ).order_by("commitment_end_date", "pk")[:limit]
+    return sorted(rows, key=lambda row: (row.commitment_end_date, row.pk))[:limit]
 
 
 def open_removal_requests(*, partner, limit=ATTENTION_LIMIT):
     """Open requests to remove a redundant add-on (SPEC §5), nearest deadline first. One query."""
-    # Scoped row by row (the open requests are few): ``transacted_by``'s ``IN`` over every
-    # subscription of the partner costs a scan of them all.
-    scoped = Subscription.objects.transacted_by(partner).filter(pk=OuterRef("subscription_id"))
+    # Scoped by a join to each request's subscription: the open requests are few.
     return list(
-        AddonRemovalRequest.objects.filter(Exists(scoped))
+        AddonRemovalRequest.objects.transacted_by(partner)
         .filter(status=RemovalRequestStatus.OPEN)
         .select_related("subscription__customer", "subscription__partner", "subscription__sku")
         .order_by("deadline", "pk")[:limit]

@@ -15,7 +15,7 @@ from portal import permissions
 from portal.models import AuditEvent
 from subscriptions.models import AddonRemovalRequest, Subscription, SubscriptionStatus
 from subscriptions.services import changes
-from subscriptions.services.lifecycle import can_cancel, cancellation_deadline, seat_batches
+from subscriptions.windows import can_cancel, cancellation_deadline, seat_batches
 
 LIVE_STATUSES = [SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
 

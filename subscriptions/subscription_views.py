@@ -140,8 +140,9 @@ class DeferredRowsPaginator(Paginator):
 
 def _sort_links(request):
     """For each sortable column: the URL that sorts by it (toggling the direction when it
-    already sorts by it), and the current direction. Filters are kept, the page is not."""
-    current = request.GET.get("o", "")
+    already sorts by it), and the current direction. Filters are kept, the page is not.
+    With no ``o=`` the list is in its default order, by customer: that column says so."""
+    current = request.GET.get("o") or "customer"
     links = {}
     for _field, key in ORDERING_FIELDS:
         direction = "asc" if current == key else "desc" if current == f"-{key}" else ""

@@ -4,7 +4,7 @@ from datetime import date
 
 from django.tasks import task
 
-from subscriptions.services.lifecycle import renew_subscriptions
+from subscriptions.services.renewal import renew_subscriptions
 
 
 @task

@@ -62,18 +62,15 @@ ALLOWED = {
     ("billing/services/usage_engine.py", "_Importer._save_counts"): "the import writer updates its own import row by pk",
     ("billing/services/usage_engine.py", "_transition"): "the import task moves its own import row by pk",
     ("billing/services/usage_import.py", "reap_dead_imports"): "housekeeping task over every import",
-    ("subscriptions/selectors_attention.py", "seat_windows_closing"):
-        "seat batches of the subscriptions of Subscription.objects.transacted_by(partner) (pk__in, prefetch)",
-    ("subscriptions/selectors_attention.py", "open_removal_requests"):
-        "requests whose subscription Exists in Subscription.objects.transacted_by(partner), row by row",
+    ("subscriptions/selectors_attention.py", "addons_outliving_base"):
+        "Subscription.objects.transacted_by(partner) split into its two branches (owned_by, then reseller of "
+        "record), so each walks its (partner|reseller, status, end date) index in order",
     ("overage/selectors.py", "overage_not_owned_by"):
         "reads the settings other partners own so that they are left out, correlated to a scoped customer",
     ("overage/selectors.py", "customers_with_overage_off"):
         "settings subqueries correlated to Customer.objects.transacted_by(partner)",
     ("billing/selectors.py", "blocked_calls_in_months"):
         "calls of the customers of Customer.objects.transacted_by(partner)",
-    ("billing/selectors.py", "charges_by_month"):
-        "charge events whose subscription Exists in Subscription.objects.transacted_by(partner), row by row",
     ("billing/services/usage_import.py", "_import_rows"): "the import task counts the records of its own import",
     ("billing/services/usage_import_copy.py", "_move_good_rows"): "the COPY lane updates its own import row by pk",
     ("billing/services/usage_engine.py", "_customers_for"): "the operator's import (partner None) may name any customer",
@@ -81,9 +78,9 @@ ALLOWED = {
     ("subscriptions/services/changes.py", "_decide"): "staff decide a removal request by pk, for any partner (admin)",
     ("billing/usage_selectors.py", "usage_imports_for"):
         "the operator's staff (no partner) see the operator imports they started; partners use owned_by",
-    ("subscriptions/services/lifecycle.py", "due_for_renewal"): "the renewal task, every partner's subscriptions",
-    ("subscriptions/services/lifecycle.py", "renew_subscriptions"): "the renewal task, every partner's subscriptions",
-    ("subscriptions/services/lifecycle.py", "renewal_prices"): "the renewal task reads the renewing customers' markets",
+    ("subscriptions/services/renewal.py", "due_for_renewal"): "the renewal task, every partner's subscriptions",
+    ("subscriptions/services/renewal.py", "renew_subscriptions"): "the renewal task, every partner's subscriptions",
+    ("subscriptions/services/renewal.py", "renewal_prices"): "the renewal task reads the renewing customers' markets",
     # Authentication: who the user or token is, before any partner is known.
     ("portal/middleware.py", "_membership"): "finds the signed-in user's own membership (their partner)",
     ("portal/tokens.py", "api_token_create"): "the membership of the user the token is made for",
@@ -96,9 +93,10 @@ ALLOWED = {
     ("subscriptions/services/cart.py", "cart_update"): LOCKS,
     ("subscriptions/services/checkout.py", "_checkout_locked"):
         LOCKS + "; the order of that cart, and the customer row locked to serialise checkouts",
+    ("subscriptions/services/checkout.py", "_locked_cart"): LOCKS,
     ("subscriptions/services/changes.py", "addon_removal_request_raise"):
         "one request per subscription, of a subscription the caller scoped and this service locked",
-    ("subscriptions/services/cart.py", "line_errors"):
+    ("subscriptions/services/cart.py", "_live_subscriptions"):
         "counts the customer's live seats of every partner for the SKU limits (values, nothing shown)",
     ("overage/services.py", "_lock_customer"): LOCKS,
     ("overage/services.py", "azure_subscription_create"): LOCKS,
@@ -125,7 +123,7 @@ ALLOWED = {
     ("overage/selectors.py", "overage_state"): "whether the customer has a setting at all, whoever owns it",
     ("billing/selectors.py", "blocked_calls_by_customer"):
         "blocked calls have no partner: scoped through Customer.objects.transacted_by(partner)",
-    ("subscriptions/api.py", "_subscriptions"): "seat changes prefetched onto transacted_by rows",
+    ("subscriptions/api_lookups.py", "_subscriptions"): "seat changes prefetched onto transacted_by rows",
     ("portal/token_views.py", "_render"): "for_user(request.user): narrower than owned_by",
     ("portal/token_views.py", "token_revoke"): "for_user(request.user): narrower than owned_by",
 }

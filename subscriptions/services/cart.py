@@ -258,56 +258,30 @@ def line_errors(*, cart, lines, today=None):
         or any(sku.max_per_customer is not None for sku in skus.values())
         or any(line.custom_term_end_date for line in lines)
     )
-    live = []
-    if needs_subscriptions:
-        live = list(
-            Subscription.objects.filter(customer=customer)
-            .live()
-            .values("id", "sku_id", "partner_id", "quantity", "status", "term_duration", "commitment_end_date")
-        )
+    live = _live_subscriptions(customer) if needs_subscriptions else []
     held = Counter()
     for sub in live:
         held[sub["sku_id"]] += sub["quantity"]
     own_subscriptions = sum(1 for sub in live if sub["partner_id"] == partner.pk)
     coterm = [s for s in live if s["partner_id"] == partner.pk and s["status"] == SubscriptionStatus.ACTIVE]
-    over_customer_limit = False
-    if partner.is_sandbox:
-        over_customer_limit = (
-            CustomerRelationship.objects.owned_by(partner).count() > errors.SANDBOX_MAX_CUSTOMERS
-        )
+    over_customer_limit = partner.is_sandbox and (
+        CustomerRelationship.objects.owned_by(partner).count() > errors.SANDBOX_MAX_CUSTOMERS
+    )
 
     allowed_dates = {}
     found = {}
     for line in lines:
-        error = _line_error(line, skus[line.availability.sku_id], missing, partner)
+        sku = skus[line.availability.sku_id]
+        error = _line_error(line, sku, missing, partner)
         if error is None and line.custom_term_end_date:
             if line.term_duration not in allowed_dates:
                 allowed_dates[line.term_duration] = allowed_end_date_set(
                     customer=customer, partner=partner, term_duration=line.term_duration, start_date=today,
                     candidates=coterm,
                 )
-            if line.custom_term_end_date not in allowed_dates[line.term_duration]:
-                error = (
-                    errors.INVALID_CUSTOM_TERM_END_DATE,
-                    errors.CUSTOM_TERM_END_DATE_INVALID % {"date": line.custom_term_end_date.isoformat(),
-                                                           "term": line.term_duration},
-                )
-        sku = skus[line.availability.sku_id]
-        if error is None and sku.max_per_customer is not None:
-            remaining = max(0, sku.max_per_customer - held[sku.pk])
-            if line.quantity > remaining:
-                error = (
-                    errors.PER_CUSTOMER_LIMIT,
-                    errors.PER_CUSTOMER_LIMIT_MESSAGE % {"quantity": line.quantity, "remaining": remaining},
-                )
-        if error is None and partner.is_sandbox:
-            if over_customer_limit:
-                error = (errors.SANDBOX_LIMIT, errors.SANDBOX_CUSTOMERS % {"limit": errors.SANDBOX_MAX_CUSTOMERS})
-            elif own_subscriptions + 1 > errors.SANDBOX_MAX_SUBSCRIPTIONS_PER_CUSTOMER:
-                error = (
-                    errors.SANDBOX_LIMIT,
-                    errors.SANDBOX_SUBSCRIPTIONS % {"limit": errors.SANDBOX_MAX_SUBSCRIPTIONS_PER_CUSTOMER},
-                )
+            error = _end_date_error(line, allowed_dates[line.term_duration])
+        if error is None:
+            error = _limit_error(line, sku, held[sku.pk], partner, own_subscriptions, over_customer_limit)
         if error is None:
             # This line will be bought: later lines see its seats and its subscription.
             held[sku.pk] += line.quantity
@@ -315,6 +289,44 @@ def line_errors(*, cart, lines, today=None):
         else:
             found[line.pk] = (error[0], str(error[1]))
     return found
+
+
+def _live_subscriptions(customer):
+    return list(
+        Subscription.objects.filter(customer=customer)
+        .live()
+        .values("id", "sku_id", "partner_id", "quantity", "status", "term_duration", "commitment_end_date")
+    )
+
+
+def _end_date_error(line, allowed):
+    if line.custom_term_end_date not in allowed:
+        return (
+            errors.INVALID_CUSTOM_TERM_END_DATE,
+            errors.CUSTOM_TERM_END_DATE_INVALID % {"date": line.custom_term_end_date.isoformat(),
+                                                   "term": line.term_duration},
+        )
+    return None
+
+
+def _limit_error(line, sku, held, partner, own_subscriptions, over_customer_limit):
+    """The per-customer seat limit (800089), then the sandbox limits (800018)."""
+    if sku.max_per_customer is not None:
+        remaining = max(0, sku.max_per_customer - held)
+        if line.quantity > remaining:
+            return (
+                errors.PER_CUSTOMER_LIMIT,
+                errors.PER_CUSTOMER_LIMIT_MESSAGE % {"quantity": line.quantity, "remaining": remaining},
+            )
+    if partner.is_sandbox:
+        if over_customer_limit:
+            return (errors.SANDBOX_LIMIT, errors.SANDBOX_CUSTOMERS % {"limit": errors.SANDBOX_MAX_CUSTOMERS})
+        if own_subscriptions + 1 > errors.SANDBOX_MAX_SUBSCRIPTIONS_PER_CUSTOMER:
+            return (
+                errors.SANDBOX_LIMIT,
+                errors.SANDBOX_SUBSCRIPTIONS % {"limit": errors.SANDBOX_MAX_SUBSCRIPTIONS_PER_CUSTOMER},
+            )
+    return None
 
 
 def _line_error(line, sku, missing, partner):

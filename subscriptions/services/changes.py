@@ -25,17 +25,17 @@ from subscriptions.models import (
 from subscriptions.periods import billing_period, days_inclusive, prorate, trunc2
 from subscriptions.selectors import allowed_custom_term_end_dates
 from subscriptions.selectors_quote import upgrade_quote
+from subscriptions.services.charge_events import _charge, _drop_scheduled_changes
 from subscriptions.services.lifecycle import (
     SubscriptionError,
-    _charge,
     _check_version,
-    _drop_scheduled_changes,
+    changing,
     _lock,
     _require_live,
     _snapshot,
     _transition,
-    renewal_start,
 )
+from subscriptions.services.renewal import renewal_start
 
 END_DATE_NOT_ALLOWED = _("%(date)s is not an allowed end date for this subscription. Choose one from the list.")
 ALIGN_NEEDS_AUTO_RENEW = _("Aligning the end date applies from the next term, so it needs auto-renew to be on.")
@@ -74,26 +74,24 @@ def subscription_align_end_date(*, subscription, end_date, acting_user, version=
     _require_live(subscription)
     if end_date == subscription.next_term_end_date:
         return subscription
-    _check_version(subscription, version)
-    if not subscription.auto_renew_enabled:
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, ALIGN_NEEDS_AUTO_RENEW)
-    if end_date is not None:
-        allowed = {item["allowedCustomTermEndDate"] for item in allowed_alignment_dates(subscription)}
-        if end_date not in allowed:
-            raise SubscriptionError(ErrorCode.INVALID_CUSTOM_TERM_END_DATE, END_DATE_NOT_ALLOWED, params={"date": end_date})
-    before = _snapshot(subscription)
-    subscription.next_term_end_date = end_date
-    subscription.save()
-    audit_record(
-        actor=acting_user,
-        partner=subscription.partner,
-        action="subscription.align",
-        obj=subscription,
-        before=before,
-        after=_snapshot(subscription),
-        request_id=request_id,
-    )
+    with changing(
+        subscription, version=version, acting_user=acting_user, action="subscription.align", request_id=request_id
+    ):
+        if not subscription.auto_renew_enabled:
+            raise SubscriptionError(ErrorCode.INVALID_INPUT, ALIGN_NEEDS_AUTO_RENEW)
+        if end_date is not None:
+            allowed = {item["allowedCustomTermEndDate"] for item in allowed_alignment_dates(subscription)}
+            if end_date not in allowed:
+                raise SubscriptionError(
+                    ErrorCode.INVALID_CUSTOM_TERM_END_DATE, END_DATE_NOT_ALLOWED, params={"date": end_date}
+                )
+        subscription.next_term_end_date = end_date
+        subscription.save()
     return subscription
+
+
+def _upgrade_snapshot(subscription):
+    return _snapshot(subscription) | {"sku": subscription.sku.code, "unitPrice": subscription.unit_price}
 
 
 @transaction.atomic
@@ -107,7 +105,38 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
     _require_live(subscription)
     if subscription.sku_id == target_sku.pk:
         return subscription, []
-    _check_version(subscription, version)
+    with changing(
+        subscription,
+        version=version,
+        acting_user=acting_user,
+        action="subscription.upgrade",
+        request_id=request_id,
+        snapshot=_upgrade_snapshot,
+    ) as extra:
+        _check_upgrade(subscription, target_sku)
+        now = timezone.now()
+        quote = _priced_quote(subscription, target_sku, today=timezone.localdate())
+        _move_to_sku(subscription, target_sku, quote.price)
+        _charge(
+            subscription, charge_type=ChargeType.CONVERT, quantity=subscription.quantity, amount=quote.charge,
+            first=quote.charge_start, last=quote.charge_end, now=now,
+        )
+        SeatChange.objects.create(
+            subscription=subscription,
+            kind=SeatChangeKind.CONVERT,
+            delta=0,
+            quantity_after=subscription.quantity,
+            occurred_at=now,
+            actor=acting_user,
+        )
+        made_redundant = quote.redundant
+        _mark_redundant(made_redundant, by=subscription, now=now)
+        extra["redundantAddons"] = [a.pk for a in made_redundant]
+    return subscription, made_redundant
+
+
+def _check_upgrade(subscription, target_sku):
+    """Only an active subscription moves, and only to one of its SKU's upgrade targets."""
     if subscription.status != SubscriptionStatus.ACTIVE:
         raise SubscriptionError(ErrorCode.INVALID_INPUT, _("Only an active subscription can be upgraded."))
     source_sku = subscription.sku
@@ -115,14 +144,19 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
         raise SubscriptionError(
             ErrorCode.INVALID_INPUT, NOT_AN_UPGRADE_TARGET % {"target": target_sku.title, "source": source_sku.title}
         )
-    today = timezone.localdate()
-    now = timezone.now()
+
+
+def _priced_quote(subscription, target_sku, *, today):
+    """The upgrade's quote (what the upgrade page shows), refused when the market has no price."""
     quote = upgrade_quote(subscription, target_sku, at=today)
-    price = quote.price
-    if price is None:
+    if quote.price is None:
         market = subscription.customer.country
         raise SubscriptionError(ErrorCode.INVALID_INPUT, NO_PRICE_FOR_TARGET, params={"target": target_sku.title, "market": market})
-    before = _snapshot(subscription) | {"sku": source_sku.code, "unitPrice": subscription.unit_price}
+    return quote
+
+
+def _move_to_sku(subscription, target_sku, price):
+    """The subscription (and its tenant license) on the target SKU at its price; saved."""
     target_availability = next(
         (a for a in target_sku.availabilities.all() if a.supports(subscription.term_duration, subscription.billing_cycle)),
         None,
@@ -134,37 +168,16 @@ def subscription_upgrade(*, subscription, target_sku, acting_user, version=None,
     subscription.consumption_type = target_sku.consumption_type
     _drop_scheduled_changes(subscription)
     subscription.save()
-    _charge(
-        subscription, charge_type=ChargeType.CONVERT, quantity=subscription.quantity, amount=quote.charge,
-        first=quote.charge_start, last=quote.charge_end, now=now,
-    )
-    SeatChange.objects.create(
-        subscription=subscription,
-        kind=SeatChangeKind.CONVERT,
-        delta=0,
-        quantity_after=subscription.quantity,
-        occurred_at=now,
-        actor=acting_user,
-    )
     if subscription.license_id:
         subscription.license.sku = target_sku
         subscription.license.save(update_fields=["sku"])
-    made_redundant = quote.redundant
-    for addon in made_redundant:
+
+
+def _mark_redundant(addons, *, by, now):
+    for addon in addons:
         addon.redundant_since = now
-        addon.made_redundant_by = subscription
+        addon.made_redundant_by = by
         addon.save(update_fields=["redundant_since", "made_redundant_by", "updated_at"])
-    audit_record(
-        actor=acting_user,
-        partner=subscription.partner,
-        action="subscription.upgrade",
-        obj=subscription,
-        before=before,
-        after=_snapshot(subscription)
-        | {"sku": target_sku.code, "unitPrice": subscription.unit_price, "redundantAddons": [a.pk for a in made_redundant]},
-        request_id=request_id,
-    )
-    return subscription, made_redundant
 
 
 def removal_request_deadline(addon):

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from catalog.models import LicenseChannel, TenantLicense
 from portal.models import Customer
 from portal.services import audit_record
+from portal.text import in_english
 from subscriptions import errors
 from subscriptions.errors import CartInputError
 from subscriptions.models import (
@@ -96,11 +97,7 @@ def cart_checkout(*, cart, acting_user, idempotency_key=None, request_id="") -> 
 
 
 def _checkout_locked(*, cart_id, acting_user, idempotency_key, request_id):
-    cart = (
-        Cart.objects.select_for_update(of=("self",))
-        .select_related("partner", "customer", "reseller")
-        .get(pk=cart_id)
-    )
+    cart = _locked_cart(cart_id)
     if cart.status == CartStatus.ORDERED:
         return CheckoutResult(order=Order.objects.get(cart=cart))
     ensure_partner_transacts(cart.partner)
@@ -117,7 +114,6 @@ def _checkout_locked(*, cart_id, acting_user, idempotency_key, request_id):
     if not lines:
         raise CartInputError(errors.INVALID_INPUT, errors.NO_LINES)
     found = line_errors(cart=cart, lines=lines, today=today)
-
     customer = cart.customer
     prices = prices_in_force(
         keys={(line.availability.sku_id, line.term_duration, line.billing_cycle) for line in lines},
@@ -125,97 +121,13 @@ def _checkout_locked(*, cart_id, acting_user, idempotency_key, request_id):
         segment_by_sku={line.availability.sku_id: line.availability.segment for line in lines},
         on_date=today,
     )
-    for line in lines:
-        if line.pk not in found and (line.availability.sku_id, line.term_duration, line.billing_cycle) not in prices:
-            with translation.override("en"):  # stored as the API returns it (CartLine.error_text shows it)
-                found[line.pk] = (
-                    errors.PRICE_NOT_AVAILABLE,
-                    str(errors.PRICE_NOT_AVAILABLE_MESSAGE % {
-                        "sku": line.availability.sku.code, "term": line.term_duration,
-                        "cycle": line.billing_cycle, "market": customer.country,
-                    }),
-                )
-
-    changed = []
-    for line in lines:
-        code, description = found.get(line.pk, (None, ""))
-        if (line.error_code, line.error_description) != (code, description):
-            line.error_code, line.error_description = code, description
-            changed.append(line)
-    if changed:
-        CartLine.objects.bulk_update(changed, ["error_code", "error_description"])
+    found |= _price_errors(lines, prices, found, market=customer.country)
+    _save_line_errors(lines, found)
     if found:
-        order_errors = [{"orderGroupId": ORDER_GROUP, "code": errors.CART_ITEM_ERRORS,
-                         "description": str(errors.CART_HAS_ERRORS)}]
-        order_errors += [
-            {"orderGroupId": ORDER_GROUP, "code": line.error_code, "description": line.error_description,
-             "lineItemNumber": line.line_number}
-            for line in lines if line.error_code is not None
-        ]
-        return CheckoutResult(order=None, order_errors=order_errors)
+        return CheckoutResult(order=None, order_errors=_order_errors(lines))
 
-    first_price = prices[(lines[0].availability.sku_id, lines[0].term_duration, lines[0].billing_cycle)]
     actor = acting_user if getattr(acting_user, "pk", None) else None
-    order = Order.objects.create(
-        cart=cart,
-        partner=cart.partner,
-        reseller=cart.reseller,
-        customer=customer,
-        idempotency_key=idempotency_key or None,
-        currency=first_price.currency,
-        created_by=actor,
-    )
-    refundable_until = now + datetime.timedelta(hours=settings.PORTAL_CANCELLATION_WINDOW_HOURS)
-    subscriptions = []
-    total = 0
-    for line in lines:
-        sku = line.availability.sku
-        price = prices[(sku.pk, line.term_duration, line.billing_cycle)]
-        end_date = line.custom_term_end_date or natural_end_date(start_date=today, term_duration=line.term_duration)
-        license = TenantLicense.objects.create(
-            customer=customer, sku=sku, channel=LicenseChannel.CSP_NCE, source_partner=cart.partner,
-            quantity=line.quantity, is_active=True,
-        )
-        subscription = Subscription.objects.create(
-            customer=customer,
-            partner=cart.partner,
-            reseller=cart.reseller,
-            sku=sku,
-            availability=line.availability,
-            order=order,
-            license=license,
-            friendly_name=line.friendly_name,
-            quantity=line.quantity,
-            status=SubscriptionStatus.ACTIVE,
-            term_duration=line.term_duration,
-            billing_cycle=line.billing_cycle,
-            start_date=today,
-            commitment_end_date=end_date,
-            auto_renew_enabled=True,
-            consumption_type=sku.consumption_type,
-            unit_price=price.unit_price,
-            currency=price.currency,
-            purchased_at=now,
-            term_started_at=now,
-        )
-        SeatChange.objects.create(
-            subscription=subscription, kind=SeatChangeKind.PURCHASE, delta=line.quantity,
-            quantity_after=line.quantity, occurred_at=now, refundable_until=refundable_until, actor=actor,
-        )
-        charge = first_charge(
-            unit_price=price.unit_price, quantity=line.quantity, billing_cycle=line.billing_cycle,
-            term_duration=line.term_duration, start_date=today, end_date=end_date,
-        )
-        ChargeEvent.objects.create(
-            subscription=subscription, order=order, charge_type=ChargeType.NEW, quantity=line.quantity,
-            sku=subscription.sku, availability=subscription.availability, term_duration=subscription.term_duration,
-            billing_cycle=subscription.billing_cycle,
-            unit_price=price.unit_price, effective_unit_price=charge.effective_unit_price, amount=charge.amount,
-            currency=price.currency, charge_start=charge.charge_start, charge_end=charge.charge_end, occurred_at=now,
-        )
-        total += charge.amount
-        subscriptions.append(subscription)
-
+    order, subscriptions, total = _place_order(cart, lines, prices, idempotency_key, actor=actor, now=now)
     cart.status = CartStatus.ORDERED
     cart.save(update_fields=["status", "updated_at"])
     audit_record(
@@ -233,3 +145,123 @@ def _checkout_locked(*, cart_id, acting_user, idempotency_key, request_id):
     # or roll back with the purchase.
     subscriptions_purchased.send(sender=Order, order=order, subscriptions=subscriptions)
     return CheckoutResult(order=order)
+
+
+def _locked_cart(cart_id):
+    return (
+        Cart.objects.select_for_update(of=("self",))
+        .select_related("partner", "customer", "reseller")
+        .get(pk=cart_id)
+    )
+
+
+@in_english  # stored as the API returns it; CartLine.error_text shows it translated
+def _price_errors(lines, prices, found, *, market):
+    """``{line pk: (code, description)}`` of the lines without an error yet that have no price
+    in the market's price list in force."""
+    missing = {}
+    for line in lines:
+        if line.pk not in found and (line.availability.sku_id, line.term_duration, line.billing_cycle) not in prices:
+            missing[line.pk] = (
+                errors.PRICE_NOT_AVAILABLE,
+                str(errors.PRICE_NOT_AVAILABLE_MESSAGE % {
+                    "sku": line.availability.sku.code, "term": line.term_duration,
+                    "cycle": line.billing_cycle, "market": market,
+                }),
+            )
+    return missing
+
+
+def _save_line_errors(lines, found):
+    """Each line keeps the error found now (or none): the cart shows why it cannot be bought."""
+    changed = []
+    for line in lines:
+        code, description = found.get(line.pk, (None, ""))
+        if (line.error_code, line.error_description) != (code, description):
+            line.error_code, line.error_description = code, description
+            changed.append(line)
+    if changed:
+        CartLine.objects.bulk_update(changed, ["error_code", "error_description"])
+
+
+def _order_errors(lines):
+    order_errors = [{"orderGroupId": ORDER_GROUP, "code": errors.CART_ITEM_ERRORS,
+                     "description": str(errors.CART_HAS_ERRORS)}]
+    order_errors += [
+        {"orderGroupId": ORDER_GROUP, "code": line.error_code, "description": line.error_description,
+         "lineItemNumber": line.line_number}
+        for line in lines if line.error_code is not None
+    ]
+    return order_errors
+
+
+def _place_order(cart, lines, prices, idempotency_key, *, actor, now):
+    """The order and, per line, its tenant license, subscription, purchase seat batch and
+    first charge. Returns ``(order, subscriptions, total charged)``."""
+    first_price = prices[(lines[0].availability.sku_id, lines[0].term_duration, lines[0].billing_cycle)]
+    order = Order.objects.create(
+        cart=cart,
+        partner=cart.partner,
+        reseller=cart.reseller,
+        customer=cart.customer,
+        idempotency_key=idempotency_key or None,
+        currency=first_price.currency,
+        created_by=actor,
+    )
+    subscriptions = []
+    total = 0
+    for line in lines:
+        price = prices[(line.availability.sku_id, line.term_duration, line.billing_cycle)]
+        subscription, amount = _buy_line(order, line, price, actor=actor, now=now)
+        total += amount
+        subscriptions.append(subscription)
+    return order, subscriptions, total
+
+
+def _buy_line(order, line, price, *, actor, now):
+    today = timezone.localdate(now)
+    customer, partner, sku = order.customer, order.partner, line.availability.sku
+    end_date = line.custom_term_end_date or natural_end_date(start_date=today, term_duration=line.term_duration)
+    license = TenantLicense.objects.create(
+        customer=customer, sku=sku, channel=LicenseChannel.CSP_NCE, source_partner=partner,
+        quantity=line.quantity, is_active=True,
+    )
+    subscription = Subscription.objects.create(
+        customer=customer,
+        partner=partner,
+        reseller=order.reseller,
+        sku=sku,
+        availability=line.availability,
+        order=order,
+        license=license,
+        friendly_name=line.friendly_name,
+        quantity=line.quantity,
+        status=SubscriptionStatus.ACTIVE,
+        term_duration=line.term_duration,
+        billing_cycle=line.billing_cycle,
+        start_date=today,
+        commitment_end_date=end_date,
+        auto_renew_enabled=True,
+        consumption_type=sku.consumption_type,
+        unit_price=price.unit_price,
+        currency=price.currency,
+        purchased_at=now,
+        term_started_at=now,
+    )
+    refundable_until = now + datetime.timedelta(hours=settings.PORTAL_CANCELLATION_WINDOW_HOURS)
+    SeatChange.objects.create(
+        subscription=subscription, kind=SeatChangeKind.PURCHASE, delta=line.quantity,
+        quantity_after=line.quantity, occurred_at=now, refundable_until=refundable_until, actor=actor,
+    )
+    charge = first_charge(
+        unit_price=price.unit_price, quantity=line.quantity, billing_cycle=line.billing_cycle,
+        term_duration=line.term_duration, start_date=today, end_date=end_date,
+    )
+    ChargeEvent.objects.create(
+        subscription=subscription, order=order, charge_type=ChargeType.NEW, quantity=line.quantity,
+        sku=subscription.sku, availability=subscription.availability, term_duration=subscription.term_duration,
+        billing_cycle=subscription.billing_cycle,
+        unit_price=price.unit_price, effective_unit_price=charge.effective_unit_price, amount=charge.amount,
+        currency=price.currency, charge_start=charge.charge_start, charge_end=charge.charge_end, occurred_at=now,
+    )
+    return subscription, charge.amount

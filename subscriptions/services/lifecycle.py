@@ -1,5 +1,7 @@
 """Changes to a live subscription (SPEC §5): seats, cancellation, auto-renew, next-term
-changes, status, and renewal.
+changes and status. Renewal is ``renewal.py``; the windows below are computed, read-only, in
+``subscriptions/windows.py``. Every change runs inside ``changing(...)``: the version check,
+the before/after snapshots and the audit event, written once.
 
 The 168-hour rule: a subscription can be cancelled only within 168 hours of its purchase or
 latest renewal; each batch of seats (the purchase, each addition, each renewal) can be
@@ -14,35 +16,27 @@ click makes one change); otherwise a version other than the current one raises
 that hold the lock already (the API's PATCH) or act on the current state (renewals).
 """
 
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from decimal import ROUND_DOWN, Decimal
+from contextlib import contextmanager
+from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Availability, TenantLicense
 from portal.errors import ErrorCode, PortalError
-from portal.models import Customer
 from portal.services import audit_record
 from portal.text import control_character
 from subscriptions.models import (
     SUBSCRIPTION_TRANSITIONS,
-    ChargeEvent,
     ChargeType,
     SeatChange,
     SeatChangeKind,
     Subscription,
     SubscriptionStatus,
 )
-from subscriptions.periods import CYCLE_MONTHS, billing_period, days_inclusive, prorate, term_end, trunc2
-from subscriptions.services.pricing import prices_in_force
-
-PRICE_PLACES = Decimal("0.000001")
+from subscriptions.periods import days_inclusive, prorate, trunc2
+from subscriptions.services.charge_events import _charge, _current_period, _drop_scheduled_changes
+from subscriptions.windows import can_cancel, cancellation_deadline, refundable_quantity, window
 
 # Partner Center codes and the texts users see; tests import them.
 CODE_CANNOT_DECREASE = ErrorCode.CANNOT_DECREASE
@@ -89,68 +83,6 @@ class SubscriptionChanged(SubscriptionError):
         self.current = current
 
 
-def window():
-    return timedelta(hours=settings.PORTAL_CANCELLATION_WINDOW_HOURS)
-
-
-def cancellation_deadline(subscription):
-    return subscription.term_started_at + window()
-
-
-def can_cancel(subscription, now=None):
-    now = now or timezone.now()
-    return subscription.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED) and now <= cancellation_deadline(
-        subscription
-    )
-
-
-@dataclass
-class SeatBatch:
-    """Seats added together, still reducible until ``allowed_until``."""
-
-    quantity: int
-    allowed_until: datetime
-    added_at: datetime
-
-
-def seat_batches(seat_changes):
-    """Replays the seat history of the current term into batches with what is left of each.
-
-    A purchase or renewal starts the term with one batch; each addition is its own batch;
-    a reduction takes seats from the newest batches that were still inside their window."""
-    batches = []
-    for change in seat_changes:
-        if change.kind in (SeatChangeKind.PURCHASE, SeatChangeKind.RENEW):
-            batches = [SeatBatch(change.quantity_after, change.refundable_until or change.occurred_at, change.occurred_at)]
-        elif change.kind == SeatChangeKind.ADD:
-            batches.append(SeatBatch(change.delta, change.refundable_until or change.occurred_at, change.occurred_at))
-        elif change.kind == SeatChangeKind.REDUCE:
-            remaining = -change.delta
-            for batch in sorted(batches, key=lambda b: b.added_at, reverse=True):
-                if remaining == 0:
-                    break
-                if batch.allowed_until >= change.occurred_at and batch.quantity > 0:
-                    taken = min(batch.quantity, remaining)
-                    batch.quantity -= taken
-                    remaining -= taken
-        elif change.kind == SeatChangeKind.CANCEL:
-            batches = []
-    return [b for b in batches if b.quantity > 0]
-
-
-def refundable_batches(subscription, now=None, seat_changes=None):
-    """The batches that can still be reduced now, oldest deadline first."""
-    now = now or timezone.now()
-    if seat_changes is None:
-        seat_changes = subscription.seat_changes.order_by("occurred_at", "id")
-    open_batches = [b for b in seat_batches(seat_changes) if b.allowed_until >= now]
-    return sorted(open_batches, key=lambda b: b.allowed_until)
-
-
-def refundable_quantity(subscription, now=None, seat_changes=None):
-    return sum(b.quantity for b in refundable_batches(subscription, now, seat_changes))
-
-
 def _lock(subscription):
     """Re-read the subscription under a row lock: two requests never change it at once."""
     return Subscription.objects.select_for_update().select_related("sku", "customer", "partner").get(pk=subscription.pk)
@@ -168,6 +100,28 @@ def subscription_lock(*, subscription, version=None):
     subscription = _lock(subscription)
     _check_version(subscription, version)
     return subscription
+
+
+@contextmanager
+def changing(subscription, *, version, acting_user, action, request_id, snapshot=None):
+    """One audited change of a locked subscription: refuse it if the subscription is no longer
+    at ``version``, take the ``before`` snapshot, let the caller change and save it, then
+    record ``action`` in the audit log with the ``after`` snapshot (plus what the caller puts
+    in the yielded dict). A refusal raised inside records nothing."""
+    snapshot = snapshot or _snapshot
+    _check_version(subscription, version)
+    before = snapshot(subscription)
+    extra = {}
+    yield extra
+    audit_record(
+        actor=acting_user,
+        partner=subscription.partner,
+        action=action,
+        obj=subscription,
+        before=before,
+        after=snapshot(subscription) | extra,
+        request_id=request_id,
+    )
 
 
 def _require_live(subscription):
@@ -200,6 +154,10 @@ def _snapshot(subscription):
     }
 
 
+def _name_snapshot(subscription):
+    return {"version": subscription.version, "friendlyName": subscription.friendly_name}
+
+
 def _next_term(subscription):
     values = {
         "quantity": subscription.next_term_quantity,
@@ -208,44 +166,6 @@ def _next_term(subscription):
         "customTermEndDate": subscription.next_term_end_date,
     }
     return values if any(values.values()) else None
-
-
-def _drop_scheduled_changes(subscription):
-    """Any mid-term change drops the changes scheduled for the next term (Partner Center)."""
-    subscription.next_term_quantity = None
-    subscription.next_term_duration = None
-    subscription.next_term_billing_cycle = None
-    subscription.next_term_end_date = None
-
-
-def _current_period(subscription, today):
-    return billing_period(subscription.start_date, subscription.billing_cycle, today, subscription.commitment_end_date)
-
-
-def event_terms(subscription):
-    """The SKU, availability, term and billing cycle a charge event records (the subscription's, now)."""
-    return {
-        "sku_id": subscription.sku_id,
-        "availability_id": subscription.availability_id,
-        "term_duration": subscription.term_duration,
-        "billing_cycle": subscription.billing_cycle,
-    }
-
-
-def _charge(subscription, *, charge_type, quantity, amount, first, last, now):
-    return ChargeEvent.objects.create(
-        subscription=subscription,
-        charge_type=charge_type,
-        **event_terms(subscription),
-        quantity=quantity,
-        unit_price=subscription.unit_price,
-        effective_unit_price=subscription.unit_price,
-        amount=amount,
-        currency=subscription.currency,
-        charge_start=first,
-        charge_end=last,
-        occurred_at=now,
-    )
 
 
 @transaction.atomic
@@ -258,55 +178,47 @@ def subscription_set_quantity(*, subscription, quantity, acting_user, version=No
     delta = quantity - subscription.quantity
     if delta == 0:
         return subscription
-    _check_version(subscription, version)
-    now = timezone.now()
-    today = timezone.localdate()
-    before = _snapshot(subscription)
-    first, last = _current_period(subscription, today)
-    period_days = days_inclusive(first, last)
-    remaining_days = days_inclusive(today, last) if today <= last else 0
-    if delta < 0 and -delta > refundable_quantity(subscription, now):
-        raise SubscriptionError(CODE_CANNOT_DECREASE, CANNOT_DECREASE)
-    subscription.quantity = quantity
-    _drop_scheduled_changes(subscription)
-    subscription.save()
-    if delta > 0:
-        SeatChange.objects.create(
-            subscription=subscription,
-            kind=SeatChangeKind.ADD,
-            delta=delta,
-            quantity_after=quantity,
-            occurred_at=now,
-            refundable_until=now + window(),
-            actor=acting_user,
-        )
-        amount = prorate(subscription.unit_price * delta, remaining_days, period_days)
-        _charge(subscription, charge_type=ChargeType.ADD_QUANTITY, quantity=delta, amount=amount, first=today, last=last, now=now)
-    else:
-        SeatChange.objects.create(
-            subscription=subscription,
-            kind=SeatChangeKind.REDUCE,
-            delta=delta,
-            quantity_after=quantity,
-            occurred_at=now,
-            actor=acting_user,
-        )
-        amount = -prorate(subscription.unit_price * -delta, remaining_days, period_days)
-        _charge(
-            subscription, charge_type=ChargeType.REMOVE_QUANTITY, quantity=delta, amount=amount, first=today, last=last, now=now
-        )
-    if subscription.license_id:
-        subscription.license.quantity = quantity
-        subscription.license.save(update_fields=["quantity"])
-    audit_record(
-        actor=acting_user,
-        partner=subscription.partner,
-        action="subscription.quantity",
-        obj=subscription,
-        before=before,
-        after=_snapshot(subscription),
-        request_id=request_id,
-    )
+    with changing(
+        subscription, version=version, acting_user=acting_user, action="subscription.quantity", request_id=request_id
+    ):
+        now = timezone.now()
+        today = timezone.localdate()
+        first, last = _current_period(subscription, today)
+        period_days = days_inclusive(first, last)
+        remaining_days = days_inclusive(today, last) if today <= last else 0
+        if delta < 0 and -delta > refundable_quantity(subscription, now):
+            raise SubscriptionError(CODE_CANNOT_DECREASE, CANNOT_DECREASE)
+        subscription.quantity = quantity
+        _drop_scheduled_changes(subscription)
+        subscription.save()
+        if delta > 0:
+            SeatChange.objects.create(
+                subscription=subscription,
+                kind=SeatChangeKind.ADD,
+                delta=delta,
+                quantity_after=quantity,
+                occurred_at=now,
+                refundable_until=now + window(),
+                actor=acting_user,
+            )
+            amount = prorate(subscription.unit_price * delta, remaining_days, period_days)
+            _charge(subscription, charge_type=ChargeType.ADD_QUANTITY, quantity=delta, amount=amount, first=today, last=last, now=now)
+        else:
+            SeatChange.objects.create(
+                subscription=subscription,
+                kind=SeatChangeKind.REDUCE,
+                delta=delta,
+                quantity_after=quantity,
+                occurred_at=now,
+                actor=acting_user,
+            )
+            amount = -prorate(subscription.unit_price * -delta, remaining_days, period_days)
+            _charge(
+                subscription, charge_type=ChargeType.REMOVE_QUANTITY, quantity=delta, amount=amount, first=today, last=last, now=now
+            )
+        if subscription.license_id:
+            subscription.license.quantity = quantity
+            subscription.license.save(update_fields=["quantity"])
     return subscription
 
 
@@ -319,55 +231,48 @@ def subscription_cancel(*, subscription, acting_user, version=None, request_id="
     if subscription.status == SubscriptionStatus.DELETED and not subscription.is_azure_plan:
         return subscription
     _require_live(subscription)
-    _check_version(subscription, version)
-    now = timezone.now()
-    if not can_cancel(subscription, now):
-        deadline = timezone.localtime(cancellation_deadline(subscription))
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, CANCEL_WINDOW_CLOSED, params={"deadline": f"{deadline:%Y-%m-%d %H:%M}"})
-    today = timezone.localdate()
-    before = _snapshot(subscription)
-    first, last = _current_period(subscription, today)
-    refund = Decimal("0.00")
-    charged = subscription.charge_events.filter(charge_start__lte=last, charge_end__gte=first).exclude(
-        charge_type=ChargeType.CANCEL_IMMEDIATE
-    )
-    for event in charged:
-        event_days = days_inclusive(event.charge_start, event.charge_end)
-        used_days = max(0, (today - event.charge_start).days)
-        refund += prorate(event.amount, event_days - used_days, event_days)
-    _charge(
-        subscription,
-        charge_type=ChargeType.CANCEL_IMMEDIATE,
-        quantity=-subscription.quantity,
-        amount=-trunc2(refund),
-        first=today,
-        last=last,
-        now=now,
-    )
-    SeatChange.objects.create(
-        subscription=subscription,
-        kind=SeatChangeKind.CANCEL,
-        delta=-subscription.quantity,
-        quantity_after=subscription.quantity,
-        occurred_at=now,
-        actor=acting_user,
-    )
-    _transition(subscription, SubscriptionStatus.DELETED)
-    subscription.auto_renew_enabled = False
-    _drop_scheduled_changes(subscription)
-    subscription.save()
-    if subscription.license_id:
-        subscription.license.is_active = False
-        subscription.license.save(update_fields=["is_active"])
-    audit_record(
-        actor=acting_user,
-        partner=subscription.partner,
-        action="subscription.cancel",
-        obj=subscription,
-        before=before,
-        after=_snapshot(subscription) | {"refund": -trunc2(refund)},
-        request_id=request_id,
-    )
+    with changing(
+        subscription, version=version, acting_user=acting_user, action="subscription.cancel", request_id=request_id
+    ) as extra:
+        now = timezone.now()
+        if not can_cancel(subscription, now):
+            deadline = timezone.localtime(cancellation_deadline(subscription))
+            raise SubscriptionError(ErrorCode.INVALID_INPUT, CANCEL_WINDOW_CLOSED, params={"deadline": f"{deadline:%Y-%m-%d %H:%M}"})
+        today = timezone.localdate()
+        first, last = _current_period(subscription, today)
+        refund = Decimal("0.00")
+        charged = subscription.charge_events.filter(charge_start__lte=last, charge_end__gte=first).exclude(
+            charge_type=ChargeType.CANCEL_IMMEDIATE
+        )
+        for event in charged:
+            event_days = days_inclusive(event.charge_start, event.charge_end)
+            used_days = max(0, (today - event.charge_start).days)
+            refund += prorate(event.amount, event_days - used_days, event_days)
+        _charge(
+            subscription,
+            charge_type=ChargeType.CANCEL_IMMEDIATE,
+            quantity=-subscription.quantity,
+            amount=-trunc2(refund),
+            first=today,
+            last=last,
+            now=now,
+        )
+        SeatChange.objects.create(
+            subscription=subscription,
+            kind=SeatChangeKind.CANCEL,
+            delta=-subscription.quantity,
+            quantity_after=subscription.quantity,
+            occurred_at=now,
+            actor=acting_user,
+        )
+        _transition(subscription, SubscriptionStatus.DELETED)
+        subscription.auto_renew_enabled = False
+        _drop_scheduled_changes(subscription)
+        subscription.save()
+        if subscription.license_id:
+            subscription.license.is_active = False
+            subscription.license.save(update_fields=["is_active"])
+        extra["refund"] = -trunc2(refund)
     return subscription
 
 
@@ -393,25 +298,17 @@ def subscription_set_status(*, subscription, status, acting_user, version=None, 
     subscription = _lock(subscription)
     if status == subscription.status:
         return subscription
-    _check_version(subscription, version)
-    if status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
-        raise SubscriptionError(
-            ErrorCode.INVALID_INPUT,
-            TRANSITION_NOT_ALLOWED,
-            params={"from": subscription.get_status_display().lower(), "to": str(status)},
-        )
-    before = _snapshot(subscription)
-    _transition(subscription, status)
-    subscription.save()
-    audit_record(
-        actor=acting_user,
-        partner=subscription.partner,
-        action="subscription.status",
-        obj=subscription,
-        before=before,
-        after=_snapshot(subscription),
-        request_id=request_id,
-    )
+    with changing(
+        subscription, version=version, acting_user=acting_user, action="subscription.status", request_id=request_id
+    ):
+        if status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED):
+            raise SubscriptionError(
+                ErrorCode.INVALID_INPUT,
+                TRANSITION_NOT_ALLOWED,
+                params={"from": subscription.get_status_display().lower(), "to": str(status)},
+            )
+        _transition(subscription, status)
+        subscription.save()
     return subscription
 
 
@@ -422,21 +319,13 @@ def subscription_set_auto_renew(*, subscription, enabled, acting_user, version=N
     _require_live(subscription)
     if subscription.auto_renew_enabled == enabled:
         return subscription
-    _check_version(subscription, version)
-    before = _snapshot(subscription)
-    subscription.auto_renew_enabled = enabled
-    if not enabled:
-        _drop_scheduled_changes(subscription)
-    subscription.save()
-    audit_record(
-        actor=acting_user,
-        partner=subscription.partner,
-        action="subscription.auto_renew",
-        obj=subscription,
-        before=before,
-        after=_snapshot(subscription),
-        request_id=request_id,
-    )
+    with changing(
+        subscription, version=version, acting_user=acting_user, action="subscription.auto_renew", request_id=request_id
+    ):
+        subscription.auto_renew_enabled = enabled
+        if not enabled:
+            _drop_scheduled_changes(subscription)
+        subscription.save()
     return subscription
 
 
@@ -451,19 +340,16 @@ def subscription_set_friendly_name(*, subscription, friendly_name, acting_user, 
         raise SubscriptionError(ErrorCode.INVALID_INPUT, FRIENDLY_NAME_CONTROL_CHARACTER, params={"character": character})
     if friendly_name == subscription.friendly_name:
         return subscription
-    _check_version(subscription, version)
-    before = {"version": subscription.version, "friendlyName": subscription.friendly_name}
-    subscription.friendly_name = friendly_name
-    subscription.save(update_fields=["friendly_name", "updated_at"])
-    audit_record(
-        actor=acting_user,
-        partner=subscription.partner,
+    with changing(
+        subscription,
+        version=version,
+        acting_user=acting_user,
         action="subscription.friendly_name",
-        obj=subscription,
-        before=before,
-        after={"version": subscription.version, "friendlyName": friendly_name},
         request_id=request_id,
-    )
+        snapshot=_name_snapshot,
+    ):
+        subscription.friendly_name = friendly_name
+        subscription.save(update_fields=["friendly_name", "updated_at"])
     return subscription
 
 
@@ -477,29 +363,21 @@ def subscription_schedule_next_term(
     scheduled = (subscription.next_term_quantity, subscription.next_term_duration, subscription.next_term_billing_cycle)
     if (quantity, term_duration, billing_cycle) == scheduled:
         return subscription
-    _check_version(subscription, version)
-    if not subscription.auto_renew_enabled:
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, SCHEDULE_NEEDS_AUTO_RENEW)
-    if quantity is not None:
-        _validate_quantity(subscription, quantity)
-    term = term_duration or subscription.term_duration
-    cycle = billing_cycle or subscription.billing_cycle
-    if (term_duration or billing_cycle) and not _availability_supports(subscription, term, cycle):
-        raise SubscriptionError(ErrorCode.INVALID_INPUT, UNSUPPORTED_TERM, params={"term": term, "cycle": cycle})
-    before = _snapshot(subscription)
-    subscription.next_term_quantity = quantity
-    subscription.next_term_duration = term_duration
-    subscription.next_term_billing_cycle = billing_cycle
-    subscription.save()
-    audit_record(
-        actor=acting_user,
-        partner=subscription.partner,
-        action="subscription.schedule_next_term",
-        obj=subscription,
-        before=before,
-        after=_snapshot(subscription),
-        request_id=request_id,
-    )
+    with changing(
+        subscription, version=version, acting_user=acting_user, action="subscription.schedule_next_term", request_id=request_id
+    ):
+        if not subscription.auto_renew_enabled:
+            raise SubscriptionError(ErrorCode.INVALID_INPUT, SCHEDULE_NEEDS_AUTO_RENEW)
+        if quantity is not None:
+            _validate_quantity(subscription, quantity)
+        term = term_duration or subscription.term_duration
+        cycle = billing_cycle or subscription.billing_cycle
+        if (term_duration or billing_cycle) and not _availability_supports(subscription, term, cycle):
+            raise SubscriptionError(ErrorCode.INVALID_INPUT, UNSUPPORTED_TERM, params={"term": term, "cycle": cycle})
+        subscription.next_term_quantity = quantity
+        subscription.next_term_duration = term_duration
+        subscription.next_term_billing_cycle = billing_cycle
+        subscription.save()
     return subscription
 
 
@@ -507,187 +385,3 @@ def _availability_supports(subscription, term, cycle):
     if subscription.availability_id:
         return subscription.availability.supports(term, cycle)
     return term in subscription.sku.supported_terms and cycle in subscription.sku.supported_billing_cycles
-
-
-def renewal_start(subscription):
-    """A term that ends on day D renews into a term starting D + 1."""
-    return subscription.commitment_end_date + timedelta(days=1)
-
-
-def renewal_terms(subscription):
-    """``(term, billing cycle)`` of the subscription's next term: the scheduled ones, else its own."""
-    return (
-        subscription.next_term_duration or subscription.term_duration,
-        subscription.next_term_billing_cycle or subscription.billing_cycle,
-    )
-
-
-def renewal_prices(subscriptions):
-    """{subscription pk: PriceListEntry} of the price each renewing subscription's next term
-    takes: the customer's market's price list in force on the renewal day, for the SKU, the
-    next term's term and billing cycle and the availability's segment. A new term is priced
-    afresh (the old price was locked for the old term only). One query per distinct market,
-    renewal day and segment: a day's renewals share a handful."""
-    renewing = [s for s in subscriptions if s.auto_renew_enabled]
-    if not renewing:
-        return {}
-    countries = dict(
-        Customer.objects.filter(pk__in={s.customer_id for s in renewing}).values_list("pk", "country")
-    )
-    segments = dict(
-        Availability.objects.filter(pk__in={s.availability_id for s in renewing if s.availability_id}).values_list(
-            "pk", "segment"
-        )
-    )
-    groups = defaultdict(list)
-    for s in renewing:
-        groups[(countries[s.customer_id], renewal_start(s), segments.get(s.availability_id, ""))].append(s)
-    found = {}
-    for (market, day, segment), members in groups.items():
-        keys = {(s.sku_id, *renewal_terms(s)) for s in members}
-        by_sku = {s.sku_id: segment for s in members} if segment else None
-        rows = prices_in_force(keys=keys, market=market, segment_by_sku=by_sku, on_date=day)
-        for s in members:
-            row = rows.get((s.sku_id, *renewal_terms(s)))
-            if row is not None:
-                found[s.pk] = row
-    return found
-
-
-def renew_or_expire(subscription, *, now, price=None, actor=None):
-    """Apply the end of ``subscription``'s term in memory and return the rows to write:
-    ``(seat_change, charge_event)`` for a renewal, ``(None, None)`` for an expiry.
-    ``price`` (from ``renewal_prices``) is the new term's price-list row; without one (no
-    row for that term and cycle in the market) the subscription keeps its price, converted
-    by the cycles' length when the billing cycle changes (a yearly price, a twelfth a month).
-    ``renew_subscriptions`` writes the rows in bulk."""
-    if not subscription.auto_renew_enabled:
-        subscription.status = SubscriptionStatus.EXPIRED
-        return None, None
-    start = renewal_start(subscription)
-    previous = subscription.quantity
-    if subscription.next_term_quantity:
-        subscription.quantity = subscription.next_term_quantity
-    old_cycle = subscription.billing_cycle
-    subscription.term_duration, subscription.billing_cycle = renewal_terms(subscription)
-    if price is not None:
-        subscription.unit_price = price.unit_price
-        subscription.currency = price.currency
-    elif subscription.billing_cycle != old_cycle:
-        new_months, old_months = CYCLE_MONTHS.get(subscription.billing_cycle, 1), CYCLE_MONTHS.get(old_cycle, 1)
-        subscription.unit_price = (subscription.unit_price * new_months / old_months).quantize(PRICE_PLACES, ROUND_DOWN)
-    natural_end = term_end(start, subscription.term_duration)
-    aligned_end = subscription.next_term_end_date
-    _drop_scheduled_changes(subscription)
-    subscription.start_date = start
-    # Coterminosity: an aligned next term ends on the agreed date; its first period is prorated.
-    subscription.commitment_end_date = aligned_end if aligned_end and start <= aligned_end <= natural_end else natural_end
-    # The new 168-hour window opens when the new term starts.
-    subscription.term_started_at = max(now, timezone.make_aware(datetime.combine(start, time.min)))
-    seat_change = SeatChange(
-        subscription=subscription,
-        kind=SeatChangeKind.RENEW,
-        delta=subscription.quantity - previous,
-        quantity_after=subscription.quantity,
-        occurred_at=subscription.term_started_at,
-        refundable_until=subscription.term_started_at + window(),
-        actor=actor,
-    )
-    first, last = billing_period(start, subscription.billing_cycle, start, subscription.commitment_end_date)
-    full_last = billing_period(start, subscription.billing_cycle, start, natural_end)[1]
-    amount = prorate(
-        subscription.unit_price * subscription.quantity, days_inclusive(first, last), days_inclusive(first, full_last)
-    )
-    charge = ChargeEvent(
-        subscription=subscription,
-        charge_type=ChargeType.RENEW,
-        **event_terms(subscription),
-        quantity=subscription.quantity,
-        unit_price=subscription.unit_price,
-        effective_unit_price=subscription.unit_price,
-        amount=amount,
-        currency=subscription.currency,
-        charge_start=first,
-        charge_end=last,
-        occurred_at=subscription.term_started_at,
-    )
-    return seat_change, charge
-
-
-RENEWAL_FIELDS = [
-    "status",
-    "quantity",
-    "term_duration",
-    "billing_cycle",
-    "start_date",
-    "commitment_end_date",
-    "term_started_at",
-    "next_term_quantity",
-    "next_term_duration",
-    "next_term_billing_cycle",
-    "next_term_end_date",
-    "unit_price",
-    "currency",
-    "updated_at",
-]
-
-
-def due_for_renewal(on_date):
-    """Live license subscriptions whose term ended before ``on_date``. The Azure plan has no
-    term: it is never renewed or expired."""
-    return Subscription.objects.live().licenses().filter(commitment_end_date__lt=on_date)
-
-
-def renew_subscriptions(*, on_date, batch_size=2000, progress=None):
-    """Renew (auto-renew on) or expire (off) every live subscription whose term ended before
-    ``on_date``. Base subscriptions and add-ons renew separately, each on its own date.
-    Each batch is one transaction of bulk writes; running it again finds nothing due, so
-    it is safe to repeat. Returns ``(renewed, expired)``."""
-    renewed = expired = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                due_for_renewal(on_date).select_for_update(skip_locked=True).order_by("pk")[:batch_size]
-            )
-            if not batch:
-                break
-            now = timezone.now()
-            prices = renewal_prices(batch)
-            seat_changes, charges, expired_licenses, changes = [], [], [], defaultdict(list)
-            license_quantities = defaultdict(list)  # new quantity → licenses
-            for subscription in batch:
-                before = [getattr(subscription, name) for name in RENEWAL_FIELDS]
-                seat_change, charge = renew_or_expire(subscription, now=now, price=prices.get(subscription.pk))
-                subscription.updated_at = now
-                if seat_change is None:
-                    expired += 1
-                    if subscription.license_id:
-                        expired_licenses.append(subscription.license_id)
-                else:
-                    renewed += 1
-                    seat_changes.append(seat_change)
-                    charges.append(charge)
-                    if seat_change.delta and subscription.license_id:
-                        # The tenant holds the new term's seats (rating pools count them).
-                        license_quantities[subscription.quantity].append(subscription.license_id)
-                changed = tuple(
-                    (name, getattr(subscription, name))
-                    for name, old in zip(RENEWAL_FIELDS, before)
-                    if getattr(subscription, name) != old
-                )
-                changes[changed].append(subscription.pk)
-            # Subscriptions due the same day mostly change the same way: one UPDATE per
-            # distinct set of changes. (bulk_update's CASE per row and field spent 5 minutes
-            # in Python on 100,000 subscriptions; this takes seconds.)
-            for changed, pks in changes.items():
-                if changed:
-                    Subscription.objects.filter(pk__in=pks).update(**dict(changed), version=F("version") + 1)
-            SeatChange.objects.bulk_create(seat_changes)
-            ChargeEvent.objects.bulk_create(charges)
-            if expired_licenses:
-                TenantLicense.objects.filter(pk__in=expired_licenses).update(is_active=False)
-            for quantity, license_ids in license_quantities.items():
-                TenantLicense.objects.filter(pk__in=license_ids).update(quantity=quantity)
-        if progress:
-            progress(renewed, expired)
-    return renewed, expired

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import AZURE_PLAN_PRODUCT_ID, ProductType
 from portal.models import Role
-from subscriptions.api import SUBSCRIPTION_NOT_FOUND_CODE
+from subscriptions.api_lookups import SUBSCRIPTION_NOT_FOUND_CODE
 from subscriptions.models import SeatChange, SubscriptionStatus
 from subscriptions.services.lifecycle import CANNOT_DECREASE, CODE_CANNOT_DECREASE, SCHEDULE_NEEDS_AUTO_RENEW
 from tests.factories import (

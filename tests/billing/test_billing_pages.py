@@ -159,3 +159,16 @@ def test_nice_ceiling():
     assert charts.nice_ceiling(Decimal("16.9")) == 20
     assert charts.nice_ceiling(Decimal("0.3")) == Decimal("0.5")
     assert charts.nice_ceiling(Decimal("0")) == 1
+
+
+def test_charts_are_laid_out_in_css_pixels_with_the_last_date_inside():
+    svg = charts.line_chart(
+        series=[("Alpine", [(dt.date(2026, 10, 1), Decimal("12345.67")), (dt.date(2026, 11, 30), Decimal(5))])],
+        title="t", x_label="x", y_label="y",
+    )
+    # Its own size, not width="100%": the text is not scaled with the page (12 px everywhere).
+    assert 'width="760"' in svg and 'width="100%"' not in svg and 'font-size="12"' in svg
+    # The last date ends at the axis instead of being centred on the edge and cut ("2026-11-").
+    assert 'text-anchor="end" font-size="12" fill="#6c757d" class="chart-tick">2026-11-30</text>' in svg
+    # Room for the longest value on the y axis.
+    assert charts._margin_left(Decimal(0), Decimal(25000)) > charts.MARGIN_LEFT

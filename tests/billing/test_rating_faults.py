@@ -216,7 +216,8 @@ def test_a_usage_import_killed_half_way_shows_as_failed_with_what_it_had_committ
     process.wait()
     usage_import = UsageImport.objects.get()
     assert usage_import.status == UsageImportStatus.RUNNING  # what the row says: nobody could write more
-    assert reap_dead_imports() == 1
+    # PostgreSQL frees the dead session's lock once it notices the closed socket: soon, not at once.
+    wait_for(lambda: reap_dead_imports() == 1, timeout=10, what="the dead import to be reaped")
     usage_import.refresh_from_db()
     assert usage_import.status == UsageImportStatus.FAILED
     assert usage_import.imported_rows == UsageRecord.objects.filter(usage_import=usage_import).count() > 0

@@ -640,14 +640,14 @@ def monthly_bought_on_1_march_with_annual_offered(partner):
 
 @pytest.mark.django_db
 def test_a_cycle_changed_at_renewal_leaves_the_earlier_months_instalments_as_they_were(partner_a):
-    from subscriptions.services import lifecycle
+    from subscriptions.services import lifecycle, renewal
 
     subscription = monthly_bought_on_1_march_with_annual_offered(partner_a)
     february = dt.date(2027, 2, 1)
     before = [line for line in parse(export(partner_a, february)) if line["ChargeType"] == "cycleCharge"]
     lifecycle.subscription_schedule_next_term(subscription=subscription, billing_cycle="annual", acting_user=None)
     with time_machine.travel(at(2027, 3, 1, 0, 30), tick=False):
-        assert lifecycle.renew_subscriptions(on_date=dt.date(2027, 3, 1)) == (1, 0)
+        assert renewal.renew_subscriptions(on_date=dt.date(2027, 3, 1)) == (1, 0)
 
     after = [line for line in parse(export(partner_a, february)) if line["ChargeType"] == "cycleCharge"]
     assert len(after) == len(before) == 1
@@ -717,12 +717,12 @@ def test_instalments_after_an_upgrade_are_billed_at_the_new_sku_and_price(partne
 
 @pytest.mark.django_db
 def test_a_finalized_month_keeps_the_instalment_of_a_subscription_billed_annually_since(partner_a):
-    from subscriptions.services import lifecycle
+    from subscriptions.services import lifecycle, renewal
 
     subscription = monthly_bought_on_1_march_with_annual_offered(partner_a)
     lifecycle.subscription_schedule_next_term(subscription=subscription, billing_cycle="annual", acting_user=None)
     with time_machine.travel(at(2027, 3, 2, 9), tick=False):
-        lifecycle.renew_subscriptions(on_date=dt.date(2027, 3, 1))
+        renewal.renew_subscriptions(on_date=dt.date(2027, 3, 1))
         february = BillingMonthFactory(month=dt.date(2027, 2, 1), status=BillingMonthStatus.FINALIZED)
         reconciliation_snapshot(billing_month=february)
     frozen = ReconciliationLine.objects.filter(billing_month=february, partner=partner_a)

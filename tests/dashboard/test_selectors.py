@@ -137,16 +137,17 @@ def test_subscription_selectors_read_one_query_each(partner_a, n, django_assert_
         with django_assert_num_queries(1):
             rows = selector(partner=partner_a)
         assert len(rows) == n, selector.__name__
-    # The add-ons end in 130 days: searched within 30 days, 120, then any.
-    with django_assert_num_queries(3):
+    # As transacting partner, then as reseller of record: each in end date order, the base
+    # lookup on each until ``limit`` are found.
+    with django_assert_num_queries(2):
         assert len(selectors_attention.addons_outliving_base(partner=partner_a)) == n
 
 
-def test_addons_found_within_the_nearest_horizon_read_one_query(partner_a, django_assert_num_queries):
-    for _ in range(3):
-        scenario.outliving_addon(partner_a, ends_in=20, base_ends_in=10)
-    with django_assert_num_queries(1):
-        assert len(selectors_attention.addons_outliving_base(partner=partner_a, limit=3)) == 3
+def test_addons_outliving_base_soonest_end_first_up_to_the_limit(partner_a):
+    later = scenario.outliving_addon(partner_a, ends_in=200, base_ends_in=10)
+    sooner = scenario.outliving_addon(partner_a, ends_in=20, base_ends_in=10)
+    scenario.outliving_addon(partner_a, ends_in=300, base_ends_in=10)
+    assert selectors_attention.addons_outliving_base(partner=partner_a, limit=2) == [sooner, later]
 
 
 # --- Overage off, auto-recharge ------------------------------------------------------------

@@ -131,9 +131,9 @@ def test_dashboard_query_count_does_not_grow_with_rows(make_member, partner_a, n
     client = make_member(partner_a, Role.GLOBAL_ADMIN)
     client.get("/")  # warm the session and the membership lookups' caches alike for both runs
     # Session, user, membership; 2 for closing windows, 1 each for blocked calls, removal
-    # requests, expiring, overage off, auto-recharge; 3 for add-ons (they end in 130 days:
-    # searched within 30, 120, then any); 4 for the charges of both months (3 + 2 + 5 + 3 + 4).
-    with django_assert_num_queries(17):
+    # requests, expiring, overage off, auto-recharge; 2 for add-ons (as transacting partner,
+    # as reseller of record); 4 for the charges of both months (3 + 2 + 5 + 2 + 4).
+    with django_assert_num_queries(16):
         response = client.get("/")
     assert len(items(response)) == 7 * n
 

@@ -92,7 +92,7 @@ def test_two_partners_adding_an_azure_subscription_at_once_share_the_one_new_pla
             thread.join()
 
         assert unexpected == []
-        assert statuses == [302, 302]
+        assert statuses == [303, 303]
         plan = AzurePlan.objects.get(customer=customer)
         assert sorted(plan.azure_subscriptions.values_list("partner", flat=True)) == sorted([partner_a.pk, partner_b.pk])
         assert sorted(plan.azure_subscriptions.values_list("number", flat=True)) == [1, 2]

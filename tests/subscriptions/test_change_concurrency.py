@@ -21,7 +21,7 @@ pytestmark = [
 ]
 
 ROUNDS = 20
-OK = {200, 302}
+OK = {200, 303}
 
 
 def fresh_subscription(partner, customer):

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from subscriptions.models import AddonRemovalRequest, ChargeType
-from subscriptions.services import changes, lifecycle
+from subscriptions.services import changes, renewal
 from subscriptions.services.lifecycle import SubscriptionError
 from tests.factories import PriceListEntryFactory, SkuFactory, SubscriptionFactory
 
@@ -110,7 +110,7 @@ def test_aligned_next_term_ends_on_the_date_with_a_prorated_first_charge(e3_with
                         commitment_end_date=date(2027, 3, 15))
     changes.subscription_align_end_date(subscription=addon, end_date=date(2027, 3, 15), acting_user=None)
     with time_machine.travel(datetime(2027, 3, 1, 1, tzinfo=dt_timezone.utc), tick=False):
-        lifecycle.renew_subscriptions(on_date=date(2027, 3, 1))
+        renewal.renew_subscriptions(on_date=date(2027, 3, 1))
     addon.refresh_from_db()
     assert addon.commitment_end_date == date(2027, 3, 15)
     assert addon.next_term_end_date is None

@@ -11,7 +11,8 @@ from catalog.models import LicenseChannel
 from portal.models import AuditEvent
 from subscriptions.models import ChargeType, SeatChangeKind, SubscriptionStatus
 from subscriptions.periods import add_months, billing_period, term_end
-from subscriptions.services import lifecycle
+from subscriptions import windows
+from subscriptions.services import charge_events, lifecycle, renewal
 from subscriptions.services.lifecycle import SubscriptionError
 from tests.factories import (
     PriceListEntryFactory,
@@ -51,7 +52,7 @@ def bought(db):
         SeatChangeFactory(subscription=subscription, kind=SeatChangeKind.PURCHASE, delta=5, quantity_after=5,
                           occurred_at=PURCHASE, refundable_until=PURCHASE + timedelta(hours=168))
         subscription.charge_events.create(
-            charge_type=ChargeType.NEW, quantity=5, **lifecycle.event_terms(subscription),
+            charge_type=ChargeType.NEW, quantity=5, **charge_events.event_terms(subscription),
             unit_price=Decimal("10"), effective_unit_price=Decimal("10"),
             amount=Decimal("50.00"), currency="USD", charge_start=date(2026, 3, 1), charge_end=date(2026, 3, 31),
             occurred_at=PURCHASE,
@@ -85,7 +86,7 @@ def test_billing_period_containing_a_day():
 
 def test_seats_can_be_reduced_at_167h59(bought):
     with at(167, 59):
-        assert lifecycle.refundable_quantity(bought) == 5
+        assert windows.refundable_quantity(bought) == 5
         lifecycle.subscription_set_quantity(subscription=bought, quantity=3, acting_user=None)
     bought.refresh_from_db()
     assert bought.quantity == 3
@@ -98,7 +99,7 @@ def test_seats_can_be_reduced_at_167h59(bought):
 
 def test_seats_cannot_be_reduced_at_168h01(bought):
     with at(168, 1):
-        assert lifecycle.refundable_quantity(bought) == 0
+        assert windows.refundable_quantity(bought) == 0
         with pytest.raises(SubscriptionError) as refused:
             lifecycle.subscription_set_quantity(subscription=bought, quantity=4, acting_user=None)
     assert refused.value.code == 800090
@@ -115,11 +116,11 @@ def test_each_batch_of_added_seats_has_its_own_window(bought):
     # 2 seats × 10.00 for 16 of 31 days (16th to 31st inclusive).
     assert added.amount == Decimal("10.32")
     with at(24 * 15 + 100):
-        assert lifecycle.refundable_quantity(bought) == 2
+        assert windows.refundable_quantity(bought) == 2
         with pytest.raises(SubscriptionError):
             lifecycle.subscription_set_quantity(subscription=bought, quantity=4, acting_user=None)
         lifecycle.subscription_set_quantity(subscription=bought, quantity=5, acting_user=None)
-        assert lifecycle.refundable_quantity(bought) == 0
+        assert windows.refundable_quantity(bought) == 0
     with at(24 * 15 + 169):
         with pytest.raises(SubscriptionError):
             lifecycle.subscription_set_quantity(subscription=bought, quantity=4, acting_user=None)
@@ -153,7 +154,7 @@ def test_cancel_on_the_day_of_purchase_refunds_everything(bought):
 
 def test_cancel_at_168h01_is_refused_with_the_deadline(bought):
     with at(168, 1):
-        assert not lifecycle.can_cancel(bought)
+        assert not windows.can_cancel(bought)
         with pytest.raises(SubscriptionError) as refused:
             lifecycle.subscription_cancel(subscription=bought, acting_user=None)
     assert "168 hours" in refused.value.description
@@ -219,15 +220,15 @@ def test_turning_auto_renew_off_drops_the_scheduled_changes(bought):
 # --- renewal ----------------------------------------------------------------------------
 
 def test_nothing_renews_on_the_last_day_of_the_term(bought):
-    assert lifecycle.renew_subscriptions(on_date=date(2027, 2, 28)) == (0, 0)
+    assert renewal.renew_subscriptions(on_date=date(2027, 2, 28)) == (0, 0)
 
 
 def test_renewal_starts_a_new_term_with_a_new_window_and_applies_scheduled_changes(bought):
     lifecycle.subscription_schedule_next_term(subscription=bought, quantity=8, acting_user=None)
     renewal_moment = datetime(2027, 3, 1, 0, 30, tzinfo=dt_timezone.utc)
     with time_machine.travel(renewal_moment, tick=False):
-        assert lifecycle.renew_subscriptions(on_date=date(2027, 3, 1)) == (1, 0)
-        assert lifecycle.renew_subscriptions(on_date=date(2027, 3, 1)) == (0, 0)  # repeatable
+        assert renewal.renew_subscriptions(on_date=date(2027, 3, 1)) == (1, 0)
+        assert renewal.renew_subscriptions(on_date=date(2027, 3, 1)) == (0, 0)  # repeatable
     bought.refresh_from_db()
     assert bought.status == "active"
     assert bought.start_date == date(2027, 3, 1)
@@ -238,17 +239,17 @@ def test_renewal_starts_a_new_term_with_a_new_window_and_applies_scheduled_chang
     assert renew.amount == Decimal("80.00")
     assert (renew.charge_start, renew.charge_end) == (date(2027, 3, 1), date(2027, 3, 31))
     with time_machine.travel(renewal_moment + timedelta(hours=167), tick=False):
-        assert lifecycle.can_cancel(bought)
-        assert lifecycle.refundable_quantity(bought) == 8
+        assert windows.can_cancel(bought)
+        assert windows.refundable_quantity(bought) == 8
     with time_machine.travel(renewal_moment + timedelta(hours=169), tick=False):
-        assert not lifecycle.can_cancel(bought)
+        assert not windows.can_cancel(bought)
     bought.license.refresh_from_db()
     assert bought.license.quantity == 8  # the tenant holds the new term's seats (rating pools count them)
 
 
 def renew_on_1_march_2027():
     with time_machine.travel(datetime(2027, 3, 1, 0, 30, tzinfo=dt_timezone.utc), tick=False):
-        assert lifecycle.renew_subscriptions(on_date=date(2027, 3, 1)) == (1, 0)
+        assert renewal.renew_subscriptions(on_date=date(2027, 3, 1)) == (1, 0)
 
 
 def test_a_new_term_takes_the_price_in_force_on_the_renewal_day(bought):
@@ -295,7 +296,7 @@ def test_without_a_row_for_the_new_cycle_the_price_is_converted_by_the_cycles_le
 def test_without_auto_renew_the_subscription_expires_and_its_license_goes(bought):
     lifecycle.subscription_set_auto_renew(subscription=bought, enabled=False, acting_user=None)
     with time_machine.travel(datetime(2027, 3, 1, 1, tzinfo=dt_timezone.utc), tick=False):
-        assert lifecycle.renew_subscriptions(on_date=date(2027, 3, 1)) == (0, 1)
+        assert renewal.renew_subscriptions(on_date=date(2027, 3, 1)) == (0, 1)
     bought.refresh_from_db()
     assert bought.status == "expired"
     assert bought.license.is_active is False
@@ -307,7 +308,7 @@ def test_base_and_add_on_renew_separately(bought):
         commitment_end_date=date(2027, 5, 31), purchased_at=PURCHASE, term_started_at=PURCHASE,
     )
     with time_machine.travel(datetime(2027, 3, 2, tzinfo=dt_timezone.utc), tick=False):
-        assert lifecycle.renew_subscriptions(on_date=date(2027, 3, 2)) == (1, 0)
+        assert renewal.renew_subscriptions(on_date=date(2027, 3, 2)) == (1, 0)
     addon.refresh_from_db()
     assert addon.commitment_end_date == date(2027, 5, 31)
 
@@ -350,5 +351,5 @@ def test_a_triennial_price_converted_to_annual_is_truncated_once(db):
     subscription = SubscriptionFactory(billing_cycle="triennial", term_duration="P3Y", unit_price=Decimal("150.03"),
                                        next_term_billing_cycle="annual", start_date=date(2024, 3, 1),
                                        commitment_end_date=date(2027, 2, 28))
-    lifecycle.renew_or_expire(subscription, now=datetime(2027, 3, 1, tzinfo=dt_timezone.utc))
+    renewal.renew_or_expire(subscription, now=datetime(2027, 3, 1, tzinfo=dt_timezone.utc))
     assert subscription.unit_price == Decimal("50.01")

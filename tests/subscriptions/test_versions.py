@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from portal.models import Role
 from subscriptions.models import SeatChange, SeatChangeKind, Subscription, SubscriptionStatus
-from subscriptions.services import changes, lifecycle
+from subscriptions.services import changes, lifecycle, renewal
 from subscriptions.services.lifecycle import SubscriptionChanged
 from tests.factories import PriceListEntryFactory, SeatChangeFactory, SkuFactory, SubscriptionFactory
 
@@ -110,7 +110,7 @@ def test_two_saves_from_the_same_stale_copy_make_two_versions(fresh):
 
 def test_a_renewal_makes_a_new_version(fresh):
     with time_machine.travel(datetime(2027, 3, 1, 1, 0, tzinfo=dt_timezone.utc), tick=False):
-        lifecycle.renew_subscriptions(on_date=date(2027, 3, 1))
+        renewal.renew_subscriptions(on_date=date(2027, 3, 1))
     assert version_of(fresh) == 2
 
 

@@ -3,7 +3,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from subscriptions.services.lifecycle import renew_subscriptions
+from subscriptions.services.renewal import renew_subscriptions
 
 
 def iso_date(value):
