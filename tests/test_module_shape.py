@@ -28,9 +28,6 @@ SPLITSUBS = "not split yet: issue 14 item 6 is open for it"
 DASHFAST = "the dashboard's selector, not split yet: issue 14 item 6 is open for it"
 # Path, or "path::function" (a method as "path::Class.method") -> why it is still over a limit.
 SPLIT_IN_PROGRESS = {
-    "catalog/pricelist.py": SPLITSUBS,
-    "catalog/pricelist.py::parse_price_list": SPLITSUBS,
-    "catalog/pricelist.py::_parse_row": SPLITSUBS,
     "subscriptions/models.py": SPLITSUBS,
     "subscriptions/subscription_views.py": SPLITSUBS,
     "bench/catalog.py::build": SPLITSUBS,
