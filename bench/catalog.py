@@ -83,6 +83,18 @@ def build(sku_count, license_count, cart_lines):
     """The catalog (``sku_count`` SKUs, 10 price rows each), a partner and its admin user, and a
     customer whose tenant has ``license_count`` licenses, with a cart of ``cart_lines`` lines."""
     today = timezone.localdate()
+    skus = build_skus(build_products(sku_count))
+    build_availabilities(skus)
+    build_prices(skus, today)
+    partner, user, customer = build_partner_and_customers()
+    build_tenant_licenses(customer, skus, license_count)
+    now = timezone.now()
+    build_live_subscriptions(partner, customer, skus, today, now)
+    cart = build_cart(partner, customer, user, skus, cart_lines, today, now)
+    return user, cart
+
+
+def build_products(sku_count):
     products = [
         Product(
             id=f"BP{i:010d}",
@@ -94,8 +106,14 @@ def build(sku_count, license_count, cart_lines):
         for i in range(sku_count // SKUS_PER_PRODUCT)
     ]
     Product.objects.bulk_create(products, batch_size=BATCH)
+    return products
+
+
+def build_skus(products):
+    """``SKUS_PER_PRODUCT`` SKUs per product, the last an add-on of the first (its
+    prerequisite), the 2nd with a per-customer limit; returned in code order, with their ids."""
     skus = []
-    for i, product in enumerate(products):
+    for product in products:
         for n in range(1, SKUS_PER_PRODUCT + 1):
             addon = n == SKUS_PER_PRODUCT
             skus.append(
@@ -122,11 +140,20 @@ def build(sku_count, license_count, cart_lines):
         ],
         batch_size=BATCH,
     )
+    return skus
+
+
+def build_availabilities(skus):
     terms = [{"termDuration": t, "billingCycle": c} for t in ("P1M", "P1Y") for c in ("monthly", "annual")
              if not (t == "P1M" and c == "annual")]
     Availability.objects.bulk_create(
         [Availability(sku=sku, availability_id="CFQ7TTC0B001", terms=terms) for sku in skus], batch_size=BATCH
     )
+
+
+def build_prices(skus, today):
+    """10 price-list rows per SKU: 4 markets × 2 billing plans, an ended US row and a US
+    monthly term."""
     old_start, start = today - dt.timedelta(days=400), today - dt.timedelta(days=35)
     prices = []
     for sku in skus:
@@ -145,6 +172,9 @@ def build(sku_count, license_count, cart_lines):
                                      effective_start=start))
     PriceListEntry.objects.bulk_create(prices, batch_size=BATCH)
 
+
+def build_partner_and_customers():
+    """The partner, its global-admin user, 50 customers and the cart's customer."""
     partner = Partner.objects.create(mpn_id="9900101", name="Bench partner", kind="direct_bill")
     user = get_user_model().objects.create_user(username="bench-admin", password="bench-password-123")
     Membership.objects.create(user=user, partner=partner, roles=["global_admin"])
@@ -155,6 +185,10 @@ def build(sku_count, license_count, cart_lines):
     CustomerRelationship.objects.bulk_create(
         [CustomerRelationship(customer=c, partner=partner) for c in [*others, customer]]
     )
+    return partner, user, customer
+
+
+def build_tenant_licenses(customer, skus, license_count):
     # The tenant has base SKUs of every product but the first 30's 1st SKU (the prerequisite
     # of their add-on): some cart add-ons have their base in the tenant, some do not.
     licensed = [
@@ -165,8 +199,10 @@ def build(sku_count, license_count, cart_lines):
         [TenantLicense(customer=customer, sku=sku, channel="web_direct", quantity=10) for sku in licensed],
         batch_size=BATCH,
     )
-    now = timezone.now()
-    # Some live subscriptions of the customer (the per-customer limit counts them).
+
+
+def build_live_subscriptions(partner, customer, skus, today, now):
+    """Some live subscriptions of the customer (the per-customer limit counts them)."""
     Subscription.objects.bulk_create(
         [
             Subscription(customer=customer, partner=partner, sku=skus[i * SKUS_PER_PRODUCT + 1], quantity=5,
@@ -175,6 +211,9 @@ def build(sku_count, license_count, cart_lines):
             for i in range(50)
         ]
     )
+
+
+def build_cart(partner, customer, user, skus, cart_lines, today, now):
     cart = Cart.objects.create(partner=partner, customer=customer, created_by=user,
                                expires_at=now + dt.timedelta(days=7))
     availabilities = {a.sku_id: a for a in Availability.objects.filter(sku__in=skus[: cart_lines * 3])}
@@ -189,7 +228,7 @@ def build(sku_count, license_count, cart_lines):
                      custom_term_end_date=today + dt.timedelta(days=200) if n % 10 == 9 else None)
         )
     CartLine.objects.bulk_create(lines)
-    return user, cart
+    return cart
 
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
@@ -221,7 +260,7 @@ def measure(call, runs, warmups=3):
     return statistics.median(timings), percentile(timings, 0.95), len(statements(captured)), result, captured
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--licenses", type=int, default=5_000)
@@ -229,9 +268,12 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--show-queries", action="store_true", help="print the SQL of each measured request")
     parser.add_argument("--reuse", action="store_true", help="measure the data of the previous run, built again only when missing")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    check_database_name()
+
+def prepare_data(args):
+    """The user and the cart to measure with: the previous run's with ``--reuse`` (when there
+    is one), otherwise built on an emptied database. Prints what the data is."""
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     if args.reuse and Cart.objects.filter(created_by__username="bench-admin").exists():
@@ -249,7 +291,11 @@ def main():
     print(f"data: {Sku.objects.count():,} SKUs, {PriceListEntry.objects.count():,} price rows, "
           f"{TenantLicense.objects.count():,} tenant licenses, {cart.lines.count()} cart lines "
           f"(built in {time.perf_counter() - started:.1f} s)")
+    return user, cart
 
+
+def measure_catalog(user, args):
+    """The catalog page's cases: median, p95 and queries of each, against the target."""
     client = Client()
     client.force_login(user)
     htmx = {"HX-Request": "true"}
@@ -276,6 +322,11 @@ def main():
             for q in captured.captured_queries:
                 print(f"    {q['time']}s {q['sql'][:300]}")
 
+
+def measure_cart_validate(cart, args):
+    """``cart_validate`` on the cart, 3 warm-ups then ``args.runs`` timed runs: statements
+    (less the cart's fetch; transaction control apart) and time, against the target."""
+
     def validate():
         # Every run starts from lines without errors, so each one also writes them back.
         CartLine.objects.filter(cart=cart).update(error_code=None, error_description="")
@@ -300,6 +351,14 @@ def main():
     if args.show_queries:
         for q in captured.captured_queries:
             print(f"    {q['time']}s {q['sql'][:300]}")
+
+
+def main():
+    args = parse_args()
+    check_database_name()
+    user, cart = prepare_data(args)
+    measure_catalog(user, args)
+    measure_cart_validate(cart, args)
 
 
 if __name__ == "__main__":

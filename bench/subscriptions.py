@@ -91,10 +91,26 @@ def build(subscription_count, customer_count):
     of 4 products each, ending over the next year, one in 20 suspended, half auto-renewing."""
     today = timezone.localdate()
     now = timezone.now()
+    partner, user = build_partner()
+    customers = build_customers(partner, customer_count)
+    skus, availability = build_catalog()
+    per_customer = subscription_count // customer_count
+    for start in range(0, customer_count, 1000):
+        build_subscriptions(partner, customers[start:start + 1000], start, per_customer, skus, availability,
+                            today, now)
+    return user
+
+
+def build_partner():
     partner = Partner.objects.create(mpn_id="9900201", name="Bench partner", kind="direct_bill")
     user = get_user_model().objects.create_user(username=USERNAME, password="bench-password-123")
     Membership.objects.create(user=user, partner=partner, roles=["global_admin"])
-    customers = Customer.objects.bulk_create(
+    return partner, user
+
+
+def build_customers(partner, customer_count):
+    """The partner's customers, in id order."""
+    Customer.objects.bulk_create(
         [Customer(name=f"Bench customer {i:05d}", domain=f"c{i}.bench.example", country="US")
          for i in range(customer_count)],
         batch_size=BATCH,
@@ -103,6 +119,12 @@ def build(subscription_count, customer_count):
     CustomerRelationship.objects.bulk_create(
         [CustomerRelationship(customer=c, partner=partner) for c in customers], batch_size=BATCH
     )
+    return customers
+
+
+def build_catalog():
+    """``PRODUCTS`` products of ``SKUS_PER_PRODUCT`` SKUs (the last an add-on of the first),
+    each SKU with one availability. Returns the SKUs in code order and ``{sku pk: availability}``."""
     products = Product.objects.bulk_create(
         [Product(id=f"BS{i:010d}", title=f"Bench offer {i:02d}", product_type="OnlineServicesNCE",
                  segments=["commercial"]) for i in range(PRODUCTS)]
@@ -121,42 +143,42 @@ def build(subscription_count, customer_count):
     )
     terms = [{"termDuration": "P1Y", "billingCycle": "monthly"}, {"termDuration": "P1Y", "billingCycle": "annual"}]
     Availability.objects.bulk_create([Availability(sku=s, availability_id="CFQ7TTC0B001", terms=terms) for s in skus])
-    availability = {a.sku_id: a for a in Availability.objects.all()}
+    return skus, {a.sku_id: a for a in Availability.objects.all()}
 
-    per_customer = subscription_count // customer_count
-    for start in range(0, customer_count, 1000):
-        chunk = customers[start:start + 1000]
-        plan = [(c, ci, k) for ci, c in enumerate(chunk, start) for k in range(per_customer)]
-        sku_of = [skus[((ci + k // SKUS_PER_PRODUCT) % PRODUCTS) * SKUS_PER_PRODUCT + k % SKUS_PER_PRODUCT]
-                  for c, ci, k in plan]
-        licenses = TenantLicense.objects.bulk_create(
-            [TenantLicense(customer=c, sku=sku, channel="csp_nce", source_partner=partner, quantity=1 + k % 20)
-             for (c, ci, k), sku in zip(plan, sku_of)],
-            batch_size=BATCH,
-        )
-        subscriptions = []
-        for n, ((c, ci, k), sku, lic) in enumerate(zip(plan, sku_of, licenses)):
-            end = today + dt.timedelta(days=(ci * per_customer + k) % 365)
-            begin = end - dt.timedelta(days=364)
-            subscriptions.append(
-                Subscription(
-                    customer=c, partner=partner, sku=sku, availability=availability[sku.pk], license=lic,
-                    quantity=1 + k % 20, term_duration="P1Y", billing_cycle="monthly", start_date=begin,
-                    commitment_end_date=end, auto_renew_enabled=n % 2 == 0,
-                    status=SubscriptionStatus.SUSPENDED if n % 20 == 19 else SubscriptionStatus.ACTIVE,
-                    unit_price=Decimal("12.500000"), currency="USD",
-                    purchased_at=now - dt.timedelta(days=364), term_started_at=now - dt.timedelta(days=364),
-                    next_term_quantity=5 if n % 10 == 0 else None,
-                )
+
+def build_subscriptions(partner, chunk, first, per_customer, skus, availability, today, now):
+    """``per_customer`` subscriptions for each customer of ``chunk`` (the ``first``-th
+    customer onwards), each with its tenant license and its purchase seat change."""
+    plan = [(c, ci, k) for ci, c in enumerate(chunk, first) for k in range(per_customer)]
+    sku_of = [skus[((ci + k // SKUS_PER_PRODUCT) % PRODUCTS) * SKUS_PER_PRODUCT + k % SKUS_PER_PRODUCT]
+              for c, ci, k in plan]
+    licenses = TenantLicense.objects.bulk_create(
+        [TenantLicense(customer=c, sku=sku, channel="csp_nce", source_partner=partner, quantity=1 + k % 20)
+         for (c, ci, k), sku in zip(plan, sku_of)],
+        batch_size=BATCH,
+    )
+    subscriptions = []
+    for n, ((c, ci, k), sku, lic) in enumerate(zip(plan, sku_of, licenses)):
+        end = today + dt.timedelta(days=(ci * per_customer + k) % 365)
+        begin = end - dt.timedelta(days=364)
+        subscriptions.append(
+            Subscription(
+                customer=c, partner=partner, sku=sku, availability=availability[sku.pk], license=lic,
+                quantity=1 + k % 20, term_duration="P1Y", billing_cycle="monthly", start_date=begin,
+                commitment_end_date=end, auto_renew_enabled=n % 2 == 0,
+                status=SubscriptionStatus.SUSPENDED if n % 20 == 19 else SubscriptionStatus.ACTIVE,
+                unit_price=Decimal("12.500000"), currency="USD",
+                purchased_at=now - dt.timedelta(days=364), term_started_at=now - dt.timedelta(days=364),
+                next_term_quantity=5 if n % 10 == 0 else None,
             )
-        Subscription.objects.bulk_create(subscriptions, batch_size=BATCH)
-        SeatChange.objects.bulk_create(
-            [SeatChange(subscription=s, kind="purchase", delta=s.quantity, quantity_after=s.quantity,
-                        occurred_at=s.purchased_at, refundable_until=s.purchased_at + dt.timedelta(hours=168))
-             for s in subscriptions],
-            batch_size=BATCH,
         )
-    return user
+    Subscription.objects.bulk_create(subscriptions, batch_size=BATCH)
+    SeatChange.objects.bulk_create(
+        [SeatChange(subscription=s, kind="purchase", delta=s.quantity, quantity_after=s.quantity,
+                    occurred_at=s.purchased_at, refundable_until=s.purchased_at + dt.timedelta(hours=168))
+         for s in subscriptions],
+        batch_size=BATCH,
+    )
 
 
 def refresh_statistics():
