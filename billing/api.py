@@ -14,7 +14,8 @@ from ninja import Router, Schema
 from billing.services.usage_import import usage_import_records
 from billing.services.usage_parse import MAX_API_RECORDS
 from portal import permissions
-from portal.api import INVALID_INPUT_CODE, ApiError, AttributesOut, attributes, require, responses
+from portal.api import ApiError, AttributesOut, attributes, require, responses
+from portal.errors import ErrorCode
 
 router = Router(tags=["usage"])
 
@@ -46,7 +47,7 @@ def post_usage_records(request, payload: UsageRecordsIn):
     require(request, permissions.USAGE_IMPORT)
     if len(payload.items) > MAX_API_RECORDS:
         raise ApiError(
-            INVALID_INPUT_CODE, TOO_MANY_RECORDS % {"max": MAX_API_RECORDS, "count": len(payload.items)}, 400
+            ErrorCode.INVALID_INPUT, TOO_MANY_RECORDS % {"max": MAX_API_RECORDS, "count": len(payload.items)}, 400
         )
     result = usage_import_records(records=payload.items, partner=request.partner, acting_user=request.user)
     return {

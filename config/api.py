@@ -21,9 +21,7 @@ from catalog.api import router as catalog_router
 from overage.api import router as overage_router
 from portal import permissions
 from portal.api import (
-    INTERNAL_ERROR_CODE,
     INTERNAL_ERROR_MESSAGE,
-    INVALID_INPUT_CODE,
     INVALID_INPUT_MESSAGE,
     INVALID_JSON_MESSAGE,
     NOT_FOUND_MESSAGE,
@@ -36,7 +34,7 @@ from portal.api import (
     ApiTokenAuth,
     ApiUnauthorized,
 )
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.api_customers import router as customers_router
 from portal.throttles import TokenRateThrottle
 from subscriptions.api import router as subscriptions_router
@@ -81,7 +79,7 @@ def _validation_error(request, exc):
     details = [{"field": _field_name(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors]
     fields = "; ".join(f"{d['field']}: {d['message']}" for d in details)
     return _api_error(
-        request, ApiError(INVALID_INPUT_CODE, INVALID_INPUT_MESSAGE % {"fields": fields}, 400, details)
+        request, ApiError(ErrorCode.INVALID_INPUT, INVALID_INPUT_MESSAGE % {"fields": fields}, 400, details)
     )
 
 
@@ -100,7 +98,7 @@ def _http_error(request, exc):
         description = UNPARSABLE_BODY_MESSAGE
     else:
         description = str(exc)
-    code = INVALID_INPUT_CODE if exc.status_code == 400 else exc.status_code
+    code = ErrorCode.INVALID_INPUT if exc.status_code == 400 else exc.status_code
     return _api_error(request, ApiError(code, description, exc.status_code))
 
 
@@ -121,7 +119,7 @@ def _unexpected(request, exc):
     request_id = getattr(request, "request_id", "")
     logger.exception("Unhandled API error (request id %s)", request_id)
     return _api_error(
-        request, ApiError(INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE % {"request_id": request_id}, 500)
+        request, ApiError(ErrorCode.INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE % {"request_id": request_id}, 500)
     )
 
 

@@ -36,15 +36,6 @@ from portal.models import Customer
 from portal.throttles import AddressRateThrottle, AuthFailureThrottle
 from portal.tokens import api_token_authenticate
 
-# The codes the API answers with (defined in portal.errors; these names are what routers import).
-INVALID_INPUT_CODE = ErrorCode.INVALID_INPUT
-UNAUTHORIZED_CODE = ErrorCode.UNAUTHORIZED
-FORBIDDEN_CODE = ErrorCode.FORBIDDEN
-NOT_FOUND_CODE = ErrorCode.NOT_FOUND
-CUSTOMER_NOT_FOUND_CODE = ErrorCode.CUSTOMER_NOT_FOUND
-INTERNAL_ERROR_CODE = ErrorCode.INTERNAL_ERROR
-THROTTLED_CODE = ErrorCode.THROTTLED
-
 UNAUTHORIZED_MESSAGE = _("Send a valid API token: Authorization: Bearer <token>. The token is missing, unknown or revoked.")
 NOT_FOUND_MESSAGE = _("Not found.")
 CUSTOMER_NOT_FOUND_MESSAGE = _("No customer with tenant id %(tenant_id)s.")
@@ -63,24 +54,24 @@ class ApiError(PortalError):
 
 class ApiNotFound(ApiError):
     status = 404
-    code = NOT_FOUND_CODE
+    code = ErrorCode.NOT_FOUND
 
 
 class ApiForbidden(ApiError):
     status = 403
-    code = FORBIDDEN_CODE
+    code = ErrorCode.FORBIDDEN
 
 
 class ApiUnauthorized(ApiError):
     status = 401
-    code = UNAUTHORIZED_CODE
+    code = ErrorCode.UNAUTHORIZED
 
 
 class ApiThrottled(ApiError):
     """Over a rate: 429 with ``Retry-After`` (whole seconds, at least 1)."""
 
     status = 429
-    code = THROTTLED_CODE
+    code = ErrorCode.THROTTLED
 
     def __init__(self, retry_after):
         self.retry_after = max(1, math.ceil(retry_after or 1))
@@ -247,7 +238,7 @@ def customer_or_404(request, tenant_id):
     """The caller's customer with ``tenant_id``; a malformed, unknown or another partner's
     tenant id is the same 404 (ids must not leak)."""
     not_found = ApiNotFound(
-        code=CUSTOMER_NOT_FOUND_CODE, description=CUSTOMER_NOT_FOUND_MESSAGE % {"tenant_id": tenant_id}
+        code=ErrorCode.CUSTOMER_NOT_FOUND, description=CUSTOMER_NOT_FOUND_MESSAGE % {"tenant_id": tenant_id}
     )
     try:
         tenant_uuid = uuid.UUID(str(tenant_id))

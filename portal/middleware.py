@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from django_htmx.http import reswap, retarget
 
 from portal import preferences
-from portal.api import INVALID_INPUT_CODE, error_body
+from portal.api import error_body
+from portal.errors import ErrorCode
 from portal.htmx import REFUSED
 from portal.logs import log_context, log_context_bind, log_request_line
 from portal.text import control_character
@@ -226,7 +227,7 @@ class RejectControlCharactersMiddleware:
         message = CONTROL_CHARACTER_MESSAGE % {"where": refused.where, "character": refused.character}
         if request.path.startswith("/v1/"):
             return JsonResponse(
-                error_body(INVALID_INPUT_CODE, message, [{"field": refused.field}]), status=400
+                error_body(ErrorCode.INVALID_INPUT, message, [{"field": refused.field}]), status=400
             )
         if getattr(request, "htmx", False):
             response = render(request, "partials/alert.html", {"message": message, "level": "danger"}, status=REFUSED)

@@ -25,7 +25,8 @@ from django.views.decorators.http import require_GET
 from django.views.generic import DetailView, ListView
 
 from portal import permissions
-from portal.api import INTERNAL_ERROR_CODE, INTERNAL_ERROR_MESSAGE
+from portal.api import INTERNAL_ERROR_MESSAGE, NOT_FOUND_MESSAGE, ApiNotFound
+from portal.errors import ErrorCode
 from portal.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def permission_denied(request, exception=None):
 
 def page_not_found(request, exception=None):
     if request.path.startswith("/v1/"):
-        return JsonResponse({"code": 404, "description": "Not found.", "data": []}, status=404)
+        return JsonResponse(ApiNotFound(404, NOT_FOUND_MESSAGE).api_body(), status=404)
     return render(request, "404.html", status=404)
 
 
@@ -198,7 +199,7 @@ def server_error(request):
     request_id = getattr(request, "request_id", "")
     if request.path.startswith("/v1/"):
         # The API's own handler answers its errors; this is for a failure outside it.
-        body = {"code": INTERNAL_ERROR_CODE, "description": str(INTERNAL_ERROR_MESSAGE % {"request_id": request_id}), "data": []}
+        body = {"code": ErrorCode.INTERNAL_ERROR, "description": str(INTERNAL_ERROR_MESSAGE % {"request_id": request_id}), "data": []}
         return JsonResponse(body, status=500)
     try:
         html = render_to_string("500.html", {"request_id": request_id}, request=request)

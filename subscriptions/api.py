@@ -31,7 +31,6 @@ from ninja import Query, Router, Status
 from catalog.models import BillingCycle, TermDuration
 from portal import permissions
 from portal.api import (
-    INVALID_INPUT_CODE,
     ApiError,
     ApiForbidden,
     attributes,
@@ -140,7 +139,7 @@ def update_cart(request, tenant_id: str, cart_id: str, body: CartIn):
     require(request, permissions.BUY)
     reseller = _transaction_reseller(request, body)
     if reseller is not None and reseller.pk != cart.reseller_id:
-        raise ApiError(INVALID_INPUT_CODE, RESELLERS_DIFFER)
+        raise ApiError(ErrorCode.INVALID_INPUT, RESELLERS_DIFFER)
     cart_update(cart=cart, acting_user=request.user, lines=_line_inputs(body), request_id=request.request_id)
     return cart_json(_carts(request, customer).get(pk=cart.pk))
 
@@ -191,13 +190,13 @@ def list_custom_term_end_dates(request, tenant_id: str, query: Query[CustomTermE
     require(request, permissions.VIEW)
     term = _term(query.term_duration)
     if term not in TermDuration.values:
-        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_TERM, params={"term": query.term_duration})
+        raise ApiError(ErrorCode.INVALID_INPUT, errors.INVALID_TERM, params={"term": query.term_duration})
     today = timezone.localdate()
     start = query.term_start_date or today
     if start < today:
-        raise ApiError(INVALID_INPUT_CODE, START_DATE_IN_PAST)
+        raise ApiError(ErrorCode.INVALID_INPUT, START_DATE_IN_PAST)
     if start.year > datetime.date.max.year - 4:  # a triennial term from it would end past year 9999
-        raise ApiError(INVALID_INPUT_CODE, START_DATE_TOO_FAR)
+        raise ApiError(ErrorCode.INVALID_INPUT, START_DATE_TOO_FAR)
     items = allowed_custom_term_end_dates(
         customer=customer, partner=request.partner, term_duration=term, start_date=start
     )
@@ -243,7 +242,7 @@ def get_subscription(request, response: HttpResponse, tenant_id: str, subscripti
 def _status(value):
     status = str(value).strip().lower()
     if status not in PATCHABLE_STATUSES:
-        raise ApiError(INVALID_INPUT_CODE, STATUS_NOT_ALLOWED, params={"status": value})
+        raise ApiError(ErrorCode.INVALID_INPUT, STATUS_NOT_ALLOWED, params={"status": value})
     return SubscriptionStatus(status)
 
 
@@ -253,9 +252,9 @@ def _next_term_values(instructions):
     term = _term(product.termDuration) if product and product.termDuration else None
     cycle = _cycle(product.billingCycle) if product and product.billingCycle else None
     if term is not None and term not in TermDuration.values:
-        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_TERM, params={"term": product.termDuration})
+        raise ApiError(ErrorCode.INVALID_INPUT, errors.INVALID_TERM, params={"term": product.termDuration})
     if cycle is not None and cycle not in (BillingCycle.MONTHLY, BillingCycle.ANNUAL, BillingCycle.TRIENNIAL):
-        raise ApiError(INVALID_INPUT_CODE, errors.INVALID_BILLING_CYCLE, params={"cycle": product.billingCycle})
+        raise ApiError(ErrorCode.INVALID_INPUT, errors.INVALID_BILLING_CYCLE, params={"cycle": product.billingCycle})
     return term, cycle
 
 

@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.utils.http import parse_etags
 from django.utils.translation import gettext_lazy as _
 
-from portal.api import INVALID_INPUT_CODE, ApiError, ApiNotFound
+from portal.api import ApiError, ApiNotFound
 from portal.errors import ErrorCode
 from portal.models import Partner
 from subscriptions import errors
@@ -79,12 +79,12 @@ def _transaction_reseller(request, body):
     for line in body.lineItems:
         for participant in line.participants:
             if participant.key.strip().lower() not in TRANSACTION_RESELLER_KEYS:
-                raise ApiError(INVALID_INPUT_CODE, PARTICIPANT_NOT_SUPPORTED, params={"key": participant.key})
+                raise ApiError(ErrorCode.INVALID_INPUT, PARTICIPANT_NOT_SUPPORTED, params={"key": participant.key})
             mpns.add(participant.value.strip())
     if not mpns:
         return None
     if len(mpns) > 1:
-        raise ApiError(INVALID_INPUT_CODE, RESELLERS_DIFFER)
+        raise ApiError(ErrorCode.INVALID_INPUT, RESELLERS_DIFFER)
     mpn = mpns.pop()
     if not request.partner.is_indirect_provider:
         raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
@@ -111,5 +111,5 @@ def _line_inputs(body):
 def _idempotency_key(request):
     key = (request.headers.get("Idempotency-Key") or request.headers.get("MS-RequestId") or "").strip()
     if len(key) > 100:
-        raise ApiError(INVALID_INPUT_CODE, IDEMPOTENCY_KEY_TOO_LONG)
+        raise ApiError(ErrorCode.INVALID_INPUT, IDEMPOTENCY_KEY_TOO_LONG)
     return key or None

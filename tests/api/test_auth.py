@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from portal.api import INVALID_INPUT_CODE
+from portal.errors import ErrorCode
 from portal.models import ApiToken
 from portal.tokens import TOKEN_PREFIX, api_token_revoke
 
@@ -88,13 +88,13 @@ def test_request_id_is_made_when_not_sent_even_on_errors():
 
 
 def test_missing_required_query_is_400_naming_the_field(api_client, partner_a):
-    body = assert_pc_error(api_client(partner_a).get("/v1/products"), 400, INVALID_INPUT_CODE)
+    body = assert_pc_error(api_client(partner_a).get("/v1/products"), 400, ErrorCode.INVALID_INPUT)
     assert "country" in body["description"]
     assert body["data"][0]["field"].startswith("country")
 
 
 def test_malformed_query_value_is_400(api_client, partner_a):
-    body = assert_pc_error(api_client(partner_a).get("/v1/products?country=USA1"), 400, INVALID_INPUT_CODE)
+    body = assert_pc_error(api_client(partner_a).get("/v1/products?country=USA1"), 400, ErrorCode.INVALID_INPUT)
     assert "country" in body["description"]
 
 
@@ -135,7 +135,7 @@ def test_malformed_json_body_is_400_with_a_clear_description(rf):
         response = api.on_exception(request, exc)
     assert response.status_code == 400
     body = json.loads(response.content)
-    assert body["code"] == INVALID_INPUT_CODE
+    assert body["code"] == ErrorCode.INVALID_INPUT
     assert "not valid JSON" in body["description"]
 
 

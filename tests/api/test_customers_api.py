@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from portal.api import CUSTOMER_NOT_FOUND_CODE
+from portal.errors import ErrorCode
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def test_another_partners_customer_is_404(api_client, partner_a, partner_b, cust
     customer = customer_of(partner_a)
     response = api_client(partner_b).get(f"/v1/customers/{customer.tenant_id}")
     assert response.status_code == 404
-    assert response.json()["code"] == CUSTOMER_NOT_FOUND_CODE
+    assert response.json()["code"] == ErrorCode.CUSTOMER_NOT_FOUND
 
 
 @pytest.mark.parametrize("tenant_id", [str(uuid.uuid4()), "not-a-guid", "1234", "%20"])

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import RequestFactory
 
-from portal.api import INVALID_INPUT_CODE
+from portal.errors import ErrorCode
 from portal.middleware import RejectControlCharactersMiddleware
 from portal.models import ApiToken
 from subscriptions.models import Cart
@@ -68,7 +68,7 @@ def test_api_path_with_nul_is_a_pc_400(api_client, partner_a):
     assert response.status_code == 400
     body = response.json()
     assert set(body) == {"code", "description", "data"}
-    assert body["code"] == INVALID_INPUT_CODE
+    assert body["code"] == ErrorCode.INVALID_INPUT
     assert "control character" in body["description"]
 
 
@@ -85,7 +85,7 @@ def test_api_json_string_with_nul_is_a_pc_400_and_writes_nothing(api_client, par
     response = post_cart(api_client(partner_a), customer, [line(catalog.base_av, friendlyName="a\u0000b")])
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == INVALID_INPUT_CODE
+    assert body["code"] == ErrorCode.INVALID_INPUT
     assert body["data"] == [{"field": "lineItems[0].friendlyName"}]
     assert "lineItems[0].friendlyName" in body["description"]
     assert not Cart.objects.exists()
