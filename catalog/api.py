@@ -33,11 +33,6 @@ from portal.models import currency_for_country
 
 router = Router(tags=["catalog"])
 
-PRODUCT_NOT_FOUND_CODE = ErrorCode.PRODUCT_NOT_FOUND
-SKU_NOT_FOUND_CODE = ErrorCode.SKU_NOT_FOUND
-SEGMENT_NOT_ALLOWED_CODE = ErrorCode.SEGMENT_NOT_ALLOWED
-TARGET_VIEW_NOT_ALLOWED_CODE = ErrorCode.TARGET_VIEW_NOT_ALLOWED
-
 PRODUCT_NOT_FOUND_MESSAGE = _("Product %(product_id)s was not found.")
 SKU_NOT_FOUND_MESSAGE = _("SKU %(sku_id)s of product %(product_id)s was not found.")
 AVAILABILITY_NOT_FOUND_MESSAGE = _("Availability %(availability_id)s of %(product_id)s:%(sku_id)s was not found.")
@@ -259,7 +254,7 @@ def _segment(value):
         return None
     if value.lower() not in Segment.values:
         raise ApiError(
-            SEGMENT_NOT_ALLOWED_CODE, SEGMENT_MESSAGE % {"value": value, "allowed": ", ".join(Segment.values)}
+            ErrorCode.SEGMENT_NOT_ALLOWED, SEGMENT_MESSAGE % {"value": value, "allowed": ", ".join(Segment.values)}
         )
     return value.lower()
 
@@ -267,7 +262,7 @@ def _segment(value):
 def _product_or_404(product_id):
     product = Product.objects.filter(pk=product_id.upper()).first()
     if product is None:
-        raise ApiNotFound(PRODUCT_NOT_FOUND_CODE, PRODUCT_NOT_FOUND_MESSAGE, params={"product_id": product_id})
+        raise ApiNotFound(ErrorCode.PRODUCT_NOT_FOUND, PRODUCT_NOT_FOUND_MESSAGE, params={"product_id": product_id})
     return product
 
 
@@ -281,7 +276,7 @@ def _sku_or_404(product_id, sku_id, skus=None):
     sku = skus.filter(product_id=product_id.upper(), sku_id=sku_id.upper()).first()
     if sku is None:
         product = _product_or_404(product_id)
-        raise ApiNotFound(SKU_NOT_FOUND_CODE, SKU_NOT_FOUND_MESSAGE, params={"product_id": product.id, "sku_id": sku_id})
+        raise ApiNotFound(ErrorCode.SKU_NOT_FOUND, SKU_NOT_FOUND_MESSAGE, params={"product_id": product.id, "sku_id": sku_id})
     return sku
 
 
@@ -296,7 +291,7 @@ def list_products(request, query: Query[ProductsQuery]):
     product_type = TARGET_VIEWS.get(query.targetView)
     if product_type is None:
         raise ApiError(
-            TARGET_VIEW_NOT_ALLOWED_CODE,
+            ErrorCode.TARGET_VIEW_NOT_ALLOWED,
             TARGET_VIEW_MESSAGE % {"value": query.targetView, "allowed": ", ".join(TARGET_VIEWS)},
         )
     segment = _segment(query.targetSegment)

@@ -70,7 +70,6 @@ from subscriptions.services.cart import cart_create, cart_update
 from subscriptions.services.changes import subscription_align_end_date
 from subscriptions.services.checkout import cart_checkout
 from subscriptions.services.lifecycle import (
-    CODE_CHANGED,
     SubscriptionChanged,
     subscription_cancel,
     subscription_lock,
@@ -83,8 +82,6 @@ from subscriptions.services.lifecycle import (
 
 router = Router(tags=["carts and subscriptions"])
 
-PRECONDITION_FAILED_CODE = ErrorCode.PRECONDITION_FAILED
-SUBSCRIPTION_CHANGED_CODE = CODE_CHANGED
 STALE_ETAG_MESSAGE = _(
     "If-Match %(sent)s names no current version of this subscription: it is at ETag %(current)s. GET it again "
     "and make your change from its current state."
@@ -363,7 +360,7 @@ def update_subscription(
 
 def _precondition_failed(sent, current):
     return ApiError(
-        PRECONDITION_FAILED_CODE,
+        ErrorCode.PRECONDITION_FAILED,
         STALE_ETAG_MESSAGE % {"sent": sent, "current": etag(current)},
         412,
         [{"currentETag": etag(current)}],

@@ -16,8 +16,6 @@ from subscriptions.api_schemas import TRANSACTION_RESELLER_KEYS
 from subscriptions.models import Cart, CartLine, SeatChange, Subscription
 from subscriptions.services.cart import LineInput
 
-CART_NOT_FOUND_CODE = ErrorCode.CART_NOT_ACTIVE  # PC: unable to retrieve cart
-SUBSCRIPTION_NOT_FOUND_CODE = ErrorCode.SUBSCRIPTION_NOT_FOUND
 CART_NOT_FOUND_MESSAGE = _("Cart %(id)s was not found for this customer.")
 SUBSCRIPTION_NOT_FOUND_MESSAGE = _("Subscription %(id)s was not found for this customer.")
 PARTICIPANT_NOT_SUPPORTED = _("Participant type '%(key)s' is not supported. Use TransactionReseller.")
@@ -41,7 +39,7 @@ def _cart_or_404(request, customer, cart_id):
     cart_uuid = _uuid_or_none(cart_id)
     cart = _carts(request, customer).filter(pk=cart_uuid).first() if cart_uuid else None
     if cart is None:
-        raise ApiNotFound(CART_NOT_FOUND_CODE, CART_NOT_FOUND_MESSAGE, params={"id": cart_id})
+        raise ApiNotFound(ErrorCode.CART_NOT_ACTIVE, CART_NOT_FOUND_MESSAGE, params={"id": cart_id})
     return cart
 
 
@@ -67,7 +65,7 @@ def _subscription_or_404(request, customer, subscription_id):
     )
     if subscription is None:
         raise ApiNotFound(
-            SUBSCRIPTION_NOT_FOUND_CODE, SUBSCRIPTION_NOT_FOUND_MESSAGE % {"id": subscription_id}
+            ErrorCode.SUBSCRIPTION_NOT_FOUND, SUBSCRIPTION_NOT_FOUND_MESSAGE % {"id": subscription_id}
         )
     return subscription
 

@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.api import PRODUCT_NOT_FOUND_CODE, SKU_NOT_FOUND_CODE, TARGET_VIEW_NOT_ALLOWED_CODE
 from catalog.models import ProductType
+from portal.errors import ErrorCode
 from tests.factories import AvailabilityFactory, ProductFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def test_products_of_microsoft_azure(client, teams):
 def test_unknown_target_view_is_400_400036(client):
     response = client.get("/v1/products?country=US&targetView=Nope")
     assert response.status_code == 400
-    assert response.json()["code"] == TARGET_VIEW_NOT_ALLOWED_CODE
+    assert response.json()["code"] == ErrorCode.TARGET_VIEW_NOT_ALLOWED
     assert "OnlineServices" in response.json()["description"]
 
 
@@ -76,7 +76,7 @@ def test_unknown_product_is_404_400013(client):
     for url in ["/v1/products/CFQ7TTC0ZZZZ?country=US", "/v1/products/CFQ7TTC0ZZZZ/skus?country=US"]:
         response = client.get(url)
         assert response.status_code == 404
-        assert response.json()["code"] == PRODUCT_NOT_FOUND_CODE
+        assert response.json()["code"] == ErrorCode.PRODUCT_NOT_FOUND
 
 
 def test_addon_sku_shape(client, teams):
@@ -112,9 +112,9 @@ def test_base_sku_shape(client, teams):
 def test_unknown_sku_is_404_400018(client, teams):
     response = client.get("/v1/products/CFQ7TTC0LH18/skus/0099?country=US")
     assert response.status_code == 404
-    assert response.json()["code"] == SKU_NOT_FOUND_CODE
+    assert response.json()["code"] == ErrorCode.SKU_NOT_FOUND
     response = client.get("/v1/products/CFQ7TTC0LH18/skus/0099/availabilities?country=US")
-    assert response.json()["code"] == SKU_NOT_FOUND_CODE
+    assert response.json()["code"] == ErrorCode.SKU_NOT_FOUND
 
 
 def test_availabilities_carry_catalog_item_id_terms_and_market_currency(client, teams):

@@ -7,7 +7,7 @@ import datetime
 import pytest
 import time_machine
 
-from subscriptions.api import PRECONDITION_FAILED_CODE, SUBSCRIPTION_CHANGED_CODE
+from portal.errors import ErrorCode
 from subscriptions.models import SeatChange, SeatChangeKind, Subscription
 from subscriptions.services import lifecycle
 from tests.api.test_subscriptions_api import PURCHASED, bought, patch, url
@@ -52,7 +52,7 @@ def test_patch_with_a_stale_etag_is_412_and_changes_nothing(setup):
                             headers={"If-Match": '"1"'})
     assert response.status_code == 412
     body = response.json()
-    assert body["code"] == PRECONDITION_FAILED_CODE
+    assert body["code"] == ErrorCode.PRECONDITION_FAILED
     assert body["data"] == [{"currentETag": '"2"'}]
     assert Subscription.objects.get(pk=subscription.pk).quantity == 10
 
@@ -91,7 +91,7 @@ def test_a_change_between_the_read_and_the_write_without_if_match_is_409(setup, 
     response = patch(client, customer, subscription, {"quantity": 4})
 
     assert response.status_code == 409
-    assert response.json()["code"] == SUBSCRIPTION_CHANGED_CODE
+    assert response.json()["code"] == ErrorCode.CONCURRENCY_CONFLICT
     # The UI's reduction stands; the API's did not turn into anything else.
     assert list(SeatChange.objects.filter(subscription=subscription).exclude(kind=SeatChangeKind.PURCHASE)
                 .values_list("delta", flat=True)) == [-4]

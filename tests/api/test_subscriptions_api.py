@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import AZURE_PLAN_PRODUCT_ID, ProductType
+from portal.errors import ErrorCode
 from portal.models import Role
-from subscriptions.api_lookups import SUBSCRIPTION_NOT_FOUND_CODE
 from subscriptions.models import SeatChange, SubscriptionStatus
 from subscriptions.services.lifecycle import CANNOT_DECREASE, CODE_CANNOT_DECREASE, SCHEDULE_NEEDS_AUTO_RENEW
 from tests.factories import (
@@ -133,7 +133,7 @@ def test_another_partners_subscription_is_404(api_client, partner_a, partner_b, 
     assert client.get(url(customer, theirs)).status_code == 404
     response = patch(client, customer, theirs, {"quantity": 9})
     assert response.status_code == 404
-    assert response.json()["code"] == SUBSCRIPTION_NOT_FOUND_CODE
+    assert response.json()["code"] == ErrorCode.SUBSCRIPTION_NOT_FOUND
     theirs.refresh_from_db()
     assert theirs.quantity == 5
 
