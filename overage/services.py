@@ -32,8 +32,7 @@ from portal.services import audit_record
 from subscriptions.models import Subscription, SubscriptionStatus
 from subscriptions.periods import term_end
 
-# Codes and texts users see; tests import them.
-CODE_CONFLICT = ErrorCode.OVERAGE_OWNED_BY_ANOTHER_PARTNER
+# Texts users see; tests import them.
 OWNED_BY_ANOTHER_PARTNER = _(
     "Overage for this customer is managed by another partner. The customer and both partners must agree to "
     "move it, and the current partner must set it to None first."
@@ -206,7 +205,7 @@ def _check_may_update(*, customer, partner, setting):
     if setting is not None and setting.owner_id != partner.pk:
         transfer = None if setting.enabled else _agreed_transfer(customer=customer, to_partner=partner)
         if transfer is None:
-            raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409)
+            raise OverageError(ErrorCode.OVERAGE_OWNED_BY_ANOTHER_PARTNER, OWNED_BY_ANOTHER_PARTNER, status=409)
     if not overage_capable_subscriptions(customer=customer, partner=partner).exists():
         raise OverageError(ErrorCode.INVALID_INPUT, NO_OVERAGE_SUBSCRIPTION)
     return transfer
@@ -240,7 +239,7 @@ def _check_seen(setting, seen):
     the one the user saw (``seen``) while choosing."""
     current_id = setting.azure_subscription_id if setting is not None and setting.enabled else None
     if seen is not UNSET and str(seen or "") != str(current_id or ""):
-        raise OverageError(CODE_CONFLICT, CHANGED_MEANWHILE, status=409)
+        raise OverageError(ErrorCode.OVERAGE_OWNED_BY_ANOTHER_PARTNER, CHANGED_MEANWHILE, status=409)
     return current_id
 
 
@@ -262,7 +261,7 @@ def _save_setting(*, setting, customer, partner, transfer, reseller, enabled, ta
     except IntegrityError:
         # Only possible if a concurrent first owner slipped past the customer lock (it cannot
         # on PostgreSQL); the loser gets the same answer as any later partner.
-        raise OverageError(CODE_CONFLICT, OWNED_BY_ANOTHER_PARTNER, status=409) from None
+        raise OverageError(ErrorCode.OVERAGE_OWNED_BY_ANOTHER_PARTNER, OWNED_BY_ANOTHER_PARTNER, status=409) from None
     return setting
 
 

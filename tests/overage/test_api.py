@@ -9,6 +9,7 @@ import pytest
 from catalog.models import AZURE_PLAN_PRODUCT_ID, ConsumptionType
 from overage import services
 from overage.models import AzureSubscription, AzureSubscriptionStatus, OverageAssignment, OverageSetting
+from portal.errors import ErrorCode
 from portal.models import Role
 from tests.api.conftest import api_client  # noqa: F401  (the bearer-token client fixture)
 from tests.factories import (
@@ -191,7 +192,7 @@ def test_409_another_partner_owns_it_wins_over_400s(api_client, partner_a, partn
 
     ensure_relationship(alpine, partner_b)
     response = put(api_client(partner_b), alpine, {"azureEntitlementId": "bogus", "overageEnabled": True})
-    assert_error(response, 409, str(services.OWNED_BY_ANOTHER_PARTNER), services.CODE_CONFLICT)
+    assert_error(response, 409, str(services.OWNED_BY_ANOTHER_PARTNER), ErrorCode.OVERAGE_OWNED_BY_ANOTHER_PARTNER)
 
 
 def test_400_no_overage_capable_subscription_wins_over_legacy(api_client, partner_a, customer_of):
