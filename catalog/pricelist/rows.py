@@ -14,6 +14,8 @@ from portal.text import control_character
 
 CONTROL_CHARACTER_IN_CELL = _("%(column)s contains a control character (%(character)s).")
 NOT_A_NUMBER = _("%(column)s “%(value)s” is not a number.")
+NOT_A_START_DATE = _("EffectiveStartDate “%(value)s” is not an ISO date (YYYY-MM-DD).")
+NOT_AN_END_DATE = _("EffectiveEndDate “%(value)s” is not an ISO date (YYYY-MM-DD).")
 
 
 @dataclass
@@ -102,25 +104,21 @@ def _codes(values, columns):
 
 def _effective_dates(values, columns):
     """``(start, end or None)``; an end must come after the start."""
-    start_value = columns.cell(values, "EffectiveStartDate")
-    try:
-        start = _parse_date(start_value)
-    except ValueError:
-        raise ValueError(
-            _("EffectiveStartDate “%(value)s” is not an ISO date (YYYY-MM-DD).") % {"value": start_value}
-        ) from None
-    end_value = columns.cell(values, "EffectiveEndDate")
-    if not end_value:
+    start = _date_cell(values, columns, "EffectiveStartDate", NOT_A_START_DATE)
+    if not columns.cell(values, "EffectiveEndDate"):
         return start, None
-    try:
-        end = _parse_date(end_value)
-    except ValueError:
-        raise ValueError(
-            _("EffectiveEndDate “%(value)s” is not an ISO date (YYYY-MM-DD).") % {"value": end_value}
-        ) from None
+    end = _date_cell(values, columns, "EffectiveEndDate", NOT_AN_END_DATE)
     if end <= start:
         raise ValueError(_("EffectiveEndDate must be after EffectiveStartDate."))
     return start, end
+
+
+def _date_cell(values, columns, column, not_a_date):
+    value = columns.cell(values, column)
+    try:
+        return _parse_date(value)
+    except ValueError:
+        raise ValueError(not_a_date % {"value": value}) from None
 
 
 def _tags(values, columns):
