@@ -46,6 +46,7 @@ __all__ = [
     "MonthlyInstalmentTotalQuerySet",
     "Order",
     "OrderQuerySet",
+    "RemovalRequestStatus",
     "SeatChange",
     "SeatChangeKind",
     "SeatChangeQuerySet",
