@@ -31,7 +31,6 @@ SPLIT_IN_PROGRESS = {
     "catalog/pricelist.py": SPLITSUBS,
     "catalog/pricelist.py::parse_price_list": SPLITSUBS,
     "catalog/pricelist.py::_parse_row": SPLITSUBS,
-    "subscriptions/subscription_views.py": SPLITSUBS,
     "bench/catalog.py::build": SPLITSUBS,
     "bench/catalog.py::main": SPLITSUBS,
     "bench/subscriptions.py::build": SPLITSUBS,
