@@ -37,11 +37,8 @@ SPLIT_IN_PROGRESS = {
     "billing/selectors.py::charges_by_month": DASHFAST,
     "dashboard/items.py::todo_items": DASHFAST,
 }
-# Selector module -> why it still imports a services module.
-SELECTORS_IMPORTING_SERVICES = {
-    "subscriptions/selectors_list.py": SPLITSUBS,
-    "subscriptions/selectors_quote.py": SPLITSUBS,
-}
+# Selector module -> why it still imports a services module (none left).
+SELECTORS_IMPORTING_SERVICES = {}
 
 
 def project_files():

@@ -36,9 +36,10 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from subscriptions.prices import prices_in_force
 from subscriptions.selectors import natural_end_date
 from subscriptions.services.cart import ensure_cart_active, ensure_partner_transacts, line_errors
-from subscriptions.services.pricing import first_charge, prices_in_force
+from subscriptions.services.pricing import first_charge
 from subscriptions.signals import subscriptions_purchased
 
 ORDER_GROUP = "0"  # every line of a cart goes into one order
