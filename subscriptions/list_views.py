@@ -14,29 +14,11 @@ from django.views.generic import ListView
 from portal.csv_export import CsvLineWriter
 from portal.views import PartnerRequiredMixin, htmx_template, partner_required
 from subscriptions.filters import ORDERING_FIELDS, SubscriptionFilter
+from subscriptions.list_columns import export_header, export_row, page_header
 from subscriptions.models import Subscription
 from subscriptions.selectors_list import PAGE_ROW_RELATED, list_rows
 
 LIST_TEMPLATE = "subscriptions/subscription_list.html"
-
-CSV_COLUMNS = [
-    "SubscriptionId",
-    "CustomerName",
-    "CustomerTenantId",
-    "OfferId",
-    "OfferName",
-    "FriendlyName",
-    "Quantity",
-    "Status",
-    "TermDuration",
-    "BillingCycle",
-    "StartDate",
-    "CommitmentEndDate",
-    "AutoRenewEnabled",
-    "IsAddOn",
-    "ConsumptionType",
-    "ResellerMpnId",
-]
 
 
 def _filtered(request):
@@ -125,12 +107,14 @@ class SubscriptionListView(PartnerRequiredMixin, ListView):
         params.pop("page", None)
         form = self.filterset.form
         customer = self.filterset.chosen_customer
+        sort = _sort_links(self.request)
         context.update(
             {
                 "filter": self.filterset,
                 "filter_form": form,
                 "filter_customer": customer,
-                "sort": _sort_links(self.request),
+                "sort": sort,
+                "columns": page_header(sort),
                 "export_query": params.urlencode(),
                 "ordering": self.request.GET.get("o", ""),
             }
@@ -140,28 +124,9 @@ class SubscriptionListView(PartnerRequiredMixin, ListView):
 
 def _csv_rows(queryset):
     writer = CsvLineWriter()
-    yield writer.writerow(CSV_COLUMNS)
-    for s in queryset.iterator(chunk_size=500):
-        yield writer.writerow(
-            [
-                str(s.pk),
-                s.customer.name,
-                str(s.customer.tenant_id),
-                s.offer_id,
-                s.sku.title,
-                s.friendly_name,
-                s.quantity,
-                s.status,
-                s.term_duration,
-                s.billing_cycle,
-                s.start_date.isoformat(),
-                s.commitment_end_date.isoformat(),
-                "true" if s.auto_renew_enabled else "false",
-                "true" if s.sku.is_addon else "false",
-                s.consumption_type or "",
-                s.reseller.mpn_id if s.reseller_id else "",
-            ]
-        )
+    yield writer.writerow(export_header())
+    for subscription in queryset.iterator(chunk_size=500):
+        yield writer.writerow(export_row(subscription))
 
 
 @require_GET
