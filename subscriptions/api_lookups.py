@@ -8,7 +8,7 @@ from django.utils.http import parse_etags
 from django.utils.translation import gettext_lazy as _
 
 from portal.api import ApiError, ApiNotFound
-from portal.errors import ErrorCode
+from portal.errors import RESELLER_NOT_LINKED, ErrorCode
 from portal.models import Partner
 from subscriptions import errors
 from subscriptions.api_json import _cycle, _term, _uuid_or_none, etag
@@ -85,10 +85,10 @@ def _transaction_reseller(request, body):
         raise ApiError(ErrorCode.INVALID_INPUT, RESELLERS_DIFFER)
     mpn = mpns.pop()
     if not request.partner.is_indirect_provider:
-        raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
+        raise ApiError(ErrorCode.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
     reseller = Partner.objects.resellers_of(request.partner).filter(mpn_id=mpn).first()
     if reseller is None:
-        raise ApiError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED, params={"mpn": mpn})
+        raise ApiError(ErrorCode.INVALID_RESELLER, RESELLER_NOT_LINKED, params={"mpn": mpn})
     return reseller
 
 

@@ -40,6 +40,7 @@ from subscriptions.selectors_list import (
 from subscriptions.services import changes
 from subscriptions.services.lifecycle import SubscriptionChanged, SubscriptionError
 from subscriptions.services.renewal import renewal_start
+from subscriptions.windows import removal_request_deadline
 
 ALIGN_TEMPLATE = "subscriptions/subscription_align.html"
 UPGRADE_TEMPLATE = "subscriptions/subscription_upgrade.html"
@@ -277,7 +278,7 @@ def subscription_upgrade(request, subscription_id):
         },
     )
     if redundant:
-        deadline = changes.removal_request_deadline(redundant[0])
+        deadline = removal_request_deadline(redundant[0])
         messages.warning(
             request,
             UPGRADE_MADE_REDUNDANT

@@ -1,4 +1,5 @@
-"""Error codes and messages of carts and checkout, as Partner Center returns them.
+"""Error messages of carts and checkout, as Partner Center returns them (their codes are
+``portal.errors.ErrorCode``).
 
 Two kinds of failure (SPEC §4, PARTNER-CENTER.md §4.4–4.6):
 
@@ -13,7 +14,7 @@ Messages are module constants (translatable templates) so tests and the API impo
 from django.utils.translation import gettext_lazy as _
 
 from catalog.selectors import ADDON_NOT_PURCHASABLE  # the catalog owns the text (SPEC §3)
-from portal.errors import RESELLER_NOT_LINKED, ErrorCode, PortalError  # noqa: F401 (RESELLER_NOT_LINKED: its name here)
+from portal.errors import PortalError
 from portal.text import stored_text_in_language
 
 
@@ -22,17 +23,7 @@ class CartInputError(PortalError):
     code, ``status`` the HTTP status the API answers with."""
 
 
-# --- Request-level codes (PARTNER-CENTER.md §4.6) -------------------------------------------
-# (defined in portal.errors.ErrorCode; the names carts and checkout refuse with)
-INVALID_INPUT = ErrorCode.INVALID_INPUT  # malformed catalog item id, quantity, term or billing cycle; no lines
-INVALID_OFFER = ErrorCode.INVALID_OFFER
-CART_NOT_ACTIVE = ErrorCode.CART_NOT_ACTIVE
-CART_ITEM_ERRORS = ErrorCode.CART_ITEM_ERRORS
-INVALID_RESELLER = ErrorCode.INVALID_RESELLER
-NO_RELATIONSHIP = ErrorCode.NO_RELATIONSHIP
-CANNOT_TRANSACT = ErrorCode.NOT_PERMITTED  # indirect resellers do not transact
-IDEMPOTENCY_KEY_REUSED = ErrorCode.IDEMPOTENCY_KEY_REUSED
-
+# --- Request-level messages (codes: portal.errors.ErrorCode, PARTNER-CENTER.md §4.6) ----------
 MALFORMED_CATALOG_ITEM = _("Catalog item id '%(id)s' is malformed: expected productId:skuId:availabilityId.")
 CATALOG_ITEM_NOT_FOUND = _("Catalog item %(id)s was not found.")
 INVALID_QUANTITY = _("The quantity of line item %(n)s must be a whole number from 1 to 1,000,000,000.")
@@ -49,16 +40,7 @@ RESELLER_CANNOT_TRANSACT = _("Indirect resellers cannot transact. Ask your indir
 IDEMPOTENCY_KEY_CONFLICT = _("This idempotency key was already used to check out another cart.")
 CART_HAS_ERRORS = _("The cart has errors in its line items. Fix or remove them, then check out again.")
 
-# --- Line error codes (PARTNER-CENTER.md §4.4, SPEC §4) --------------------------------------
-ADDON_PREREQUISITE_MISSING = ErrorCode.ADDON_PREREQUISITE_MISSING
-TERM_NOT_SUPPORTED = ErrorCode.TERM_NOT_SUPPORTED
-SEATS_OUT_OF_RANGE = ErrorCode.SEATS_OUT_OF_RANGE
-PER_CUSTOMER_LIMIT = ErrorCode.PER_CUSTOMER_LIMIT
-INVALID_CUSTOM_TERM_END_DATE = ErrorCode.INVALID_CUSTOM_TERM_END_DATE
-SANDBOX_LIMIT = ErrorCode.SANDBOX_LIMIT
-NOT_PURCHASABLE = ErrorCode.NOT_PURCHASABLE
-PRICE_NOT_AVAILABLE = ErrorCode.PRICE_NOT_AVAILABLE
-
+# --- Line error messages (codes: portal.errors.ErrorCode, PARTNER-CENTER.md §4.4, SPEC §4) -----
 TERM_NOT_SUPPORTED_MESSAGE = _("Availability %(id)s referenced by line item %(n)s does not support term '%(term)s'.")
 BILLING_CYCLE_NOT_SUPPORTED_MESSAGE = _(
     "Availability %(id)s referenced by line item %(n)s does not support term '%(term)s' with billing cycle '%(cycle)s'."

@@ -6,17 +6,13 @@ form is invalid and the view shows no rows. The customer picker of a large partn
 its options from ``portal:customer_options``, which scopes them the same way.
 """
 
-from html import escape
-
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
-from django.forms.utils import flatatt
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from catalog.filters import QuickModelSelect
+from catalog.filters import QuickModelSelect, html_attrs
 from catalog.models import ConsumptionType, Product, Sku
 from portal.forms import LocalDateInput
 from portal.models import Customer
@@ -58,43 +54,38 @@ def partner_products(request):
     return Product.objects.filter(Exists(sold)).order_by("title")
 
 
-class CustomerPicker(forms.Select):
+class CustomerPicker(QuickModelSelect):
     """The customer filter: a ``<select>`` for a partner with at most ``PICKER_THRESHOLD``
-    customers, else a search-as-you-type picker.
+    customers, else a search-as-you-type picker (``subscriptions/widgets/customer_picker.html``).
 
     Both read the partner's customers once, as ``(tenant_id, name)`` pairs (at most
-    ``PICKER_THRESHOLD + 1`` of them), and build the markup in Python: Django's ``Select``
-    builds a model instance and renders two template includes per option. The picker is a
+    ``PICKER_THRESHOLD + 1`` of them), as ``QuickModelSelect`` does. The picker is a
     text input ``customer_q`` (the chosen customer's name, or what was typed) whose options
     HTMX loads from ``portal:customer_options``; the list page's script puts the chosen
     tenant id into the hidden ``customer`` input. Without JavaScript the text submits as
     ``customer_q``: customers whose name contains it. The filter set gives the widget
     ``selected_label`` (the chosen customer's name) and ``search_text`` (``customer_q``)."""
 
+    template_name = "subscriptions/widgets/customer_picker.html"
     selected_label = ""
     search_text = ""
 
     def __init__(self, attrs=None, *, threshold=PICKER_THRESHOLD):
-        super().__init__(attrs)
+        super().__init__(attrs, label_field="name")
         self.threshold = threshold
 
-    def render(self, name, value, attrs=None, renderer=None):
+    def get_context(self, name, value, attrs):
         field = self.choices.field  # the ModelChoiceIterator's field
         pairs = list(field.queryset.values_list("tenant_id", "name")[: self.threshold + 1])
         attrs = self.build_attrs(self.attrs, attrs)
+        if len(pairs) <= self.threshold:
+            return {"widget": {"name": name, "attrs": html_attrs(attrs), "options": self.options(pairs, value)}}
         selected = self.format_value(value)
-        if len(pairs) > self.threshold:
-            return self._picker(name, selected[0] if selected else "", attrs)
-        if field.empty_label is not None:
-            pairs = [("", field.empty_label), *pairs]
-        options = "".join(
-            '<option value="%s"%s>%s</option>'
-            % (escape(str(key)), " selected" if str(key) in selected else "", escape(str(label)))
-            for key, label in pairs
-        )
-        return mark_safe('<select name="%s"%s>%s</select>' % (escape(name), flatatt(attrs), options))
+        return {"widget": {"name": name, "picker": self._picker(name, selected[0] if selected else "", attrs)}}
 
     def _picker(self, name, tenant_id, attrs):
+        """The attributes of the picker's hidden ``customer`` input and of its text input,
+        and the id of its options' list."""
         input_id = attrs.get("id") or f"id_{name}"
         options_id = f"{input_id}_options"
         text_attrs = {
@@ -120,13 +111,7 @@ class CustomerPicker(forms.Select):
         if text_attrs["value"] == "":
             del text_attrs["value"]
         hidden = {"type": "hidden", "name": name, "value": tenant_id, "id": f"{input_id}_tenant"}
-        return mark_safe(
-            '<div class="customer-picker position-relative" data-customer-picker data-testid="customer-picker">'
-            "<input%s><input%s>"
-            '<div id="%s" class="list-group position-absolute w-100 shadow-sm customer-picker-options" '
-            'role="listbox" data-customer-options></div>'
-            "</div>" % (flatatt(hidden), flatatt(text_attrs), escape(options_id))
-        )
+        return {"hidden_attrs": html_attrs(hidden), "text_attrs": html_attrs(text_attrs), "options_id": options_id}
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):

@@ -14,8 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from portal import permissions
 from portal.models import AuditEvent
 from subscriptions.models import AddonRemovalRequest, Subscription, SubscriptionStatus
-from subscriptions.services import changes
-from subscriptions.windows import can_cancel, cancellation_deadline, seat_batches
+from subscriptions.windows import can_cancel, cancellation_deadline, removal_request_deadline, seat_batches
 
 LIVE_STATUSES = [SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
 
@@ -322,7 +321,7 @@ def removal_state(partner, subscription, today=None):
     if subscription.redundant_since is None or subscription.made_redundant_by_id is None:
         return None
     today = today or timezone.localdate()
-    deadline = changes.removal_request_deadline(subscription)
+    deadline = removal_request_deadline(subscription)
     base = Subscription.objects.transacted_by(partner).select_related("sku").filter(pk=subscription.made_redundant_by_id).first()
     request = AddonRemovalRequest.objects.transacted_by(partner).filter(subscription=subscription).first()
     return {

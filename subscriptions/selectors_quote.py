@@ -11,7 +11,7 @@ from decimal import Decimal
 from catalog.models import PriceListEntry, Sku
 from subscriptions.models import Subscription
 from subscriptions.periods import billing_period, days_inclusive, prorate
-from subscriptions.services.pricing import prices_in_force
+from subscriptions.prices import prices_in_force
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
-"""Routes of the subscriptions list, subscription page and row actions (merged into
+"""Routes of the subscriptions list and its export, subscription page and row actions (merged into
 ``subscriptions.urls`` under the ``subscriptions`` namespace)."""
 
 from django.urls import path
 
-from subscriptions import change_views
+from subscriptions import change_views, list_views
 from subscriptions import subscription_views as views
 
 urlpatterns = [
-    path("subscriptions/", views.SubscriptionListView.as_view(), name="subscription_list"),
-    path("subscriptions/export.csv", views.subscription_export, name="subscription_export"),
+    path("subscriptions/", list_views.SubscriptionListView.as_view(), name="subscription_list"),
+    path("subscriptions/export.csv", list_views.subscription_export, name="subscription_export"),
     path("subscriptions/<uuid:subscription_id>/", views.SubscriptionDetailView.as_view(), name="subscription_detail"),
     path("subscriptions/<uuid:subscription_id>/actions/", views.subscription_actions, name="subscription_actions"),
     path("subscriptions/<uuid:subscription_id>/quantity/", views.subscription_quantity, name="subscription_quantity"),

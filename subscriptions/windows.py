@@ -4,7 +4,8 @@ selectors and pages show them, without importing the services.
 
 A subscription can be cancelled only within 168 hours of its purchase or latest renewal;
 each batch of seats (the purchase, each addition, each renewal) can be reduced only within
-168 hours of being added.
+168 hours of being added. The removal of an add-on an upgrade made redundant can be asked
+for until the end of the upgraded subscription's second billing cycle.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from subscriptions.models import SeatChangeKind, SubscriptionStatus
+from subscriptions.models import ChargeType, SeatChangeKind, SubscriptionStatus
+from subscriptions.periods import billing_period
 
 
 def window():
@@ -76,3 +78,19 @@ def refundable_batches(subscription, now=None, seat_changes=None):
 
 def refundable_quantity(subscription, now=None, seat_changes=None):
     return sum(b.quantity for b in refundable_batches(subscription, now, seat_changes))
+
+
+def removal_request_deadline(addon):
+    """The last day to ask for a redundant add-on's removal: the end of the second billing
+    cycle of the upgraded subscription, counting the cycle in which the upgrade was first billed."""
+    upgraded = addon.made_redundant_by
+    if upgraded is None or addon.redundant_since is None:
+        return None
+    first_billed = (
+        upgraded.charge_events.filter(charge_type=ChargeType.CONVERT).order_by("occurred_at").values_list("charge_start", flat=True).first()
+        or timezone.localdate(addon.redundant_since)
+    )
+    end = upgraded.commitment_end_date + timedelta(days=366 * 3)  # let the cycles run past the term end
+    _, first_cycle_end = billing_period(upgraded.start_date, upgraded.billing_cycle, first_billed, end)
+    _, second_cycle_end = billing_period(upgraded.start_date, upgraded.billing_cycle, first_cycle_end + timedelta(days=1), end)
+    return second_cycle_end

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from catalog.models import Availability, BillingCycle, TermDuration
 from catalog.selectors import addons_missing_prerequisite
+from portal.errors import RESELLER_NOT_LINKED, ErrorCode
 from portal.models import CustomerRelationship, PartnerKind
 from portal.services import audit_record
 from portal.text import control_character, in_english
@@ -54,17 +55,17 @@ class LineInput:
 def ensure_partner_transacts(partner):
     """Indirect resellers look but do not buy: their provider transacts for them (403)."""
     if not partner.transacts:
-        raise CartInputError(errors.CANNOT_TRANSACT, errors.RESELLER_CANNOT_TRANSACT, status=403)
+        raise CartInputError(ErrorCode.NOT_PERMITTED, errors.RESELLER_CANNOT_TRANSACT, status=403)
 
 
 def ensure_cart_active(cart, *, now=None):
     """An ordered or expired cart cannot change or be checked out again (800008)."""
     now = now or timezone.now()
     if cart.status != CartStatus.ACTIVE:
-        raise CartInputError(errors.CART_NOT_ACTIVE, errors.CART_ORDERED, params={"id": cart.pk})
+        raise CartInputError(ErrorCode.CART_NOT_ACTIVE, errors.CART_ORDERED, params={"id": cart.pk})
     if cart.expires_at <= now:
         raise CartInputError(
-            errors.CART_NOT_ACTIVE, errors.CART_EXPIRED, params={"id": cart.pk, "when": cart.expires_at.isoformat()}
+            ErrorCode.CART_NOT_ACTIVE, errors.CART_EXPIRED, params={"id": cart.pk, "when": cart.expires_at.isoformat()}
         )
 
 
@@ -74,7 +75,7 @@ def _relationship(partner, customer):
         CustomerRelationship.objects.owned_by(partner).filter(customer=customer).select_related("reseller").first()
     )
     if relationship is None:
-        raise CartInputError(errors.NO_RELATIONSHIP, errors.NO_COMMERCE_RELATIONSHIP, status=403)
+        raise CartInputError(ErrorCode.NO_RELATIONSHIP, errors.NO_COMMERCE_RELATIONSHIP, status=403)
     return relationship
 
 
@@ -84,38 +85,38 @@ def _resolve_reseller(partner, relationship, reseller):
     if reseller is None:
         return relationship.reseller if partner.is_indirect_provider else None
     if not partner.is_indirect_provider:
-        raise CartInputError(errors.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
+        raise CartInputError(ErrorCode.INVALID_RESELLER, errors.RESELLER_NOT_ALLOWED)
     if reseller.kind != PartnerKind.INDIRECT_RESELLER or not reseller.providers.filter(pk=partner.pk).exists():
-        raise CartInputError(errors.INVALID_RESELLER, errors.RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
+        raise CartInputError(ErrorCode.INVALID_RESELLER, RESELLER_NOT_LINKED, params={"mpn": reseller.mpn_id})
     return reseller
 
 
 def _parse_lines(lines):
     """Checks the shape of every line; returns the (product, sku, availability) id triples."""
     if not lines:
-        raise CartInputError(errors.INVALID_INPUT, errors.NO_LINES)
+        raise CartInputError(ErrorCode.INVALID_INPUT, errors.NO_LINES)
     triples = []
     for n, line in enumerate(lines):
         match = CATALOG_ITEM_ID.match(str(line.catalog_item_id or "").strip())
         if not match:
-            raise CartInputError(errors.INVALID_INPUT, errors.MALFORMED_CATALOG_ITEM, params={"id": line.catalog_item_id})
+            raise CartInputError(ErrorCode.INVALID_INPUT, errors.MALFORMED_CATALOG_ITEM, params={"id": line.catalog_item_id})
         quantity = line.quantity
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= errors.MAX_LINE_QUANTITY:
-            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_QUANTITY, params={"n": n})
+            raise CartInputError(ErrorCode.INVALID_INPUT, errors.INVALID_QUANTITY, params={"n": n})
         if line.term_duration not in TermDuration.values:
-            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_TERM, params={"term": line.term_duration})
+            raise CartInputError(ErrorCode.INVALID_INPUT, errors.INVALID_TERM, params={"term": line.term_duration})
         if line.billing_cycle not in LINE_BILLING_CYCLES:
-            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_BILLING_CYCLE, params={"cycle": line.billing_cycle})
+            raise CartInputError(ErrorCode.INVALID_INPUT, errors.INVALID_BILLING_CYCLE, params={"cycle": line.billing_cycle})
         if line.custom_term_end_date is not None and not isinstance(line.custom_term_end_date, date):
-            raise CartInputError(errors.INVALID_INPUT, errors.INVALID_INPUT_DATE)
+            raise CartInputError(ErrorCode.INVALID_INPUT, errors.INVALID_INPUT_DATE)
         if len(line.friendly_name or "") > errors.FRIENDLY_NAME_MAX_LENGTH:
             raise CartInputError(
-                errors.INVALID_INPUT, errors.FRIENDLY_NAME_TOO_LONG, params={"n": n, "max": errors.FRIENDLY_NAME_MAX_LENGTH}
+                ErrorCode.INVALID_INPUT, errors.FRIENDLY_NAME_TOO_LONG, params={"n": n, "max": errors.FRIENDLY_NAME_MAX_LENGTH}
             )
         character = control_character(line.friendly_name or "")
         if character:
             raise CartInputError(
-                errors.INVALID_INPUT, errors.FRIENDLY_NAME_CONTROL_CHARACTER, params={"n": n, "character": character}
+                ErrorCode.INVALID_INPUT, errors.FRIENDLY_NAME_CONTROL_CHARACTER, params={"n": n, "character": character}
             )
         triples.append(match.groups())
     return triples
@@ -131,7 +132,7 @@ def resolve_availabilities(lines):
     found = {a.catalog_item_id: a for a in Availability.objects.filter(condition).select_related("sku__product")}
     for p, s, a in triples:
         if f"{p}:{s}:{a}" not in found:
-            raise CartInputError(errors.INVALID_OFFER, errors.CATALOG_ITEM_NOT_FOUND, params={"id": f"{p}:{s}:{a}"})
+            raise CartInputError(ErrorCode.INVALID_OFFER, errors.CATALOG_ITEM_NOT_FOUND, params={"id": f"{p}:{s}:{a}"})
     return found
 
 
@@ -302,7 +303,7 @@ def _live_subscriptions(customer):
 def _end_date_error(line, allowed):
     if line.custom_term_end_date not in allowed:
         return (
-            errors.INVALID_CUSTOM_TERM_END_DATE,
+            ErrorCode.INVALID_CUSTOM_TERM_END_DATE,
             errors.CUSTOM_TERM_END_DATE_INVALID % {"date": line.custom_term_end_date.isoformat(),
                                                    "term": line.term_duration},
         )
@@ -315,15 +316,15 @@ def _limit_error(line, sku, held, partner, own_subscriptions, over_customer_limi
         remaining = max(0, sku.max_per_customer - held)
         if line.quantity > remaining:
             return (
-                errors.PER_CUSTOMER_LIMIT,
+                ErrorCode.PER_CUSTOMER_LIMIT,
                 errors.PER_CUSTOMER_LIMIT_MESSAGE % {"quantity": line.quantity, "remaining": remaining},
             )
     if partner.is_sandbox:
         if over_customer_limit:
-            return (errors.SANDBOX_LIMIT, errors.SANDBOX_CUSTOMERS % {"limit": errors.SANDBOX_MAX_CUSTOMERS})
+            return (ErrorCode.SANDBOX_LIMIT, errors.SANDBOX_CUSTOMERS % {"limit": errors.SANDBOX_MAX_CUSTOMERS})
         if own_subscriptions + 1 > errors.SANDBOX_MAX_SUBSCRIPTIONS_PER_CUSTOMER:
             return (
-                errors.SANDBOX_LIMIT,
+                ErrorCode.SANDBOX_LIMIT,
                 errors.SANDBOX_SUBSCRIPTIONS % {"limit": errors.SANDBOX_MAX_SUBSCRIPTIONS_PER_CUSTOMER},
             )
     return None
@@ -334,7 +335,7 @@ def _line_error(line, sku, missing, partner):
     availability = line.availability
     n = line.line_number
     if not availability.is_purchasable:
-        return errors.NOT_PURCHASABLE, errors.NOT_PURCHASABLE_MESSAGE % {"id": availability.catalog_item_id}
+        return ErrorCode.NOT_PURCHASABLE, errors.NOT_PURCHASABLE_MESSAGE % {"id": availability.catalog_item_id}
     if not availability.supports(line.term_duration, line.billing_cycle):
         if any(t.get("termDuration") == line.term_duration for t in availability.terms):
             message = errors.BILLING_CYCLE_NOT_SUPPORTED_MESSAGE % {
@@ -344,17 +345,17 @@ def _line_error(line, sku, missing, partner):
             message = errors.TERM_NOT_SUPPORTED_MESSAGE % {
                 "id": availability.availability_id, "n": n, "term": line.term_duration,
             }
-        return errors.TERM_NOT_SUPPORTED, message
+        return ErrorCode.TERM_NOT_SUPPORTED, message
     if line.quantity > sku.max_quantity:
-        return errors.SEATS_OUT_OF_RANGE, errors.SEATS_OVER_MAXIMUM % {
+        return ErrorCode.SEATS_OUT_OF_RANGE, errors.SEATS_OVER_MAXIMUM % {
             "quantity": line.quantity, "max": sku.max_quantity, "sku": sku.code,
         }
     if line.quantity < sku.min_quantity:
-        return errors.SEATS_OUT_OF_RANGE, errors.SEATS_UNDER_MINIMUM % {
+        return ErrorCode.SEATS_OUT_OF_RANGE, errors.SEATS_UNDER_MINIMUM % {
             "quantity": line.quantity, "min": sku.min_quantity, "sku": sku.code,
         }
     if partner.is_sandbox and line.quantity > errors.SANDBOX_MAX_LICENSES_PER_SUBSCRIPTION:
-        return errors.SANDBOX_LIMIT, errors.SANDBOX_LICENSES % {"limit": errors.SANDBOX_MAX_LICENSES_PER_SUBSCRIPTION}
+        return ErrorCode.SANDBOX_LIMIT, errors.SANDBOX_LICENSES % {"limit": errors.SANDBOX_MAX_LICENSES_PER_SUBSCRIPTION}
     if sku.pk in missing:
-        return errors.ADDON_PREREQUISITE_MISSING, errors.ADDON_NOT_PURCHASABLE
+        return ErrorCode.ADDON_PREREQUISITE_MISSING, errors.ADDON_NOT_PURCHASABLE
     return None

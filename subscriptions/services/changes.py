@@ -3,7 +3,6 @@ add-ons an upgrade made redundant (SPEC §5). Callers are permitted users of the
 transacting partner (``permissions.BUY``). ``version`` is checked as in ``lifecycle``: the
 same change twice is one change, a change decided on an old version is refused."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -22,7 +21,7 @@ from subscriptions.models import (
     SeatChangeKind,
     SubscriptionStatus,
 )
-from subscriptions.periods import billing_period, days_inclusive, prorate, trunc2
+from subscriptions.periods import days_inclusive, prorate, trunc2
 from subscriptions.selectors import allowed_custom_term_end_dates
 from subscriptions.selectors_quote import upgrade_quote
 from subscriptions.services.charge_events import _charge, _drop_scheduled_changes
@@ -36,6 +35,7 @@ from subscriptions.services.lifecycle import (
     _transition,
 )
 from subscriptions.services.renewal import renewal_start
+from subscriptions.windows import removal_request_deadline
 
 END_DATE_NOT_ALLOWED = _("%(date)s is not an allowed end date for this subscription. Choose one from the list.")
 ALIGN_NEEDS_AUTO_RENEW = _("Aligning the end date applies from the next term, so it needs auto-renew to be on.")
@@ -178,22 +178,6 @@ def _mark_redundant(addons, *, by, now):
         addon.redundant_since = now
         addon.made_redundant_by = by
         addon.save(update_fields=["redundant_since", "made_redundant_by", "updated_at"])
-
-
-def removal_request_deadline(addon):
-    """The last day to ask for a redundant add-on's removal: the end of the second billing
-    cycle of the upgraded subscription, counting the cycle in which the upgrade was first billed."""
-    upgraded = addon.made_redundant_by
-    if upgraded is None or addon.redundant_since is None:
-        return None
-    first_billed = (
-        upgraded.charge_events.filter(charge_type=ChargeType.CONVERT).order_by("occurred_at").values_list("charge_start", flat=True).first()
-        or timezone.localdate(addon.redundant_since)
-    )
-    end = upgraded.commitment_end_date + timedelta(days=366 * 3)  # let the cycles run past the term end
-    _, first_cycle_end = billing_period(upgraded.start_date, upgraded.billing_cycle, first_billed, end)
-    _, second_cycle_end = billing_period(upgraded.start_date, upgraded.billing_cycle, first_cycle_end + timedelta(days=1), end)
-    return second_cycle_end
 
 
 @transaction.atomic

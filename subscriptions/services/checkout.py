@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import LicenseChannel, TenantLicense
+from portal.errors import ErrorCode
 from portal.models import Customer
 from portal.services import audit_record
 from portal.text import in_english
@@ -36,9 +37,10 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from subscriptions.prices import prices_in_force
 from subscriptions.selectors import natural_end_date
 from subscriptions.services.cart import ensure_cart_active, ensure_partner_transacts, line_errors
-from subscriptions.services.pricing import first_charge, prices_in_force
+from subscriptions.services.pricing import first_charge
 from subscriptions.signals import subscriptions_purchased
 
 ORDER_GROUP = "0"  # every line of a cart goes into one order
@@ -57,7 +59,7 @@ def _existing_order(*, cart_id, partner_id, idempotency_key):
         order = Order.objects.owned_by(partner_id).filter(idempotency_key=idempotency_key).first()
         if order is not None:
             if order.cart_id != cart_id:
-                raise CartInputError(errors.IDEMPOTENCY_KEY_REUSED, errors.IDEMPOTENCY_KEY_CONFLICT, status=409)
+                raise CartInputError(ErrorCode.IDEMPOTENCY_KEY_REUSED, errors.IDEMPOTENCY_KEY_CONFLICT, status=409)
             return order
     return Order.objects.owned_by(partner_id).filter(cart_id=cart_id).first()
 
@@ -75,7 +77,7 @@ def cart_checkout(*, cart, acting_user, idempotency_key=None, request_id="") -> 
     idempotency key used for another cart."""
     if idempotency_key and len(idempotency_key) > errors.IDEMPOTENCY_KEY_MAX_LENGTH:
         raise CartInputError(
-            errors.INVALID_INPUT,
+            ErrorCode.INVALID_INPUT,
             errors.IDEMPOTENCY_KEY_TOO_LONG,
             params={"limit_value": errors.IDEMPOTENCY_KEY_MAX_LENGTH, "show_value": len(idempotency_key)},
         )
@@ -112,7 +114,7 @@ def _checkout_locked(*, cart_id, acting_user, idempotency_key, request_id):
         CartLine.objects.filter(cart=cart).select_related("availability__sku__product").order_by("line_number")
     )
     if not lines:
-        raise CartInputError(errors.INVALID_INPUT, errors.NO_LINES)
+        raise CartInputError(ErrorCode.INVALID_INPUT, errors.NO_LINES)
     found = line_errors(cart=cart, lines=lines, today=today)
     customer = cart.customer
     prices = prices_in_force(
@@ -163,7 +165,7 @@ def _price_errors(lines, prices, found, *, market):
     for line in lines:
         if line.pk not in found and (line.availability.sku_id, line.term_duration, line.billing_cycle) not in prices:
             missing[line.pk] = (
-                errors.PRICE_NOT_AVAILABLE,
+                ErrorCode.PRICE_NOT_AVAILABLE,
                 str(errors.PRICE_NOT_AVAILABLE_MESSAGE % {
                     "sku": line.availability.sku.code, "term": line.term_duration,
                     "cycle": line.billing_cycle, "market": market,
@@ -185,7 +187,7 @@ def _save_line_errors(lines, found):
 
 
 def _order_errors(lines):
-    order_errors = [{"orderGroupId": ORDER_GROUP, "code": errors.CART_ITEM_ERRORS,
+    order_errors = [{"orderGroupId": ORDER_GROUP, "code": ErrorCode.CART_ITEM_ERRORS,
                      "description": str(errors.CART_HAS_ERRORS)}]
     order_errors += [
         {"orderGroupId": ORDER_GROUP, "code": line.error_code, "description": line.error_description,

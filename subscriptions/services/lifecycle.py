@@ -39,7 +39,6 @@ from subscriptions.services.charge_events import _charge, _current_period, _drop
 from subscriptions.windows import can_cancel, cancellation_deadline, refundable_quantity, window
 
 # Partner Center codes and the texts users see; tests import them.
-CODE_CANNOT_DECREASE = ErrorCode.CANNOT_DECREASE
 CANNOT_DECREASE = _("Subscription quantity cannot be decreased.")
 CANCEL_WINDOW_CLOSED = _(
     "This subscription can no longer be cancelled: cancellation is allowed only within 168 hours of its "
@@ -55,7 +54,6 @@ AZURE_PLAN_HAS_NO_SEATS = _(
     "The Azure plan has no seats, term or renewal: manage its Azure subscriptions on the customer's Azure plan page."
 )
 UNSUPPORTED_TERM = _("The offer does not support %(term)s with %(cycle)s billing.")
-CODE_CHANGED = ErrorCode.CONCURRENCY_CONFLICT
 CHANGED_SINCE_READ = _(
     "The subscription was changed by someone else after version %(seen)s was read (it is at version %(current)s "
     "now). Nothing was changed: read it again and make your change from its current state."
@@ -77,7 +75,7 @@ class SubscriptionChanged(SubscriptionError):
 
     def __init__(self, *, seen, current):
         super().__init__(
-            CODE_CHANGED, CHANGED_SINCE_READ, status=409, params={"seen": seen, "current": current.version}
+            ErrorCode.CONCURRENCY_CONFLICT, CHANGED_SINCE_READ, status=409, params={"seen": seen, "current": current.version}
         )
         self.seen = seen
         self.current = current
@@ -187,7 +185,7 @@ def subscription_set_quantity(*, subscription, quantity, acting_user, version=No
         period_days = days_inclusive(first, last)
         remaining_days = days_inclusive(today, last) if today <= last else 0
         if delta < 0 and -delta > refundable_quantity(subscription, now):
-            raise SubscriptionError(CODE_CANNOT_DECREASE, CANNOT_DECREASE)
+            raise SubscriptionError(ErrorCode.CANNOT_DECREASE, CANNOT_DECREASE)
         subscription.quantity = quantity
         _drop_scheduled_changes(subscription)
         subscription.save()

@@ -10,36 +10,9 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
-
-from catalog.models import PriceListEntry
 from subscriptions.periods import CYCLE_MONTHS, TERM_MONTHS, add_months, days_inclusive, trunc2
+from subscriptions.prices import prices_in_force
 from subscriptions.selectors import natural_end_date
-
-
-def prices_in_force(*, keys, market, segment_by_sku=None, on_date):
-    """{(sku_id, term, billing plan): PriceListEntry} for the market's rows in force on
-    ``on_date`` (the latest ``effective_start`` wins). ``keys`` are (sku_id, term, billing
-    plan) tuples; one query whatever their number. Segment: the availability's, else any."""
-    keys = set(keys)
-    if not keys:
-        return {}
-    sku_ids = {k[0] for k in keys}
-    rows = (
-        PriceListEntry.objects.filter(sku_id__in=sku_ids, market=market, effective_start__lte=on_date)
-        .filter(Q(effective_end__isnull=True) | Q(effective_end__gt=on_date))
-        .order_by("-effective_start", "pk")
-    )
-    found = {}
-    for row in rows:
-        key = (row.sku_id, row.term_duration, row.billing_plan)
-        if key not in keys or key in found:
-            continue
-        wanted_segment = (segment_by_sku or {}).get(row.sku_id)
-        if wanted_segment and row.segment != wanted_segment:
-            continue
-        found[key] = row
-    return found
 
 
 @dataclass(frozen=True)

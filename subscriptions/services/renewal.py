@@ -15,8 +15,8 @@ from catalog.models import Availability, TenantLicense
 from portal.models import Customer
 from subscriptions.models import ChargeEvent, ChargeType, SeatChange, SeatChangeKind, Subscription, SubscriptionStatus
 from subscriptions.periods import CYCLE_MONTHS, billing_period, days_inclusive, prorate, term_end
+from subscriptions.prices import prices_in_force
 from subscriptions.services.charge_events import _drop_scheduled_changes, event_terms
-from subscriptions.services.pricing import prices_in_force
 from subscriptions.windows import window
 
 PRICE_PLACES = Decimal("0.000001")

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 
 from catalog.models import LicenseChannel
+from portal.errors import ErrorCode
 from portal.models import Role
-from subscriptions import errors
 from subscriptions.models import Cart, CartStatus, Order, Subscription
 from tests.factories import CartFactory, CustomerFactory, ResellerFactory, TenantLicenseFactory, ensure_relationship
 from tests.subscriptions.test_cart import make_catalog
@@ -164,7 +164,7 @@ def test_line_errors_at_checkout_come_back_as_order_errors(clock, api_client, pa
     cart_id = post_cart(client, customer, [line(catalog.addon_av)]).json()["id"]
     body = checkout(client, customer, cart_id).json()
     assert body["orders"] == []
-    assert [e["code"] for e in body["orderErrors"]] == [errors.CART_ITEM_ERRORS, errors.ADDON_PREREQUISITE_MISSING]
+    assert [e["code"] for e in body["orderErrors"]] == [ErrorCode.CART_ITEM_ERRORS, ErrorCode.ADDON_PREREQUISITE_MISSING]
     assert body["orderErrors"][1]["lineItemNumber"] == 0
     assert not Order.objects.exists()
 
@@ -312,7 +312,7 @@ def test_put_of_an_ordered_cart_is_refused(clock, api_client, partner_a, custome
         content_type="application/json",
     )
     assert response.status_code == 400
-    assert response.json()["code"] == errors.CART_NOT_ACTIVE
+    assert response.json()["code"] == ErrorCode.CART_NOT_ACTIVE
 
 
 def test_helpdesk_can_read_a_cart_but_not_change_it(api_client, partner_a, customer_of, catalog):
@@ -365,7 +365,7 @@ def test_unknown_or_unlinked_reseller_is_800016(api_client, provider, catalog, m
     lines = [line(catalog.base_av, participants=[{"key": "TransactionReseller", "value": mpn}])]
     response = post_cart(api_client(provider), customer, lines)
     assert response.status_code == 400
-    assert response.json()["code"] == errors.INVALID_RESELLER
+    assert response.json()["code"] == ErrorCode.INVALID_RESELLER
     assert Cart.objects.count() == 0
 
 
@@ -374,7 +374,7 @@ def test_direct_bill_partner_cannot_name_a_reseller(api_client, partner_a, custo
     lines = [line(catalog.base_av, participants=[{"key": "TransactionReseller", "value": reseller.mpn_id}])]
     response = post_cart(api_client(partner_a), customer, lines)
     assert response.status_code == 400
-    assert response.json()["code"] == errors.INVALID_RESELLER
+    assert response.json()["code"] == ErrorCode.INVALID_RESELLER
 
 
 # --- idempotency --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from catalog.models import AZURE_PLAN_PRODUCT_ID, ProductType
 from portal.errors import ErrorCode
 from portal.models import Role
 from subscriptions.models import SeatChange, SubscriptionStatus
-from subscriptions.services.lifecycle import CANNOT_DECREASE, CODE_CANNOT_DECREASE, SCHEDULE_NEEDS_AUTO_RENEW
+from subscriptions.services.lifecycle import CANNOT_DECREASE, SCHEDULE_NEEDS_AUTO_RENEW
 from tests.factories import (
     CustomerFactory,
     ProductFactory,
@@ -206,7 +206,7 @@ def test_reduce_at_168_01_is_800090(api_client, partner_a, customer_of):
     with time_machine.travel(PURCHASED + 168 * HOUR + MINUTE, tick=False):
         response = patch(api_client(partner_a), customer, subscription, {"quantity": 3})
     assert response.status_code == 400
-    assert response.json() == {"code": CODE_CANNOT_DECREASE, "description": str(CANNOT_DECREASE), "data": []}
+    assert response.json() == {"code": ErrorCode.CANNOT_DECREASE, "description": str(CANNOT_DECREASE), "data": []}
     subscription.refresh_from_db()
     assert subscription.quantity == 5
 
@@ -246,7 +246,7 @@ def test_a_refused_field_rolls_back_the_others(api_client, partner_a, customer_o
             {"friendlyName": "After", "autoRenewEnabled": False, "quantity": 1},
         )
     assert response.status_code == 400
-    assert response.json()["code"] == CODE_CANNOT_DECREASE
+    assert response.json()["code"] == ErrorCode.CANNOT_DECREASE
     subscription.refresh_from_db()
     assert (subscription.friendly_name, subscription.auto_renew_enabled, subscription.quantity) == ("Before", True, 5)
     assert SeatChange.objects.filter(subscription=subscription).count() == 1

@@ -8,6 +8,7 @@ import time_machine
 from django.urls import reverse
 
 from catalog.models import LicenseChannel
+from portal.errors import ErrorCode
 from subscriptions.models import Cart, CartStatus, Order, Subscription
 from subscriptions.services.cart import cart_create
 from subscriptions.services.checkout import cart_checkout
@@ -350,7 +351,7 @@ def test_line_errors_are_stored_in_english_and_shown_in_the_readers_language(mak
 
     # Stored in English whatever the language of the request that validated the cart.
     assert [(ln.error_code, ln.error_description) for ln in CartLine.objects.order_by("cart__created_at")] == [
-        (errors.ADDON_PREREQUISITE_MISSING, addon_en), (errors.SEATS_OUT_OF_RANGE, seats_en),
+        (ErrorCode.ADDON_PREREQUISITE_MISSING, addon_en), (ErrorCode.SEATS_OUT_OF_RANGE, seats_en),
     ]
     # The API returns them in English, even to a caller that asks for Italian.
     api = api_client(partner_a)

@@ -8,6 +8,7 @@ import time_machine
 
 from catalog.models import LicenseChannel, TenantLicense
 from overage.models import OverageSetting
+from portal.errors import ErrorCode
 from portal.models import AuditEvent
 from subscriptions import errors
 from subscriptions.errors import CartInputError
@@ -143,7 +144,7 @@ def test_expired_cart_cannot_be_checked_out(clock):
     clock.shift(datetime.timedelta(days=7, seconds=1))
     with pytest.raises(CartInputError) as caught:
         cart_checkout(cart=cart, acting_user=user)
-    assert caught.value.code == errors.CART_NOT_ACTIVE
+    assert caught.value.code == ErrorCode.CART_NOT_ACTIVE
     assert not Order.objects.exists()
 
 
@@ -182,7 +183,7 @@ def test_missing_price_is_a_line_error_not_a_crash(clock):
                        lines=[line(catalog.base_av), line(catalog.base_av, term="P1M")])
     result = cart_checkout(cart=cart, acting_user=user)
     assert result.order is None
-    assert result.order_errors[1]["code"] == errors.PRICE_NOT_AVAILABLE
+    assert result.order_errors[1]["code"] == ErrorCode.PRICE_NOT_AVAILABLE
     assert result.order_errors[1]["lineItemNumber"] == 1
     assert "market IT" in result.order_errors[1]["description"]
 

@@ -1,12 +1,16 @@
 """Issue 4 (100,000 subscriptions, 5,000 customers): the Subscriptions list's query budget
 with a customer chosen, the customer picker of large partners and its options endpoint."""
 
+from pathlib import Path
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from catalog import filters as catalog_filters
 from catalog.models import ConsumptionType
 from portal.models import Customer, CustomerRelationship
+from subscriptions import filters as subscription_filters
 from subscriptions.filters import PICKER_THRESHOLD
 from tests.factories import (
     OverageAssignmentFactory,
@@ -100,6 +104,19 @@ def test_small_partner_keeps_the_plain_select(make_member, partner_a, telco_cust
     assert '<select name="customer"' in body
     assert f'<option value="{telco_customer.tenant_id}" selected>Alpine Ski House</option>' in body
     assert 'data-testid="customer-picker"' not in body
+
+
+@pytest.mark.parametrize("module", [subscription_filters, catalog_filters], ids=["subscriptions", "catalog"])
+def test_the_customer_widgets_render_templates_not_html_built_in_python(module):
+    """Issue 14 item 6: the pickers' markup is in widget templates (``templates/widgets/``,
+    ``templates/subscriptions/widgets/``), escaped by the template engine."""
+    assert "mark_safe" not in Path(module.__file__).read_text(encoding="utf-8")
+
+
+def test_the_select_escapes_names_as_before(make_member, partner_a, customer_of):
+    customer = customer_of(partner_a, name='Tom & "Jerry" <b>')
+    body = make_member(partner_a).get(f"{LIST}?customer={customer.tenant_id}").content.decode()
+    assert f'<option value="{customer.tenant_id}" selected>Tom &amp; &quot;Jerry&quot; &lt;b&gt;</option>' in body
 
 
 def test_large_partner_gets_the_picker_with_the_chosen_name(make_member, partner_a, telco_customer):

@@ -4,6 +4,7 @@ count, row flags and the CSV export."""
 import csv
 import datetime
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -11,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import AZURE_PLAN_PRODUCT_ID
 from portal.models import Role
+from subscriptions.list_columns import EXPORT_COLUMNS, PAGE_COLUMNS
 from subscriptions.models import SubscriptionStatus
 from tests.factories import ProductFactory, SkuFactory, SubscriptionFactory
 
@@ -283,3 +286,25 @@ def test_csv_export_neutralises_formulas_and_keeps_numbers(make_member, partner_
     assert row["FriendlyName"] == "'=HYPERLINK(\"http://evil\",\"x\")"
     assert row["CustomerName"] == "'@SUM(1+1)"
     assert row["Quantity"] == "12"
+
+
+def test_csv_export_header_is_partner_centers_field_names_in_their_order(make_member, partner_a, a_sub):
+    content = b"".join(make_member(partner_a).get(EXPORT).streaming_content)
+    assert content.split(b"\r\n")[0] == (
+        b"SubscriptionId,CustomerName,CustomerTenantId,OfferId,OfferName,FriendlyName,Quantity,Status,"
+        b"TermDuration,BillingCycle,StartDate,CommitmentEndDate,AutoRenewEnabled,IsAddOn,ConsumptionType,ResellerMpnId"
+    )
+    assert len(_csv(make_member(partner_a).get(EXPORT))[0]) == len(EXPORT_COLUMNS)
+
+
+def test_each_row_has_one_cell_per_column_of_the_header(make_member, partner_a, customer_of, a_sub):
+    """The page's header comes from ``list_columns``; its cells are written in the row partial:
+    they must stay in step, the Azure plan's row (no seats, term or renewal) included."""
+    azure_plan = SkuFactory(product=ProductFactory(id=AZURE_PLAN_PRODUCT_ID, title="Azure plan"), title="Azure plan")
+    SubscriptionFactory(partner=partner_a, customer=customer_of(partner_a), sku=azure_plan)
+    html = make_member(partner_a).get(LIST).content.decode()
+    header = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+    rows = re.findall(r'<tr [^>]*data-testid="subscription-row"[^>]*>(.*?)</tr>', html, re.S)
+    assert header.count("<th") == len(PAGE_COLUMNS)
+    assert len(rows) == 2
+    assert [row.count("<td") for row in rows] == [len(PAGE_COLUMNS)] * 2
