@@ -37,7 +37,6 @@ SPLIT_IN_PROGRESS = {
     "bench/catalog.py::main": SPLITSUBS,
     "bench/subscriptions.py::build": SPLITSUBS,
     "billing/selectors.py::charges_by_month": DASHFAST,
-    "dashboard/items.py::todo_items": DASHFAST,
 }
 # Selector module -> why it still imports a services module.
 SELECTORS_IMPORTING_SERVICES = {
