@@ -252,9 +252,12 @@ def blocked_calls_in_months(*, partner, months, limit=20):
     month: ``[{"month", "customer_name", "tenant_id", "calls", "minutes"}]``, most minutes
     first. One query: the months' published runs are read in a subquery."""
     runs = BillingMonth.objects.filter(month__in=months).values("published_run")
+    # The scope as a probe of each blocked call's customer: as ``customer__in`` the database
+    # first listed every customer of the partner (5,000 relationship probes on the bench).
+    partners_customer = Customer.objects.transacted_by(partner).filter(pk=OuterRef("usage_record__customer_id"))
     rows = (
         RatedCall.objects.filter(run__in=runs, blocked_minutes__gt=0)
-        .filter(usage_record__customer__in=Customer.objects.transacted_by(partner))
+        .filter(Exists(partners_customer))
         .values("billing_month__month", "usage_record__customer__name", "usage_record__customer__tenant_id")
         .annotate(calls=Count("id"), minutes=Sum("blocked_minutes"))
         .order_by("-minutes", "usage_record__customer__name")

@@ -110,9 +110,12 @@ def addons_outliving_base(*, partner, today=None, limit=ATTENTION_LIMIT):
         # from the add-on SKUs and reads every add-on subscription.
         addons = branch.filter(Exists(Sku.objects.filter(pk=OuterRef("sku_id"), is_addon=True)),
                                status=SubscriptionStatus.ACTIVE)
+        # By end date alone, the index's order: a tie-break by id made the database read and
+        # test every add-on of the first end dates to sort them (a few hundred a day on the
+        # bench: 10 ms instead of 1). Ties come in index order; the rows read are sorted below.
         rows += annotate_list_flags(addons.select_related(*related)).filter(
             commitment_end_date__gt=F("base_end_date")
-        ).order_by("commitment_end_date", "pk")[:limit]
+        ).order_by("commitment_end_date")[:limit]
     return sorted(rows, key=lambda row: (row.commitment_end_date, row.pk))[:limit]
 
 
@@ -129,9 +132,11 @@ def open_removal_requests(*, partner, limit=ATTENTION_LIMIT):
 
 def ending_without_auto_renew(*, partner, today=None, days=RENEWAL_HORIZON_DAYS, limit=ATTENTION_LIMIT):
     """Active license subscriptions whose term ends within ``days`` of ``today`` with
-    auto-renew off: they expire on their end date (SPEC §5). Soonest first; one query."""
+    auto-renew off: they expire on their end date (SPEC §5). Soonest first; one query.
+    Read in end date order alone, the index's (as ``addons_outliving_base``): which of the
+    subscriptions ending on one day make the limit is the index's choice."""
     today = today or timezone.localdate()
-    return list(
+    ending = (
         Subscription.objects.transacted_by(partner)
         .licenses()
         .filter(
@@ -141,5 +146,6 @@ def ending_without_auto_renew(*, partner, today=None, days=RENEWAL_HORIZON_DAYS,
             commitment_end_date__lte=today + datetime.timedelta(days=days),
         )
         .select_related("customer", "partner", "sku")
-        .order_by("commitment_end_date", "pk")[:limit]
+        .order_by("commitment_end_date")[:limit]
     )
+    return sorted(ending, key=lambda subscription: (subscription.commitment_end_date, subscription.pk))
