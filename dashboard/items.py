@@ -28,8 +28,11 @@ from subscriptions.selectors_list import NOT_TRANSACTING_PARTNER
 DANGER, WARNING, INFO = "danger", "warning", "info"
 SEVERITY_ORDER = {DANGER: 0, WARNING: 1, INFO: 2}
 SOON = datetime.timedelta(days=7)
-# Each kind lists at most this many items (the most urgent); its page has the rest.
-PER_KIND = 10
+# Each kind lists at most this many items (the most urgent); the page says which kinds have
+# more. A partner with a long list acts on the top of it first; each item's page has the rest.
+PER_KIND = 5
+# What each selector is asked for: one more than is shown tells whether there are more.
+FETCHED = PER_KIND + 1
 
 # The kinds, in the order they come within one severity (the template words each one).
 WINDOW_CLOSING = "window_closing"
@@ -107,6 +110,15 @@ class _Shared:
         self.manage_overage_url = _route("overage:manage", SAMPLE_ID)
         self.credits_url = _route("billing:credits", SAMPLE_ID)
         self.billing_url = reverse("billing:home")
+        self.cut_kinds = []  # the kinds that had more items than are shown
+
+    def most_urgent(self, kind, rows):
+        """The first ``PER_KIND`` of a selector's ``rows`` (most urgent first), noting the
+        kind when it had more."""
+        rows = list(rows)
+        if len(rows) > PER_KIND:
+            self.cut_kinds.append(kind)
+        return rows[:PER_KIND]
 
     def _denial(self, action):
         if permissions.can(self.membership, action):
@@ -145,7 +157,8 @@ def _windows_closing(shared, partner, now):
     return [
         shared.subscription_item(WINDOW_CLOSING, DANGER, row.subscription, when=row.deadline, subject=row,
                               words=wording.window_closing(row))
-        for row in subscription_selectors.seat_windows_closing(partner=partner, now=now, limit=PER_KIND)
+        for row in shared.most_urgent(
+            WINDOW_CLOSING, subscription_selectors.seat_windows_closing(partner=partner, now=now, limit=FETCHED))
     ]
 
 
@@ -153,9 +166,9 @@ def _blocked_calls(shared, partner, today):
     if not shared.can_see_billing:
         return []
     this_month = today.replace(day=1)
-    rows = billing_selectors.blocked_calls_in_months(
-        partner=partner, months=[this_month, add_months(this_month, -1)], limit=PER_KIND
-    )
+    rows = shared.most_urgent(BLOCKED_CALLS, billing_selectors.blocked_calls_in_months(
+        partner=partner, months=[this_month, add_months(this_month, -1)], limit=FETCHED
+    ))
     items = []
     for row in rows:
         row["current"] = row["month"] == this_month
@@ -172,12 +185,14 @@ def _removal_requests(shared, partner, today):
         shared.subscription_item(REMOVAL_REQUEST, DANGER if request.deadline - today <= SOON else WARNING,
                               request.subscription, when=request.deadline, subject=request,
                               words=wording.removal_request(request))
-        for request in subscription_selectors.open_removal_requests(partner=partner, limit=PER_KIND)
+        for request in shared.most_urgent(
+            REMOVAL_REQUEST, subscription_selectors.open_removal_requests(partner=partner, limit=FETCHED))
     ]
 
 
 def _ending_without_auto_renew(shared, partner, today):
-    subscriptions = subscription_selectors.ending_without_auto_renew(partner=partner, today=today, limit=PER_KIND)
+    subscriptions = shared.most_urgent(ENDING_NO_RENEW, subscription_selectors.ending_without_auto_renew(
+        partner=partner, today=today, limit=FETCHED))
     return [
         shared.subscription_item(ENDING_NO_RENEW, DANGER if subscription.commitment_end_date - today <= SOON else WARNING,
                               subscription, when=subscription.commitment_end_date, subject=subscription,
@@ -190,13 +205,15 @@ def _overage_off(shared, partner):
     return [
         shared.manage_overage_item(OVERAGE_OFF, WARNING, customer_name=customer.name, tenant_id=customer.tenant_id,
                                 subject=customer, words=wording.overage_off())
-        for customer in overage_selectors.customers_with_overage_off(partner=partner, limit=PER_KIND)
+        for customer in shared.most_urgent(
+            OVERAGE_OFF, overage_selectors.customers_with_overage_off(partner=partner, limit=FETCHED))
     ]
 
 
 def _auto_recharge(shared, partner):
     items = []
-    for account in billing_selectors.auto_recharge_blocking_postpaid(partner=partner, limit=PER_KIND):
+    accounts = billing_selectors.auto_recharge_blocking_postpaid(partner=partner, limit=FETCHED)
+    for account in shared.most_urgent(AUTO_RECHARGE, accounts):
         tenant_id = account.customer.tenant_id
         items.append(shared.item(
             AUTO_RECHARGE, WARNING, customer_name=account.customer.name, tenant_id=tenant_id, subject=account,
@@ -212,12 +229,22 @@ def _addons_outliving_base(shared, partner, today):
     return [
         shared.subscription_item(ADDON_OUTLIVES_BASE, INFO, addon, when=addon.base_end_date, subject=addon,
                               words=wording.addon_outlives_base(addon))
-        for addon in subscription_selectors.addons_outliving_base(partner=partner, today=today, limit=PER_KIND)
+        for addon in shared.most_urgent(
+            ADDON_OUTLIVES_BASE, subscription_selectors.addons_outliving_base(partner=partner, today=today, limit=FETCHED))
     ]
 
 
+@dataclass
+class TodoList:
+    """The to-do list: ``items`` most urgent first; ``cut_kinds``, the labels of the kinds
+    that have more items than the ``PER_KIND`` shown."""
+
+    items: list
+    cut_kinds: list
+
+
 def todo_items(*, membership, now=None):
-    """The member's to-do list, most urgent first: ``[Item]``."""
+    """The member's to-do list (``TodoList``), at most ``PER_KIND`` items of each kind."""
     partner = membership.partner
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -231,7 +258,8 @@ def todo_items(*, membership, now=None):
         *_auto_recharge(shared, partner),
         *_addons_outliving_base(shared, partner, today),
     ]
-    return sorted(items, key=lambda item: item.sort_key)
+    items.sort(key=lambda item: item.sort_key)
+    return TodoList(items, [str(wording.KIND_LABELS[kind]) for kind in KIND_ORDER if kind in shared.cut_kinds])
 
 
 def month_charges(*, membership, today=None):
