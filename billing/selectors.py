@@ -314,11 +314,19 @@ def charges_by_month(*, partner, months):
 
     Four queries whatever the number of months: ``{month: [MonthCharges by currency]}``."""
     months = sorted(set(months))
-    charges = {month: {} for month in months}
+    charges = {month: {} for month in months}  # month -> currency -> MonthCharges
+    _add_usage_charges(charges, partner=partner, months=months)
+    _add_charge_events(charges, partner=partner, months=months)
+    _add_monthly_instalments(charges, partner=partner, months=months)
+    return {month: _rounded(charges[month]) for month in months}
 
-    def bucket(month, currency):
-        return charges[month].setdefault(currency, MonthCharges(currency))
 
+def _charges_of(charges, month, currency):
+    return charges[month].setdefault(currency, MonthCharges(currency))
+
+
+def _add_usage_charges(charges, *, partner, months):
+    """The months' post-paid overage and credit draws, of their published ratings. Two queries."""
     runs = BillingMonth.objects.filter(month__in=months).values("published_run")
     postpaid = (
         RatedCall.objects.transacted_by(partner)
@@ -326,16 +334,20 @@ def charges_by_month(*, partner, months):
         .values("billing_month__month", "currency").annotate(total=Sum("postpaid_amount")).order_by()
     )
     for row in postpaid:
-        bucket(row["billing_month__month"], row["currency"]).postpaid += Decimal(row["total"] or 0)
+        _charges_of(charges, row["billing_month__month"], row["currency"]).postpaid += Decimal(row["total"] or 0)
     draws = (
         CreditLedgerEntry.objects.transacted_by(partner)
         .filter(kind=CreditEntryKind.USAGE_DRAW, billing_month__month__in=months)
         .values("billing_month__month", "account__currency").annotate(total=Sum("amount")).order_by()
     )
     for row in draws:
-        bucket(row["billing_month__month"], row["account__currency"]).credit_draws -= Decimal(row["total"] or 0)
-    # The months' events: an index range of ``occurred_at``, each joined to its subscription
-    # for the scope.
+        month_charges = _charges_of(charges, row["billing_month__month"], row["account__currency"])
+        month_charges.credit_draws -= Decimal(row["total"] or 0)
+
+
+def _add_charge_events(charges, *, partner, months):
+    """The licence charge events dated in the months: an index range of ``occurred_at``, each
+    joined to its subscription for the scope. One query."""
     first = datetime.combine(months[0], datetime.min.time(), tzinfo=dt_timezone.utc)
     after = datetime.combine(month_last_day(months[-1]) + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
     events = (
@@ -346,9 +358,13 @@ def charges_by_month(*, partner, months):
     for row in events:
         month = _first_day(row["month"])
         if month in charges:
-            bucket(month, row["currency"]).licences += Decimal(row["total"] or 0)
-    # The monthly instalments from the totals the database keeps per start and end month
-    # (``MonthlyInstalmentTotal``): a few hundred rows, not every subscription.
+            _charges_of(charges, month, row["currency"]).licences += Decimal(row["total"] or 0)
+
+
+def _add_monthly_instalments(charges, *, partner, months):
+    """One instalment of each live monthly license whose term started before the month and
+    ends in it or later, from the totals the database keeps per start and end month
+    (``MonthlyInstalmentTotal``): a few hundred rows, not every subscription. One query."""
     instalments = (
         MonthlyInstalmentTotal.objects.transacted_by(partner)
         .filter(start_month__lt=months[-1], end_month__gte=months[0])
@@ -362,11 +378,12 @@ def charges_by_month(*, partner, months):
     for row in instalments:
         for n, month in enumerate(months):
             if row[f"m{n}"]:
-                bucket(month, row["currency"]).licences += Decimal(row[f"m{n}"])
-    result = {}
-    for month in months:
-        for item in charges[month].values():
-            for name in ("postpaid", "credit_draws", "licences"):
-                setattr(item, name, getattr(item, name).quantize(Decimal("0.01")))
-        result[month] = [charges[month][currency] for currency in sorted(charges[month])]
-    return result
+                _charges_of(charges, month, row["currency"]).licences += Decimal(row[f"m{n}"])
+
+
+def _rounded(by_currency):
+    """A month's charges to the cent, by currency code."""
+    for item in by_currency.values():
+        for name in ("postpaid", "credit_draws", "licences"):
+            setattr(item, name, getattr(item, name).quantize(Decimal("0.01")))
+    return [by_currency[currency] for currency in sorted(by_currency)]
