@@ -27,8 +27,7 @@ from billing.models import (
 from billing.reconciliation_format import USAGE_CHARGE_TYPE, line_kind, month_last_day, totals_of
 from billing.reconciliation_selectors import reconciliation_lines
 from catalog.models import BillingCycle
-from overage.selectors import overage_not_owned_by
-from overage.rules import overage_capable_subscriptions
+from overage.selectors import BY_NAME, customers_overage_managed_by
 from portal.models import Customer
 from subscriptions.models import ChargeEvent, ChargeType, MonthlyInstalmentTotal
 
@@ -278,15 +277,15 @@ def auto_recharge_blocking_postpaid(*, partner, limit=20):
     """Credit accounts with auto-recharge on, of the partner's customers whose overage the
     partner manages (a live overage-capable subscription, the setting not another partner's):
     post-paid overage will never start for them (SPEC §8). By customer; one query."""
-    capable = overage_capable_subscriptions(customer=OuterRef("customer"), partner=partner)
-    return list(
-        CreditAccount.objects.transacted_by(partner)
-        .filter(auto_recharge=True)
-        .filter(Exists(capable))
-        .exclude(Exists(overage_not_owned_by(partner).filter(customer=OuterRef("customer"))))
-        .select_related("customer")
-        .order_by("customer__name", "pk")[:limit]
+    # Read from the customers (each has one account), driven like the overage-off list: from
+    # the accounts, the scope listed every customer of the partner first.
+    customers = (
+        customers_overage_managed_by(partner)
+        .filter(credit_account__auto_recharge=True)
+        .select_related("credit_account")
+        .order_by(*BY_NAME)[:limit]
     )
+    return [customer.credit_account for customer in customers]
 
 
 @dataclass
