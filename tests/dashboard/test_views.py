@@ -17,6 +17,7 @@ from portal.models import Membership, Role
 from subscriptions.periods import add_months
 from tests.dashboard import scenario
 from tests.factories.portal import CustomerFactory
+from tests.factories.subscriptions import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -156,6 +157,16 @@ def test_a_list_within_the_limit_says_nothing_of_more(make_member, partner_a):
     response = make_member(partner_a, Role.GLOBAL_ADMIN).get("/")
     assert len(items(response)) == 7 * PER_KIND
     assert 'data-testid="todo-more"' not in response.content.decode()
+
+
+def test_item_words_are_escaped_like_any_value(make_member, partner_a):
+    customer = CustomerFactory(partner=partner_a, name="Tom & <b>Jerry</b>")
+    SubscriptionFactory(partner=partner_a, customer=customer, friendly_name="<script>x</script> Suite",
+                        auto_renew_enabled=False, commitment_end_date=timezone.localdate() + dt.timedelta(days=10))
+    response = make_member(partner_a, Role.GLOBAL_ADMIN).get("/")
+    html = item_html(response, "ending_no_renew", "Tom &amp; &lt;b&gt;Jerry&lt;/b&gt;")
+    assert "&lt;script&gt;x&lt;/script&gt; Suite ×" in html
+    assert "<script>x" not in response.content.decode()
 
 
 def test_demo_dashboards_show_alpines_blocked_calls_and_fourth_coffees_auto_recharge(client):
