@@ -34,7 +34,7 @@ PER_KIND = 5
 # What each selector is asked for: one more than is shown tells whether there are more.
 FETCHED = PER_KIND + 1
 
-# The kinds, in the order they come within one severity (the template words each one).
+# The kinds, in the order they come within one severity (``dashboard.wording`` words each one).
 WINDOW_CLOSING = "window_closing"
 BLOCKED_CALLS = "blocked_calls"
 REMOVAL_REQUEST = "removal_request"
@@ -156,7 +156,7 @@ class _Shared:
 def _windows_closing(shared, partner, now):
     return [
         shared.subscription_item(WINDOW_CLOSING, DANGER, row.subscription, when=row.deadline, subject=row,
-                              words=wording.window_closing(row))
+                                 words=wording.window_closing(row))
         for row in shared.most_urgent(
             WINDOW_CLOSING, subscription_selectors.seat_windows_closing(partner=partner, now=now, limit=FETCHED))
     ]
@@ -183,8 +183,8 @@ def _blocked_calls(shared, partner, today):
 def _removal_requests(shared, partner, today):
     return [
         shared.subscription_item(REMOVAL_REQUEST, DANGER if request.deadline - today <= SOON else WARNING,
-                              request.subscription, when=request.deadline, subject=request,
-                              words=wording.removal_request(request))
+                                 request.subscription, when=request.deadline, subject=request,
+                                 words=wording.removal_request(request))
         for request in shared.most_urgent(
             REMOVAL_REQUEST, subscription_selectors.open_removal_requests(partner=partner, limit=FETCHED))
     ]
@@ -194,9 +194,9 @@ def _ending_without_auto_renew(shared, partner, today):
     subscriptions = shared.most_urgent(ENDING_NO_RENEW, subscription_selectors.ending_without_auto_renew(
         partner=partner, today=today, limit=FETCHED))
     return [
-        shared.subscription_item(ENDING_NO_RENEW, DANGER if subscription.commitment_end_date - today <= SOON else WARNING,
-                              subscription, when=subscription.commitment_end_date, subject=subscription,
-                              words=wording.ending_no_renew(subscription))
+        shared.subscription_item(ENDING_NO_RENEW, DANGER if subscription.commitment_end_date - today <= SOON
+                                 else WARNING, subscription, when=subscription.commitment_end_date,
+                                 subject=subscription, words=wording.ending_no_renew(subscription))
         for subscription in subscriptions
     ]
 
@@ -204,7 +204,7 @@ def _ending_without_auto_renew(shared, partner, today):
 def _overage_off(shared, partner):
     return [
         shared.manage_overage_item(OVERAGE_OFF, WARNING, customer_name=customer.name, tenant_id=customer.tenant_id,
-                                subject=customer, words=wording.overage_off())
+                                   subject=customer, words=wording.overage_off())
         for customer in shared.most_urgent(
             OVERAGE_OFF, overage_selectors.customers_with_overage_off(partner=partner, limit=FETCHED))
     ]
@@ -228,9 +228,9 @@ def _addons_outliving_base(shared, partner, today):
     # The add-on's page carries the misalignment warning and its "align" action.
     return [
         shared.subscription_item(ADDON_OUTLIVES_BASE, INFO, addon, when=addon.base_end_date, subject=addon,
-                              words=wording.addon_outlives_base(addon))
-        for addon in shared.most_urgent(
-            ADDON_OUTLIVES_BASE, subscription_selectors.addons_outliving_base(partner=partner, today=today, limit=FETCHED))
+                                 words=wording.addon_outlives_base(addon))
+        for addon in shared.most_urgent(ADDON_OUTLIVES_BASE, subscription_selectors.addons_outliving_base(
+            partner=partner, today=today, limit=FETCHED))
     ]
 
 
