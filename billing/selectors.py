@@ -27,8 +27,7 @@ from billing.models import (
 from billing.reconciliation_format import USAGE_CHARGE_TYPE, line_kind, month_last_day, totals_of
 from billing.reconciliation_selectors import reconciliation_lines
 from catalog.models import BillingCycle
-from overage.selectors import overage_not_owned_by
-from overage.rules import overage_capable_subscriptions
+from overage.selectors import BY_NAME, customers_overage_managed_by
 from portal.models import Customer
 from subscriptions.models import ChargeEvent, ChargeType, MonthlyInstalmentTotal
 
@@ -252,9 +251,12 @@ def blocked_calls_in_months(*, partner, months, limit=20):
     month: ``[{"month", "customer_name", "tenant_id", "calls", "minutes"}]``, most minutes
     first. One query: the months' published runs are read in a subquery."""
     runs = BillingMonth.objects.filter(month__in=months).values("published_run")
+    # The scope as a probe of each blocked call's customer: as ``customer__in`` the database
+    # first listed every customer of the partner (5,000 relationship probes on the bench).
+    partners_customer = Customer.objects.transacted_by(partner).filter(pk=OuterRef("usage_record__customer_id"))
     rows = (
         RatedCall.objects.filter(run__in=runs, blocked_minutes__gt=0)
-        .filter(usage_record__customer__in=Customer.objects.transacted_by(partner))
+        .filter(Exists(partners_customer))
         .values("billing_month__month", "usage_record__customer__name", "usage_record__customer__tenant_id")
         .annotate(calls=Count("id"), minutes=Sum("blocked_minutes"))
         .order_by("-minutes", "usage_record__customer__name")
@@ -275,15 +277,15 @@ def auto_recharge_blocking_postpaid(*, partner, limit=20):
     """Credit accounts with auto-recharge on, of the partner's customers whose overage the
     partner manages (a live overage-capable subscription, the setting not another partner's):
     post-paid overage will never start for them (SPEC §8). By customer; one query."""
-    capable = overage_capable_subscriptions(customer=OuterRef("customer"), partner=partner)
-    return list(
-        CreditAccount.objects.transacted_by(partner)
-        .filter(auto_recharge=True)
-        .filter(Exists(capable))
-        .exclude(Exists(overage_not_owned_by(partner).filter(customer=OuterRef("customer"))))
-        .select_related("customer")
-        .order_by("customer__name", "pk")[:limit]
+    # Read from the customers (each has one account), driven like the overage-off list: from
+    # the accounts, the scope listed every customer of the partner first.
+    customers = (
+        customers_overage_managed_by(partner)
+        .filter(credit_account__auto_recharge=True)
+        .select_related("credit_account")
+        .order_by(*BY_NAME)[:limit]
     )
+    return [customer.credit_account for customer in customers]
 
 
 @dataclass
@@ -311,11 +313,19 @@ def charges_by_month(*, partner, months):
 
     Four queries whatever the number of months: ``{month: [MonthCharges by currency]}``."""
     months = sorted(set(months))
-    charges = {month: {} for month in months}
+    charges = {month: {} for month in months}  # month -> currency -> MonthCharges
+    _add_usage_charges(charges, partner=partner, months=months)
+    _add_charge_events(charges, partner=partner, months=months)
+    _add_monthly_instalments(charges, partner=partner, months=months)
+    return {month: _rounded(charges[month]) for month in months}
 
-    def bucket(month, currency):
-        return charges[month].setdefault(currency, MonthCharges(currency))
 
+def _charges_of(charges, month, currency):
+    return charges[month].setdefault(currency, MonthCharges(currency))
+
+
+def _add_usage_charges(charges, *, partner, months):
+    """The months' post-paid overage and credit draws, of their published ratings. Two queries."""
     runs = BillingMonth.objects.filter(month__in=months).values("published_run")
     postpaid = (
         RatedCall.objects.transacted_by(partner)
@@ -323,16 +333,20 @@ def charges_by_month(*, partner, months):
         .values("billing_month__month", "currency").annotate(total=Sum("postpaid_amount")).order_by()
     )
     for row in postpaid:
-        bucket(row["billing_month__month"], row["currency"]).postpaid += Decimal(row["total"] or 0)
+        _charges_of(charges, row["billing_month__month"], row["currency"]).postpaid += Decimal(row["total"] or 0)
     draws = (
         CreditLedgerEntry.objects.transacted_by(partner)
         .filter(kind=CreditEntryKind.USAGE_DRAW, billing_month__month__in=months)
         .values("billing_month__month", "account__currency").annotate(total=Sum("amount")).order_by()
     )
     for row in draws:
-        bucket(row["billing_month__month"], row["account__currency"]).credit_draws -= Decimal(row["total"] or 0)
-    # The months' events: an index range of ``occurred_at``, each joined to its subscription
-    # for the scope.
+        month_charges = _charges_of(charges, row["billing_month__month"], row["account__currency"])
+        month_charges.credit_draws -= Decimal(row["total"] or 0)
+
+
+def _add_charge_events(charges, *, partner, months):
+    """The licence charge events dated in the months: an index range of ``occurred_at``, each
+    joined to its subscription for the scope. One query."""
     first = datetime.combine(months[0], datetime.min.time(), tzinfo=dt_timezone.utc)
     after = datetime.combine(month_last_day(months[-1]) + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc)
     events = (
@@ -343,9 +357,13 @@ def charges_by_month(*, partner, months):
     for row in events:
         month = _first_day(row["month"])
         if month in charges:
-            bucket(month, row["currency"]).licences += Decimal(row["total"] or 0)
-    # The monthly instalments from the totals the database keeps per start and end month
-    # (``MonthlyInstalmentTotal``): a few hundred rows, not every subscription.
+            _charges_of(charges, month, row["currency"]).licences += Decimal(row["total"] or 0)
+
+
+def _add_monthly_instalments(charges, *, partner, months):
+    """One instalment of each live monthly license whose term started before the month and
+    ends in it or later, from the totals the database keeps per start and end month
+    (``MonthlyInstalmentTotal``): a few hundred rows, not every subscription. One query."""
     instalments = (
         MonthlyInstalmentTotal.objects.transacted_by(partner)
         .filter(start_month__lt=months[-1], end_month__gte=months[0])
@@ -359,11 +377,12 @@ def charges_by_month(*, partner, months):
     for row in instalments:
         for n, month in enumerate(months):
             if row[f"m{n}"]:
-                bucket(month, row["currency"]).licences += Decimal(row[f"m{n}"])
-    result = {}
-    for month in months:
-        for item in charges[month].values():
-            for name in ("postpaid", "credit_draws", "licences"):
-                setattr(item, name, getattr(item, name).quantize(Decimal("0.01")))
-        result[month] = [charges[month][currency] for currency in sorted(charges[month])]
-    return result
+                _charges_of(charges, month, row["currency"]).licences += Decimal(row[f"m{n}"])
+
+
+def _rounded(by_currency):
+    """A month's charges to the cent, by currency code."""
+    for item in by_currency.values():
+        for name in ("postpaid", "credit_draws", "licences"):
+            setattr(item, name, getattr(item, name).quantize(Decimal("0.01")))
+    return [by_currency[currency] for currency in sorted(by_currency)]

@@ -8,6 +8,7 @@ are left out for roles that may not see billing.
 """
 
 import datetime
+import uuid
 from dataclasses import dataclass
 
 from django.urls import reverse
@@ -16,10 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from billing import selectors as billing_selectors
 from billing.reconciliation_format import month_last_day
+from dashboard import wording
 from overage import selectors as overage_selectors
-from overage.rules import AUTO_RECHARGE_WARNING
 from portal import permissions
-from portal.formatting import format_money
 from subscriptions import selectors_attention as subscription_selectors
 from subscriptions.periods import add_months
 from subscriptions.selectors_list import NOT_TRANSACTING_PARTNER
@@ -28,10 +28,13 @@ from subscriptions.selectors_list import NOT_TRANSACTING_PARTNER
 DANGER, WARNING, INFO = "danger", "warning", "info"
 SEVERITY_ORDER = {DANGER: 0, WARNING: 1, INFO: 2}
 SOON = datetime.timedelta(days=7)
-# Each kind lists at most this many items (the most urgent); its page has the rest.
-PER_KIND = 10
+# Each kind lists at most this many items (the most urgent); the page says which kinds have
+# more. A partner with a long list acts on the top of it first; each item's page has the rest.
+PER_KIND = 5
+# What each selector is asked for: one more than is shown tells whether there are more.
+FETCHED = PER_KIND + 1
 
-# The kinds, in the order they come within one severity (the template words each one).
+# The kinds, in the order they come within one severity (``dashboard.wording`` words each one).
 WINDOW_CLOSING = "window_closing"
 BLOCKED_CALLS = "blocked_calls"
 REMOVAL_REQUEST = "removal_request"
@@ -46,13 +49,16 @@ MANAGE_OVERAGE_LABEL = _("Manage overage")
 OPEN_SUBSCRIPTION_LABEL = _("Open subscription")
 SEE_CREDITS_LABEL = _("See credits")
 SEE_CUSTOMER_LABEL = _("See customer")
+# The route argument reverse() is called with once per request; each item's URL swaps its own
+# in (the routes take a customer's tenant id or a subscription's id: both UUIDs).
+SAMPLE_ID = uuid.UUID(int=0)
 
 
 @dataclass
 class Item:
-    """One line of the to-do list. ``action_url`` is where it is fixed (``flyout``: also
-    opened in the page's flyout); ``denial`` says why this member cannot act there ('' when
-    they can). ``subject`` is the selector's row the template words the item from."""
+    """One line of the to-do list, worded (``dashboard.wording``). ``action_url`` is where it
+    is fixed (``flyout``: also opened in the page's flyout); ``denial`` says why this member
+    cannot act there ('' when they can). ``subject`` is the selector's row it comes from."""
 
     kind: str
     severity: str
@@ -64,7 +70,11 @@ class Item:
     action_label: str = ""
     flyout: bool = False
     denial: str = ""
-    detail: str = ""
+    label: str = ""
+    headline: str = ""
+    note: str = ""
+    customer_url: str = ""
+    billing_month_url: str = ""  # blocked calls: the billing page of their month
 
     @property
     def sort_key(self):
@@ -80,117 +90,176 @@ class Item:
         return (SEVERITY_ORDER[self.severity], when or far, KIND_ORDER.index(self.kind), self.customer_name)
 
 
-def _subscription_denial(membership, subscription):
-    """Why the member may not change ``subscription`` ('' when they may): the rule of
-    ``selectors_list.action_denial``, for a membership instead of a request."""
-    if not permissions.can(membership, permissions.BUY):
-        return str(permissions.denial_reason(membership, permissions.BUY))
-    if subscription.partner_id != membership.partner_id:
-        return str(NOT_TRANSACTING_PARTNER % {"partner": subscription.partner.name})
-    return ""
+def _route(name, sample):
+    """The URL of route ``name`` for any argument: one reverse() a request, not one an item."""
+    built = reverse(name, args=[sample])
+    return lambda argument: built.replace(str(sample), str(argument), 1)
 
 
-def _overage_denial(membership):
-    if permissions.can(membership, permissions.MANAGE_OVERAGE):
+class _Shared:
+    """What every item of one request shares: the member's permissions (SPEC §2), asked
+    once, and the routes the items link to."""
+
+    def __init__(self, membership):
+        self.membership = membership
+        self.can_see_billing = permissions.can(membership, permissions.BILLING)
+        self.buy_denial = self._denial(permissions.BUY)
+        self.overage_denial = self._denial(permissions.MANAGE_OVERAGE)
+        self.customer_url = _route("portal:customer_detail", SAMPLE_ID)
+        self.subscription_url = _route("subscriptions:subscription_detail", SAMPLE_ID)
+        self.manage_overage_url = _route("overage:manage", SAMPLE_ID)
+        self.credits_url = _route("billing:credits", SAMPLE_ID)
+        self.billing_url = reverse("billing:home")
+        self.cut_kinds = []  # the kinds that had more items than are shown
+
+    def most_urgent(self, kind, rows):
+        """The first ``PER_KIND`` of a selector's ``rows`` (most urgent first), noting the
+        kind when it had more."""
+        rows = list(rows)
+        if len(rows) > PER_KIND:
+            self.cut_kinds.append(kind)
+        return rows[:PER_KIND]
+
+    def _denial(self, action):
+        if permissions.can(self.membership, action):
+            return ""
+        return str(permissions.denial_reason(self.membership, action))
+
+    def subscription_denial(self, subscription):
+        """Why the member may not change ``subscription`` ('' when they may): the rule of
+        ``selectors_list.action_denial``, for a membership instead of a request."""
+        if self.buy_denial:
+            return self.buy_denial
+        if subscription.partner_id != self.membership.partner_id:
+            return str(NOT_TRANSACTING_PARTNER % {"partner": subscription.partner.name})
         return ""
-    return str(permissions.denial_reason(membership, permissions.MANAGE_OVERAGE))
+
+    def item(self, kind, severity, *, customer_name, tenant_id, subject, words, **fields):
+        headline, note = words
+        return Item(kind=kind, severity=severity, customer_name=customer_name, tenant_id=tenant_id, subject=subject,
+                    label=str(wording.KIND_LABELS[kind]), headline=headline, note=note,
+                    customer_url=self.customer_url(tenant_id), **fields)
+
+    def subscription_item(self, kind, severity, subscription, *, when, subject, words):
+        customer = subscription.customer
+        return self.item(kind, severity, customer_name=customer.name, tenant_id=customer.tenant_id,
+                         subject=subject, words=words, when=when,
+                         action_url=self.subscription_url(subscription.pk),
+                         action_label=str(OPEN_SUBSCRIPTION_LABEL), denial=self.subscription_denial(subscription))
+
+    def manage_overage_item(self, kind, severity, *, customer_name, tenant_id, subject, words, **fields):
+        return self.item(kind, severity, customer_name=customer_name, tenant_id=tenant_id, subject=subject,
+                         words=words, action_url=self.manage_overage_url(tenant_id),
+                         action_label=str(MANAGE_OVERAGE_LABEL), flyout=True, denial=self.overage_denial, **fields)
 
 
-def _subscription_item(kind, severity, subscription, membership, *, when, action_url=None, action_label=None,
-                       **extra):
-    return Item(
-        kind=kind,
-        severity=severity,
-        customer_name=subscription.customer.name,
-        tenant_id=subscription.customer.tenant_id,
-        subject=extra.pop("subject", subscription),
-        when=when,
-        action_url=action_url or reverse("subscriptions:subscription_detail", args=[subscription.pk]),
-        action_label=str(action_label or OPEN_SUBSCRIPTION_LABEL),
-        denial=_subscription_denial(membership, subscription),
-        **extra,
-    )
+def _windows_closing(shared, partner, now):
+    return [
+        shared.subscription_item(WINDOW_CLOSING, DANGER, row.subscription, when=row.deadline, subject=row,
+                                 words=wording.window_closing(row))
+        for row in shared.most_urgent(
+            WINDOW_CLOSING, subscription_selectors.seat_windows_closing(partner=partner, now=now, limit=FETCHED))
+    ]
 
 
-def _manage_overage_item(kind, severity, *, customer_name, tenant_id, subject, membership, when=None):
-    return Item(
-        kind=kind,
-        severity=severity,
-        customer_name=customer_name,
-        tenant_id=tenant_id,
-        subject=subject,
-        when=when,
-        action_url=reverse("overage:manage", args=[tenant_id]),
-        action_label=str(MANAGE_OVERAGE_LABEL),
-        flyout=True,
-        denial=_overage_denial(membership),
-    )
+def _blocked_calls(shared, partner, today):
+    if not shared.can_see_billing:
+        return []
+    this_month = today.replace(day=1)
+    rows = shared.most_urgent(BLOCKED_CALLS, billing_selectors.blocked_calls_in_months(
+        partner=partner, months=[this_month, add_months(this_month, -1)], limit=FETCHED
+    ))
+    items = []
+    for row in rows:
+        row["current"] = row["month"] == this_month
+        items.append(shared.manage_overage_item(
+            BLOCKED_CALLS, DANGER if row["current"] else WARNING, customer_name=row["customer_name"],
+            tenant_id=row["tenant_id"], subject=row, words=wording.blocked_calls(row),
+            billing_month_url=f"{shared.billing_url}?month={row['month']:%Y-%m}",
+        ))
+    return items
+
+
+def _removal_requests(shared, partner, today):
+    return [
+        shared.subscription_item(REMOVAL_REQUEST, DANGER if request.deadline - today <= SOON else WARNING,
+                                 request.subscription, when=request.deadline, subject=request,
+                                 words=wording.removal_request(request))
+        for request in shared.most_urgent(
+            REMOVAL_REQUEST, subscription_selectors.open_removal_requests(partner=partner, limit=FETCHED))
+    ]
+
+
+def _ending_without_auto_renew(shared, partner, today):
+    subscriptions = shared.most_urgent(ENDING_NO_RENEW, subscription_selectors.ending_without_auto_renew(
+        partner=partner, today=today, limit=FETCHED))
+    return [
+        shared.subscription_item(ENDING_NO_RENEW, DANGER if subscription.commitment_end_date - today <= SOON
+                                 else WARNING, subscription, when=subscription.commitment_end_date,
+                                 subject=subscription, words=wording.ending_no_renew(subscription))
+        for subscription in subscriptions
+    ]
+
+
+def _overage_off(shared, partner):
+    return [
+        shared.manage_overage_item(OVERAGE_OFF, WARNING, customer_name=customer.name, tenant_id=customer.tenant_id,
+                                   subject=customer, words=wording.overage_off())
+        for customer in shared.most_urgent(
+            OVERAGE_OFF, overage_selectors.customers_with_overage_off(partner=partner, limit=FETCHED))
+    ]
+
+
+def _auto_recharge(shared, partner):
+    items = []
+    accounts = billing_selectors.auto_recharge_blocking_postpaid(partner=partner, limit=FETCHED)
+    for account in shared.most_urgent(AUTO_RECHARGE, accounts):
+        tenant_id = account.customer.tenant_id
+        items.append(shared.item(
+            AUTO_RECHARGE, WARNING, customer_name=account.customer.name, tenant_id=tenant_id, subject=account,
+            words=wording.auto_recharge(account),
+            action_url=shared.credits_url(tenant_id) if shared.can_see_billing else shared.customer_url(tenant_id),
+            action_label=str(SEE_CREDITS_LABEL if shared.can_see_billing else SEE_CUSTOMER_LABEL),
+        ))
+    return items
+
+
+def _addons_outliving_base(shared, partner, today):
+    # The add-on's page carries the misalignment warning and its "align" action.
+    return [
+        shared.subscription_item(ADDON_OUTLIVES_BASE, INFO, addon, when=addon.base_end_date, subject=addon,
+                                 words=wording.addon_outlives_base(addon))
+        for addon in shared.most_urgent(ADDON_OUTLIVES_BASE, subscription_selectors.addons_outliving_base(
+            partner=partner, today=today, limit=FETCHED))
+    ]
+
+
+@dataclass
+class TodoList:
+    """The to-do list: ``items`` most urgent first; ``cut_kinds``, the labels of the kinds
+    that have more items than the ``PER_KIND`` shown."""
+
+    items: list
+    cut_kinds: list
 
 
 def todo_items(*, membership, now=None):
-    """The member's to-do list, most urgent first: ``[Item]``."""
+    """The member's to-do list (``TodoList``), at most ``PER_KIND`` items of each kind."""
     partner = membership.partner
     now = now or timezone.now()
     today = timezone.localdate(now)
-    items = []
-
-    for row in subscription_selectors.seat_windows_closing(partner=partner, now=now, limit=PER_KIND):
-        items.append(_subscription_item(WINDOW_CLOSING, DANGER, row.subscription, membership, when=row.deadline,
-                                        subject=row))
-
-    if permissions.can(membership, permissions.BILLING):
-        this_month = today.replace(day=1)
-        for row in billing_selectors.blocked_calls_in_months(
-            partner=partner, months=[this_month, add_months(this_month, -1)], limit=PER_KIND
-        ):
-            current = row["month"] == this_month
-            items.append(
-                _manage_overage_item(
-                    BLOCKED_CALLS,
-                    DANGER if current else WARNING,
-                    customer_name=row["customer_name"],
-                    tenant_id=row["tenant_id"],
-                    subject=row | {"current": current},
-                    membership=membership,
-                )
-            )
-
-    for request in subscription_selectors.open_removal_requests(partner=partner, limit=PER_KIND):
-        severity = DANGER if request.deadline - today <= SOON else WARNING
-        items.append(_subscription_item(REMOVAL_REQUEST, severity, request.subscription, membership,
-                                        when=request.deadline, subject=request))
-
-    for subscription in subscription_selectors.ending_without_auto_renew(partner=partner, today=today, limit=PER_KIND):
-        severity = DANGER if subscription.commitment_end_date - today <= SOON else WARNING
-        items.append(_subscription_item(ENDING_NO_RENEW, severity, subscription, membership,
-                                        when=subscription.commitment_end_date))
-
-    for customer in overage_selectors.customers_with_overage_off(partner=partner, limit=PER_KIND):
-        items.append(_manage_overage_item(OVERAGE_OFF, WARNING, customer_name=customer.name,
-                                          tenant_id=customer.tenant_id, subject=customer, membership=membership))
-
-    can_see_billing = permissions.can(membership, permissions.BILLING)
-    for account in billing_selectors.auto_recharge_blocking_postpaid(partner=partner, limit=PER_KIND):
-        customer = account.customer
-        items.append(
-            Item(
-                kind=AUTO_RECHARGE,
-                severity=WARNING,
-                customer_name=customer.name,
-                tenant_id=customer.tenant_id,
-                subject=account,
-                action_url=reverse("billing:credits", args=[customer.tenant_id]) if can_see_billing
-                else reverse("portal:customer_detail", args=[customer.tenant_id]),
-                action_label=str(SEE_CREDITS_LABEL if can_see_billing else SEE_CUSTOMER_LABEL),
-                detail=str(AUTO_RECHARGE_WARNING % {"threshold": format_money(account.threshold, account.currency)}),
-            )
-        )
-
-    for addon in subscription_selectors.addons_outliving_base(partner=partner, today=today, limit=PER_KIND):
-        # The add-on's page carries the misalignment warning and its "align" action.
-        items.append(_subscription_item(ADDON_OUTLIVES_BASE, INFO, addon, membership, when=addon.base_end_date))
-
-    return sorted(items, key=lambda item: item.sort_key)
+    shared = _Shared(membership)
+    items = [
+        *_windows_closing(shared, partner, now),
+        *_blocked_calls(shared, partner, today),
+        *_removal_requests(shared, partner, today),
+        *_ending_without_auto_renew(shared, partner, today),
+        *_overage_off(shared, partner),
+        *_auto_recharge(shared, partner),
+        *_addons_outliving_base(shared, partner, today),
+    ]
+    items.sort(key=lambda item: item.sort_key)
+    return TodoList(items, [str(wording.KIND_LABELS[kind]) for kind in KIND_ORDER if kind in shared.cut_kinds])
 
 
 def month_charges(*, membership, today=None):

@@ -224,26 +224,34 @@ def overage_not_owned_by(partner):
     )
 
 
-def customers_with_overage_off(*, partner, limit=20):
-    """The partner's customers for whom it has a live overage-capable subscription while
-    overage is off: no setting yet, or the partner's own setting switched to *None*
-    (SPEC §7). A setting another partner owns is that partner's business: not listed.
-    By name; one query."""
-    # Driven from the overage-capable subscriptions (the few of the overage SKUs, by the
-    # SKU index), not from every customer of the partner in name order with a probe each.
+def customers_overage_managed_by(partner):
+    """The partner's customers whose overage it manages: a live overage-capable subscription
+    of the partner (as transacting partner or reseller of record) and no setting another
+    partner owns (SPEC §7). A queryset, for the dashboard's overage items."""
+    # Driven from the overage-capable subscriptions (the few of the overage SKUs, by the SKU
+    # index), not from every customer of the partner with a probe each.
     capable = (
         Subscription.objects.transacted_by(partner).live()
         .filter(sku__consumption_type=ConsumptionType.OVERAGE)
         .values("customer_id")
     )
-    enabled = OverageSetting.objects.filter(customer=OuterRef("pk"), service=OverageService.PHONE_SERVICES, enabled=True)
-    return list(
+    return (
         Customer.objects.transacted_by(partner)
         .filter(pk__in=capable)
-        .exclude(Exists(enabled))
         .exclude(Exists(overage_not_owned_by(partner).filter(customer=OuterRef("pk"))))
-        # By an expression the name index cannot give: in index order, with the limit,
-        # PostgreSQL walked every customer whose name sorts before the first capable one
-        # (5,000 probes on the bench) instead of sorting the few capable ones.
-        .order_by(Concat("name", Value("")), "pk")[:limit]
     )
+
+
+# Customers by name, as an expression the name index cannot give: in index order, with the
+# limit, PostgreSQL walked every customer whose name sorts before the first listed one (5,000
+# probes on the bench) instead of sorting the few listed ones.
+BY_NAME = (Concat("name", Value("")), "pk")
+
+
+def customers_with_overage_off(*, partner, limit=20):
+    """The partner's customers for whom it has a live overage-capable subscription while
+    overage is off: no setting yet, or the partner's own setting switched to *None*
+    (SPEC §7). A setting another partner owns is that partner's business: not listed.
+    By name; one query."""
+    enabled = OverageSetting.objects.filter(customer=OuterRef("pk"), service=OverageService.PHONE_SERVICES, enabled=True)
+    return list(customers_overage_managed_by(partner).exclude(Exists(enabled)).order_by(*BY_NAME)[:limit])

@@ -24,13 +24,8 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 SKIPPED_DIRS = {".venv", "venv", "node_modules", "migrations", "tests", ".git", "staticfiles", "var"}
 
-SPLITSUBS = "not split yet: issue 14 item 6 is open for it"
-DASHFAST = "the dashboard's selector, not split yet: issue 14 item 6 is open for it"
 # Path, or "path::function" (a method as "path::Class.method") -> why it is still over a limit.
-SPLIT_IN_PROGRESS = {
-    "billing/selectors.py::charges_by_month": DASHFAST,
-    "dashboard/items.py::todo_items": DASHFAST,
-}
+SPLIT_IN_PROGRESS = {}  # none left
 # Selector module -> why it still imports a services module (none left).
 SELECTORS_IMPORTING_SERVICES = {}
 

@@ -63,8 +63,8 @@ ALLOWED = {
     ("billing/services/usage_engine.py", "_transition"): "the import task moves its own import row by pk",
     ("billing/services/usage_import.py", "reap_dead_imports"): "housekeeping task over every import",
     ("subscriptions/selectors_attention.py", "addons_outliving_base"):
-        "Subscription.objects.transacted_by(partner) split into its two branches (owned_by, then reseller of "
-        "record), so each walks its (partner|reseller, status, end date) index in order",
+        "Subscription.objects.transacted_by(partner) narrowed to the branch the partner's kind can have rows in "
+        "(owned_by, or reseller of record), so the read walks its (partner|reseller, status, end date) index in order",
     ("overage/selectors.py", "overage_not_owned_by"):
         "reads the settings other partners own so that they are left out, correlated to a scoped customer",
     ("overage/selectors.py", "customers_with_overage_off"):

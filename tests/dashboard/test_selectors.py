@@ -12,7 +12,7 @@ from billing import selectors as billing_selectors
 from billing.models import CreditEntryKind
 from overage import selectors as overage_selectors
 from subscriptions import selectors_attention
-from subscriptions.models import RemovalRequestStatus, SeatChangeKind, SubscriptionStatus
+from subscriptions.models import RemovalRequestStatus, SeatChangeKind, Subscription, SubscriptionStatus
 from subscriptions.periods import add_months
 from tests.dashboard import scenario
 from tests.factories.billing import (
@@ -96,6 +96,14 @@ def test_addon_ending_after_its_base_is_listed_with_the_base_end(partner_a, part
     assert row.base_end_date < row.commitment_end_date
 
 
+def test_resold_addon_outliving_its_base_is_listed_for_the_provider_and_the_reseller(provider, reseller):
+    customer = CustomerFactory(partner=provider, reseller=reseller)
+    addon = scenario.outliving_addon(provider, customer)
+    Subscription.objects.filter(customer=customer).update(reseller=reseller)
+    assert selectors_attention.addons_outliving_base(partner=provider) == [addon]
+    assert selectors_attention.addons_outliving_base(partner=reseller) == [addon]
+
+
 def test_aligned_addon_is_not_listed(partner_a):
     addon = scenario.outliving_addon(partner_a)
     addon.commitment_end_date = timezone.localdate() + dt.timedelta(days=100)
@@ -137,9 +145,9 @@ def test_subscription_selectors_read_one_query_each(partner_a, n, django_assert_
         with django_assert_num_queries(1):
             rows = selector(partner=partner_a)
         assert len(rows) == n, selector.__name__
-    # As transacting partner, then as reseller of record: each in end date order, the base
-    # lookup on each until ``limit`` are found.
-    with django_assert_num_queries(2):
+    # As transacting partner (the partner's kind says which branch), in end date order, the
+    # base lookup on each until ``limit`` are found.
+    with django_assert_num_queries(1):
         assert len(selectors_attention.addons_outliving_base(partner=partner_a)) == n
 
 

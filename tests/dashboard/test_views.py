@@ -12,10 +12,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.items import PER_KIND
 from portal.models import Membership, Role
 from subscriptions.periods import add_months
 from tests.dashboard import scenario
 from tests.factories.portal import CustomerFactory
+from tests.factories.subscriptions import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -131,11 +133,40 @@ def test_dashboard_query_count_does_not_grow_with_rows(make_member, partner_a, n
     client = make_member(partner_a, Role.GLOBAL_ADMIN)
     client.get("/")  # warm the session and the membership lookups' caches alike for both runs
     # Session, user, membership; 2 for closing windows, 1 each for blocked calls, removal
-    # requests, expiring, overage off, auto-recharge; 2 for add-ons (as transacting partner,
-    # as reseller of record); 4 for the charges of both months (3 + 2 + 5 + 2 + 4).
-    with django_assert_num_queries(16):
+    # requests, expiring, overage off, auto-recharge and add-ons (as transacting partner: the
+    # partner's kind says so); 4 for the charges of both months (3 + 2 + 6 + 4).
+    with django_assert_num_queries(15):
         response = client.get("/")
     assert len(items(response)) == 7 * n
+
+
+def test_each_kind_lists_its_most_urgent_items_and_the_page_says_which_kinds_have_more(make_member, partner_a):
+    scenario.build(partner_a, PER_KIND + 1)
+    response = make_member(partner_a, Role.GLOBAL_ADMIN).get("/")
+    listed = items(response)
+    kinds = ["window_closing", "blocked_calls", "removal_request", "ending_no_renew", "overage_off", "auto_recharge",
+             "addon_outlives_base"]
+    assert {kind: sum(1 for k, _customer in listed if k == kind) for kind in kinds} == dict.fromkeys(kinds, PER_KIND)
+    more = re.search(r'data-testid="todo-more">([^<]*)<', response.content.decode()).group(1)
+    assert f"Only the {PER_KIND} most urgent items of each kind are listed" in more
+    assert "168-hour window, Blocked calls, Removal request, Expiring, Overage off, Auto-recharge, Add-on outlives base" in more
+
+
+def test_a_list_within_the_limit_says_nothing_of_more(make_member, partner_a):
+    scenario.build(partner_a, PER_KIND)
+    response = make_member(partner_a, Role.GLOBAL_ADMIN).get("/")
+    assert len(items(response)) == 7 * PER_KIND
+    assert 'data-testid="todo-more"' not in response.content.decode()
+
+
+def test_item_words_are_escaped_like_any_value(make_member, partner_a):
+    customer = CustomerFactory(partner=partner_a, name="Tom & <b>Jerry</b>")
+    SubscriptionFactory(partner=partner_a, customer=customer, friendly_name="<script>x</script> Suite",
+                        auto_renew_enabled=False, commitment_end_date=timezone.localdate() + dt.timedelta(days=10))
+    response = make_member(partner_a, Role.GLOBAL_ADMIN).get("/")
+    html = item_html(response, "ending_no_renew", "Tom &amp; &lt;b&gt;Jerry&lt;/b&gt;")
+    assert "&lt;script&gt;x&lt;/script&gt; Suite ×" in html
+    assert "<script>x" not in response.content.decode()
 
 
 def test_demo_dashboards_show_alpines_blocked_calls_and_fourth_coffees_auto_recharge(client):
