@@ -2,7 +2,7 @@
 
 from django.db import connection
 
-from billing.models import RatedCall
+from billing.models import CreditLedgerEntry, RatedCall, UsageRecord
 
 # --- Where a run's rows go ----------------------------------------------------------------
 #
@@ -20,6 +20,35 @@ def run_table(run):
     if connection.vendor == _PARTITIONED:
         return f"{RatedCall._meta.db_table}_r{int(run.pk)}"
     return RatedCall._meta.db_table
+
+
+# Tables whose statistics each chunk's plan reads. Right after a month's calls are imported,
+# and before autovacuum has analyzed them (or where it is off), PostgreSQL plans a chunk's
+# 100,000 calls as a few rows and builds every hash join on them instead of on the small
+# tables: a run took 22 s instead of 16 s on the bench's freshly imported month.
+_PLANNED_FROM = (UsageRecord, CreditLedgerEntry)
+_STALE_FRACTION = 0.1
+
+
+def refresh_statistics():
+    """Analyze the tables the chunks read when their statistics are missing or older than a
+    tenth of their rows (about 0.5 s for a million calls, once; later runs find them fresh)."""
+    if connection.vendor != _PARTITIONED:
+        return
+    with connection.cursor() as cursor:
+        for model in _PLANNED_FROM:
+            table = model._meta.db_table
+            cursor.execute(
+                "SELECT n_live_tup, n_mod_since_analyze, COALESCE(last_analyze, last_autoanalyze) IS NULL "
+                "FROM pg_stat_user_tables WHERE relid = %s::regclass",
+                [table],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                continue
+            live, modified, never = row
+            if never or modified > _STALE_FRACTION * max(live, 1000):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def prepare_run_table(run):
