@@ -188,6 +188,7 @@ def _plan_chunks(run, context):
     """Split the customers with calls into chunks of about ``RATING_CHUNK_CALLS`` calls."""
     size = getattr(settings, "RATING_CHUNK_CALLS", 100_000)
     chunks, current, first = [], 0, None
+    rating_tables.refresh_statistics()
     counts = _calls_per_customer(context)
     for index, (customer_id, calls) in enumerate(counts):
         first = customer_id if first is None else first

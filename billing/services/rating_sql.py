@@ -6,20 +6,21 @@ customers' currencies, the included-minute pools, the rates and the overage assi
 non-overlapping time spans, all resolved in Python where the rule says "the first that
 matches"), then:
 
-1. **calls** (a query, ``_calls_sql``): each call's whole minutes, its zone, the minutes it
-   draws from its zone's pool as a window-function running sum in time order
+1. **calls** (a query, ``rating_passes.calls_sql``): each call's whole minutes, its zone, the
+   minutes it draws from its zone's pool as a window-function running sum in time order
    (``SUM(minutes) OVER (PARTITION BY customer, month, zone ORDER BY start, record id)``),
    and the rate in force at its start, joined by time span;
-2. **credits**: for the customers holding a credit account only, that query's priced
-   billable calls are read in time order and replayed against the balance
-   (``billing.services.rating_credits``); the minutes paid go into a temporary table;
-3. **rated calls** (one ``INSERT … SELECT`` over the same query for the whole chunk): the
-   rest of each billable call accrues post-paid to the Azure subscription whose assignment
-   span holds the call's start, else it is blocked; amounts are exact (price × minutes).
+2. **credits**: for the customers holding a credit account that may pay, that query's rows
+   are kept in a temporary table (``rc_calls``), their priced billable calls are read from
+   it in time order and replayed against the balance (``billing.services.rating_credits``);
+   the minutes paid go into a temporary table;
+3. **rated calls** (``INSERT … SELECT``): the credit customers' rows from ``rc_calls``, the
+   other customers' straight from the query; the rest of each billable call accrues
+   post-paid to the Azure subscription whose assignment span holds the call's start, else it
+   is blocked; amounts are exact (price × minutes).
 
-The two databases run the same statements; where their SQL differs (``GREATEST`` against
-SQLite's two-argument ``max``, a byte-order collation for ties, rounding SQLite's floating
-decimals to the micro-unit), the difference is one entry of ``_DIALECT`` below.
+The two databases run the same statements (``billing.services.rating_passes`` holds their
+text and the few places where their SQL differs).
 """
 
 from collections import defaultdict
@@ -30,44 +31,16 @@ from typing import NamedTuple
 from django.db import connection
 from django.utils import timezone
 
-from billing.models import CallType, Rate, RatedCall, UsageRecord
+from billing.models import Rate
 from billing.services.pg_copy import copy_rows
 from billing.services.rating_credits import credit_states
+from billing.services.rating_passes import CREDIT, NO_CREDIT, calls_sql, dialect, insert_sql
 from billing.services.rating_tables import run_table
-from catalog.models import CallingZone
 from overage.models import OverageAssignment, OverageService
 from portal.models import MARKET_CURRENCY
 
-_DIALECT = {
-    "postgresql": {
-        "greatest": "GREATEST",
-        "least": "LEAST",
-        "bytes_order": ' COLLATE "C"',
-        "money": "{}",
-        "drop": "DROP TABLE IF EXISTS {}",
-        "temp": "CREATE TEMP TABLE {}",
-    },
-    "sqlite": {
-        "greatest": "max",
-        "least": "min",
-        "bytes_order": "",  # SQLite compares text byte by byte (BINARY) already
-        # SQLite keeps decimals as floating point: snap each product to the micro-unit.
-        "money": "ROUND({}, 6)",
-        "drop": "DROP TABLE IF EXISTS temp.{}",
-        "temp": "CREATE TEMP TABLE {}",
-    },
-}
-
-ZONES = {
-    CallType.DOMESTIC: CallingZone.DOMESTIC,
-    CallType.INTERNATIONAL: CallingZone.INTERNATIONAL,
-    CallType.CONFERENCE_DIALOUT: CallingZone.CONFERENCING,
-}
-TEMP_TABLES = ("rc_month", "rc_customer", "rc_credit_customer", "rc_pool", "rc_rate", "rc_assign", "rc_credit")
-
-
-def _dialect():
-    return _DIALECT[connection.vendor]
+TEMP_TABLES = ("rc_month", "rc_customer", "rc_credit_customer", "rc_pool", "rc_rate", "rc_assign", "rc_credit",
+               "rc_calls")
 
 
 def _ts(moment):
@@ -85,9 +58,9 @@ def _midnight(day):
 
 
 def _create(cursor, name, columns):
-    dialect = _dialect()
-    cursor.execute(dialect["drop"].format(name))
-    cursor.execute(dialect["temp"].format(name) + f" ({columns})")
+    d = dialect()
+    cursor.execute(d["drop"].format(name))
+    cursor.execute(d["temp"].format(name) + f" ({columns})")
 
 
 def _fill(cursor, name, columns, rows):
@@ -104,7 +77,7 @@ def _analyze(cursor):
     """Temporary tables have no statistics until analyzed: without them PostgreSQL plans
     for a few hundred rows and picks sorts and merge joins over hash joins."""
     if connection.vendor == "postgresql":
-        cursor.execute("ANALYZE " + ", ".join(name for name in TEMP_TABLES if name != "rc_credit"))
+        cursor.execute("ANALYZE " + ", ".join(name for name in TEMP_TABLES if name not in ("rc_credit", "rc_calls")))
 
 
 # --- Inputs ------------------------------------------------------------------------------
@@ -228,112 +201,7 @@ def load_inputs(cursor, *, chunk, months, pools, rates, credit_customers):
     _analyze(cursor)
 
 
-# --- The passes --------------------------------------------------------------------------
-
-
-def _month_calls_sql(credit_only):
-    """The ``SELECT`` of the chunk's calls of its own month and the ``UNION ALL`` of its late
-    calls of finalized months (not already billed in another month's published run)."""
-    usage = connection.ops.quote_name(UsageRecord._meta.db_table)
-    rated = connection.ops.quote_name(RatedCall._meta.db_table)
-    own = (
-        f"SELECT u.id, u.customer_id, u.started_at, u.record_id, u.duration_seconds, u.call_type, "
-        f"u.destination_country, u.number_type, m.month_key, m.is_own FROM {usage} u "
-        "JOIN rc_month m ON m.is_own = 1 AND u.started_at >= m.starts AND u.started_at < m.ends "
-        "WHERE u.customer_id BETWEEN %(first)s AND %(last)s"
-    )
-    credit = " AND u.customer_id IN (SELECT customer_id FROM rc_credit_customer)" if credit_only else ""
-    own += credit
-    late = (
-        f" UNION ALL SELECT u.id, u.customer_id, u.started_at, u.record_id, u.duration_seconds, u.call_type, "
-        f"u.destination_country, u.number_type, m.month_key, m.is_own FROM {usage} u "
-        "JOIN rc_month m ON m.is_own = 0 AND u.started_at >= m.starts AND u.started_at < m.ends "
-        f"WHERE u.customer_id BETWEEN %(first)s AND %(last)s{credit} "
-        # A late call already billed in another month's published run is not billed again.
-        f"AND NOT EXISTS (SELECT 1 FROM {rated} r JOIN billing_billingmonth b ON b.published_run_id = r.run_id "
-        "WHERE r.usage_record_id = u.id AND b.id <> %(month)s)"
-    )
-    return own, late
-
-
-def _calls_sql(has_late, credit_only=False):
-    """Step 1: every call of the chunk (or of its credit customers) with its minutes, pool
-    draw and rate."""
-    d = _dialect()
-    own, late = _month_calls_sql(credit_only)
-    zone = " ".join(f"WHEN '{call_type}' THEN '{zone}'" for call_type, zone in ZONES.items())
-    zones = sorted(set(ZONES.values()))
-    used = ", ".join(
-        f"COALESCE(SUM(minutes) FILTER (WHERE zone = '{name}') OVER w, 0) AS used_{name}" for name in zones
-    )
-    used_of_zone = " ".join(f"WHEN '{name}' THEN used_{name}" for name in zones)
-    return f"""
-        WITH calls AS ({own}{late if has_late else ""}),
-        minuted AS (
-            SELECT calls.*, (duration_seconds + 59) / 60 AS minutes,
-                   CASE call_type {zone} END AS zone
-            FROM calls
-        ),
-        windowed AS (
-            -- One window per customer and month, in the order of the index on (customer, start):
-            -- each zone's minutes drawn by the earlier calls, as filtered running sums.
-            SELECT minuted.*, {used}
-            FROM minuted
-            WINDOW w AS (PARTITION BY customer_id, month_key ORDER BY started_at, record_id{d["bytes_order"]}
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-        ),
-        pooled AS (
-            SELECT windowed.*,
-                   CASE WHEN windowed.zone IS NULL THEN 0 ELSE {d["greatest"]}(0, {d["least"]}(windowed.minutes,
-                       COALESCE(p.minutes, 0) - CASE windowed.zone {used_of_zone} END)) END AS pool_minutes
-            FROM windowed
-            LEFT JOIN rc_pool p ON p.customer_id = windowed.customer_id AND p.month_key = windowed.month_key
-                AND p.zone = windowed.zone
-        )
-        SELECT pooled.id, pooled.customer_id, pooled.started_at, pooled.record_id, pooled.is_own,
-               pooled.minutes, pooled.pool_minutes, pooled.minutes - pooled.pool_minutes AS billable,
-               r.rate_id, COALESCE(r.unit_price, 0) AS unit_price, cu.currency
-        FROM pooled
-        JOIN rc_customer cu ON cu.customer_id = pooled.customer_id
-        LEFT JOIN rc_rate r ON pooled.minutes > pooled.pool_minutes
-            AND r.country = pooled.destination_country AND r.number_type = pooled.number_type
-            AND r.currency = cu.currency AND r.starts <= pooled.started_at
-            AND (r.ends IS NULL OR pooled.started_at < r.ends)
-    """
-
-
-def _insert_sql(has_late, run):
-    """Step 3: the rated calls of the chunk, written for the run."""
-    d = _dialect()
-    money = d["money"]
-    table = connection.ops.quote_name(run_table(run))
-    rest = "t.billable - t.credit_minutes - t.postpaid"
-    return f"""
-        INSERT INTO {table} (usage_record_id, run_id, billing_month_id, is_adjustment, minutes, pool_minutes,
-            billable_minutes, credit_minutes, postpaid_minutes, blocked_minutes, rate_id, unit_price, amount,
-            credit_amount, postpaid_amount, currency, azure_subscription_id, partner_id, reseller_id, status)
-        SELECT t.id, %(run)s, %(month)s, t.is_own = 0, t.minutes,
-            t.pool_minutes, t.billable, t.credit_minutes, t.postpaid, {rest}, t.rate_id, t.unit_price,
-            {money.format("t.unit_price * (t.credit_minutes + t.postpaid)")},
-            {money.format("t.unit_price * t.credit_minutes")}, {money.format("t.unit_price * t.postpaid")},
-            t.currency, t.azure_subscription_id, t.partner_id, t.reseller_id,
-            CASE WHEN {rest} > 0 THEN 'blocked'
-                 WHEN t.credit_minutes > 0 AND t.postpaid > 0 THEN 'mixed'
-                 WHEN t.credit_minutes > 0 THEN 'credits'
-                 WHEN t.postpaid > 0 THEN 'postpaid'
-                 ELSE 'included' END
-        FROM (
-            SELECT c.*, COALESCE(cr.credit_minutes, 0) AS credit_minutes,
-                   CASE WHEN a.azure_subscription_id IS NULL THEN 0
-                        ELSE c.billable - COALESCE(cr.credit_minutes, 0) END AS postpaid,
-                   a.azure_subscription_id, a.partner_id, a.reseller_id
-            FROM ({_calls_sql(has_late)}) c
-            LEFT JOIN rc_credit cr ON cr.usage_record_id = c.id
-            LEFT JOIN rc_assign a ON c.rate_id IS NOT NULL AND c.billable > COALESCE(cr.credit_minutes, 0)
-                AND a.customer_id = c.customer_id AND a.starts <= c.started_at
-                AND (a.ends IS NULL OR c.started_at < a.ends)
-        ) t
-    """
+# --- The passes ------------------------------------------------------------------------
 
 
 def rate_chunk(*, run, chunk, months, pools, rates, month_start, month_end):
@@ -341,7 +209,8 @@ def rate_chunk(*, run, chunk, months, pools, rates, month_start, month_end):
     ``(calls rated, credit states)``; the caller stages the credit entries."""
     billing_month = run.billing_month
     params = {"first": chunk.first_customer_id, "last": chunk.last_customer_id, "month": billing_month.pk,
-              "run": run.pk}
+              "run": run.pk, "month_start": _ts(month_start), "month_end": _ts(month_end)}
+    table = run_table(run)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The window sorts a chunk's calls: in memory, not in temporary files.
@@ -350,27 +219,38 @@ def rate_chunk(*, run, chunk, months, pools, rates, month_start, month_end):
         states = {customer_id: state for customer_id, state in states.items() if state.may_pay()}
         load_inputs(cursor, chunk=chunk, months=months, pools=pools, rates=rates, credit_customers=states)
         has_late = any(not month.own for month in months)
-        _create(cursor, "rc_credit", "usage_record_id bigint PRIMARY KEY, credit_minutes integer")
         if states:
-            _fill(cursor, "rc_credit", ("usage_record_id", "credit_minutes"),
-                  _credit_minutes(cursor, states, has_late, params))
-            if connection.vendor == "postgresql":
-                cursor.execute("ANALYZE rc_credit")
-        cursor.execute(_insert_sql(has_late, run), params)
-        count = cursor.rowcount
+            count = _rate_credit_customers(cursor, states, has_late, params, table)
+            cursor.execute(insert_sql(table, f"({calls_sql(has_late, NO_CREDIT)})", paid=False, run_id=run.pk), params)
+        else:
+            cursor.execute(insert_sql(table, f"({calls_sql(has_late)})", paid=False, run_id=run.pk), params)
+            count = 0
+        count += cursor.rowcount
         for name in TEMP_TABLES:
-            cursor.execute(_dialect()["drop"].format(name))
+            cursor.execute(dialect()["drop"].format(name))
     return count, states
 
 
-def _credit_minutes(cursor, states, has_late, params):
+def _rate_credit_customers(cursor, states, has_late, params, table):
+    """Steps 1 to 3 for the customers whose credits may pay: their calls are computed once
+    into ``rc_calls``, replayed against their balances from there, then written with the
+    minutes credits paid. Returns the calls written."""
+    cursor.execute(dialect()["drop"].format("rc_calls"))
+    cursor.execute(dialect()["temp"].format("rc_calls") + f" AS {calls_sql(has_late, CREDIT)}", params)
+    _create(cursor, "rc_credit", "usage_record_id bigint PRIMARY KEY, credit_minutes integer")
+    _fill(cursor, "rc_credit", ("usage_record_id", "credit_minutes"), _credit_minutes(cursor, states))
+    if connection.vendor == "postgresql":
+        cursor.execute("ANALYZE rc_credit")
+    cursor.execute(insert_sql(table, "rc_calls", paid=True, run_id=params["run"]), params)
+    return cursor.rowcount
+
+
+def _credit_minutes(cursor, states):
     """Step 2: replay the balance of each credit customer over its priced billable calls, in
     the order the pools were drawn in; ``[(usage record id, minutes paid)]`` of paid calls."""
     cursor.execute(
-        f"SELECT c.id, c.customer_id, c.started_at, c.billable, c.unit_price FROM ({_calls_sql(has_late, True)}) c "
-        f"WHERE c.rate_id IS NOT NULL AND c.billable > 0 "
-        f"ORDER BY c.customer_id, c.started_at, c.record_id{_dialect()['bytes_order']}",
-        params,
+        "SELECT id, customer_id, started_at, billable, unit_price FROM rc_calls "
+        f"WHERE rate_id IS NOT NULL AND billable > 0 ORDER BY customer_id, started_at, record_id{dialect()['bytes_order']}"
     )
     paid = []
     exact = connection.vendor == "postgresql"  # aware datetimes and Decimals already

@@ -2,7 +2,7 @@
 
 from django.db import connection
 
-from billing.models import RatedCall
+from billing.models import RatedCall, UsageRecord
 
 # --- Where a run's rows go ----------------------------------------------------------------
 #
@@ -20,6 +20,30 @@ def run_table(run):
     if connection.vendor == _PARTITIONED:
         return f"{RatedCall._meta.db_table}_r{int(run.pk)}"
     return RatedCall._meta.db_table
+
+
+# Each chunk's plan reads the calls table's statistics. Right after a month's calls are
+# imported, and before autovacuum has analyzed them (or where it is off, as on the bench's
+# server), PostgreSQL plans a chunk's 100,000 calls as a handful of rows and builds its hash
+# joins on them instead of on the small tables.
+_STALE_FRACTION = 0.1
+
+
+def refresh_statistics():
+    """Analyze the calls table when its statistics are missing or older than a tenth of its
+    rows (about 0.5 s for a million calls, once; later runs find them fresh)."""
+    if connection.vendor != _PARTITIONED:
+        return
+    table = UsageRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_live_tup, n_mod_since_analyze, COALESCE(last_analyze, last_autoanalyze) IS NULL "
+            "FROM pg_stat_user_tables WHERE relid = %s::regclass",
+            [table],
+        )
+        row = cursor.fetchone()
+        if row is not None and (row[2] or row[1] > _STALE_FRACTION * max(row[0], 1000)):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def prepare_run_table(run):
@@ -52,7 +76,12 @@ def seal_run_table(run):
         cursor.execute("SET maintenance_work_mem = '256MB'")
         for statement in _RUN_INDEXES:
             cursor.execute(statement.format(table=table))
+        # A sample of 3,000 rows (statistics target 10) instead of 30,000: the month's reads
+        # filter on a run's partition by partner and by minutes, which a small sample
+        # estimates as well; 0.04 s instead of 0.5 s for a million rated calls.
+        cursor.execute("SET default_statistics_target = 10")
         cursor.execute(f"ANALYZE {table}")
+        cursor.execute("RESET default_statistics_target")
         cursor.execute("RESET maintenance_work_mem")
 
 

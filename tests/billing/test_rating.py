@@ -319,6 +319,18 @@ def test_a_call_is_never_rated_twice(customer):
     assert RatedCall.objects.filter(usage_record=record).count() == 1
 
 
+def test_the_rows_of_a_re_rate_never_share_an_id_with_the_rows_they_replace(customer, overage):
+    # PostgreSQL computes a rated call's id from (run, call); the replaced run's rows stay
+    # beside the new ones until the publication, and the id is the model's primary key.
+    records = [call(customer, day, 600) for day in (2, 3, 4)]
+    first = rating.rate_month(month=SEPTEMBER)
+    first_ids = set(RatedCall.objects.filter(run=first).values_list("id", flat=True))
+    second = rating.rate_month(month=SEPTEMBER)
+    second_ids = set(RatedCall.objects.filter(run=second).values_list("id", flat=True))
+    assert len(first_ids) == len(second_ids) == len(records)
+    assert not first_ids & second_ids
+
+
 def test_a_re_sent_record_is_not_billed_again(customer, overage, partner_a):
     # The carrier sends the same call again after the month was rated and finalized: the
     # import counts it as a duplicate, so the next month has nothing to adjust.
