@@ -11,7 +11,7 @@ their line numbers (the header is line 1), so every message names the line it wo
 the portable way.
 
 What SQL vouches for is a row the portable import's short path would accept as written
-(``usage._check``): every field present and plain, a canonical UUID tenant of the partner's
+(``usage.check_row``): every field present and plain, a canonical UUID tenant of the partner's
 customers, an ISO 8601 UTC-or-offset start within the accepted dates, a whole number of
 seconds up to a day. A row SQL does not vouch for is not refused: it goes to Python, which
 applies the full rules and names the row's problems.

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from billing.models import UsageImport, UsageImportStatus
 from billing.services import usage_copy
-from billing.services.usage_engine import _customers_for, _tenant_customers, _transition
+from billing.services.usage_engine import customers_for, tenant_customers, transition
 from billing.services.usage_parse import (
     BATCH_SIZE,
     CALL_TYPES,
@@ -25,7 +25,7 @@ from billing.services.usage_parse import (
     RECORD_ID_MAX,
     UNKNOWN_TENANT,
     USER_MAX,
-    _check,
+    check_row,
     latest_call_start,
 )
 
@@ -53,7 +53,7 @@ def _header(kept):
     return [names.index(column) for column in COLUMNS], len(names), end + 1
 
 
-def _import_by_copy(usage_import, kept, partner, progress):
+def import_by_copy(usage_import, kept, partner, progress):
     """Import a spooled file through ``usage_copy``: COPY, the rows SQL vouches for, Python's
     checks for the others, then the good rows moved a chunk of lines per transaction with
     the import's counters. Returns ``False``, having written nothing, when the file is not
@@ -67,7 +67,7 @@ def _import_by_copy(usage_import, kept, partner, progress):
     except usage_copy.StageRefused:
         return False
     latest = latest_call_start()
-    customers = _customers_for(partner)
+    customers = customers_for(partner)
     vouched = usage_copy.classify(
         positions, customers, call_types=CALL_TYPES, number_types=NUMBER_TYPES, record_id_max=RECORD_ID_MAX,
         user_max=USER_MAX, max_duration=MAX_DURATION, earliest=EARLIEST_CALL, latest=latest,
@@ -83,7 +83,7 @@ def _import_by_copy(usage_import, kept, partner, progress):
     stored = [{"line": line, "reason": reason} for line, reason in errors[:MAX_STORED_ERRORS]]
     _move_good_rows(usage_import, staged.rows, stored, progress)
     usage_import.refresh_from_db()
-    _transition(usage_import, UsageImportStatus.DONE, total_rows=staged.rows, finished_at=timezone.now())
+    transition(usage_import, UsageImportStatus.DONE, total_rows=staged.rows, finished_at=timezone.now())
     return True
 
 
@@ -107,12 +107,12 @@ def _check_batch(batch, positions, customers, latest, errors, good):
     and ``good``."""
     checked = []
     for line, fields in batch:
-        record, reason = _check(tuple(fields[p] for p in positions), latest)
+        record, reason = check_row(tuple(fields[p] for p in positions), latest)
         if reason is None:
             checked.append((line, record))
         else:
             errors.append((line, str(reason)))
-    tenants = _tenant_customers(customers, {record[1] for _, record in checked})
+    tenants = tenant_customers(customers, {record[1] for _, record in checked})
     for line, record in checked:
         customer_id = tenants.get(record[1])
         if customer_id is None:

@@ -79,12 +79,12 @@ def differences(copied, portable):
 def import_both_ways(data, partner, monkeypatch):
     """The file through the COPY lane, then (its records removed) the portable way."""
     lane_calls = []
-    real = usage_service._import_by_copy
-    monkeypatch.setattr(usage_service, "_import_by_copy", lambda *a: lane_calls.append(real(*a)) or lane_calls[-1])
+    real = usage_service.import_by_copy
+    monkeypatch.setattr(usage_service, "import_by_copy", lambda *a: lane_calls.append(real(*a)) or lane_calls[-1])
     by_copy = usage_service.usage_import_file(fileobj_chunks=chunked(data, 50), file_name="a.csv", partner=partner)
     copied = outcome(by_copy)
     UsageRecord.objects.filter(usage_import=by_copy).delete()
-    monkeypatch.setattr(usage_service, "_import_by_copy", lambda *a: False)
+    monkeypatch.setattr(usage_service, "import_by_copy", lambda *a: False)
     portable = usage_service.usage_import_file(fileobj_chunks=chunked(data, 50), file_name="b.csv", partner=partner)
     return lane_calls, copied, outcome(portable)
 
