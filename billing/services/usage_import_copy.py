@@ -1,11 +1,13 @@
 """PostgreSQL's lane of the usage import (SPEC §8): a spooled file COPied into a staging table
-by ``usage_copy``, the rows SQL vouches for kept, Python's checks for the others, and the good
-rows moved a chunk of lines per transaction with the import's counters."""
+by ``usage_copy``, then one pass per chunk of lines: SQL's checks and the insert in one
+statement, Python's checks for the rows SQL did not vouch for, and the import's counters, in
+one transaction per chunk. A repeated record id is looked for only when a chunk's insert
+skipped a row."""
 
 import csv
-from contextlib import closing
+from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import DataError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,9 +32,20 @@ from billing.services.usage_parse import (
 )
 
 
-# --- PostgreSQL: the file through COPY ---------------------------------------------------
+@dataclass
+class _Lane:
+    """One file's pass through the lane: where its columns are, what it may name, what it stored."""
 
-COPY_OTHER_ROWS_MAX = 200_000  # rows SQL cannot vouch for that Python checks; more: the portable way
+    usage_import: UsageImport
+    positions: list
+    width: int
+    customers: object
+    received: object = field(default_factory=timezone.now)
+    errors: list = field(default_factory=list)  # stored errors, at most MAX_STORED_ERRORS
+
+
+class _RowSkipped(Exception):
+    """A chunk's insert skipped a row found good: the chunk is done again row by row."""
 
 
 def _header(kept):
@@ -54,10 +67,10 @@ def _header(kept):
 
 
 def import_by_copy(usage_import, kept, partner, progress):
-    """Import a spooled file through ``usage_copy``: COPY, the rows SQL vouches for, Python's
-    checks for the others, then the good rows moved a chunk of lines per transaction with
-    the import's counters. Returns ``False``, having written nothing, when the file is not
-    for COPY (the caller then imports it the portable way)."""
+    """Import a spooled file through ``usage_copy``: COPY, then a chunk of ``BATCH_SIZE`` lines
+    per transaction with the import's counters, so a killed import keeps what it counted.
+    Returns ``False``, having written nothing, when the file is not for COPY (the caller then
+    imports it the portable way)."""
     header = _header(kept)
     if header is None:
         return False
@@ -66,81 +79,94 @@ def import_by_copy(usage_import, kept, partner, progress):
         staged = usage_copy.stage(kept, width, header_end)
     except usage_copy.StageRefused:
         return False
-    latest = latest_call_start()
-    customers = customers_for(partner)
-    vouched = usage_copy.classify(
-        positions, customers, call_types=CALL_TYPES, number_types=NUMBER_TYPES, record_id_max=RECORD_ID_MAX,
-        user_max=USER_MAX, max_duration=MAX_DURATION, earliest=EARLIEST_CALL, latest=latest,
-    )
-    errors = _check_other_rows(positions, width, customers, latest) if vouched < staged.rows else []
-    if errors is None:
-        return False
-    errors.extend(
-        (line, str(DUPLICATE_OF_LINE % {"line": first, "record_id": record_id}))
-        for line, record_id, first in usage_copy.drop_repeats()
-    )
-    errors.sort()
-    stored = [{"line": line, "reason": reason} for line, reason in errors[:MAX_STORED_ERRORS]]
-    _move_good_rows(usage_import, staged.rows, stored, progress)
+    lane = _Lane(usage_import=usage_import, positions=positions, width=width, customers=customers_for(partner))
+    usage_copy.prepare(lane.customers)
+    for first in range(2, staged.rows + 2, BATCH_SIZE):
+        end = min(first + BATCH_SIZE, staged.rows + 2)
+        _move_chunk(lane, first, end)
+        if progress is not None:
+            progress(end - 2)
     usage_import.refresh_from_db()
-    transition(usage_import, UsageImportStatus.DONE, total_rows=staged.rows, finished_at=timezone.now())
+    transition(usage_import, UsageImportStatus.DONE, total_rows=staged.rows, errors=lane.errors,
+               finished_at=timezone.now())
     return True
 
 
-def _check_other_rows(positions, width, customers, latest):
-    """Check with Python the staged rows SQL did not vouch for; the good ones join the good
-    rows. Returns their errors as ``(line, reason)``, or ``None`` when there are too many such
-    rows for this lane."""
-    errors, good, seen = [], [], 0
-    with closing(usage_copy.other_rows(width)) as batches:
-        for batch in batches:
-            seen += len(batch)
-            if seen > COPY_OTHER_ROWS_MAX:
-                return None
-            _check_batch(batch, positions, customers, latest, errors, good)
-    usage_copy.add_good(good)
-    return errors
+def _move_chunk(lane, first, end):
+    """Lines ``[first, end)`` in one transaction: SQL's rows and Python's, then the counters.
+    Should the insert skip a row SQL or Python found good (a record id imported before, or
+    repeated in the file), or SQL fail to read a start it let through, the chunk is done
+    again row by row (``_move_chunk_exactly``)."""
+    latest = latest_call_start()
+    params = usage_copy.limits(call_types=CALL_TYPES, number_types=NUMBER_TYPES, record_id_max=RECORD_ID_MAX,
+                               user_max=USER_MAX, max_duration=MAX_DURATION, earliest=EARLIEST_CALL, latest=latest)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint, rolled back should the insert skip a row
+                moved = usage_copy.move(first, end, lane.positions, lane.width, params, lane.usage_import.pk,
+                                        lane.received)
+                errors, good = _check_rows(moved.others, lane.positions, lane.customers, latest)
+                inserted = moved.inserted + usage_copy.insert(good, lane.usage_import.pk, lane.received)
+                good_rows = moved.vouched + len(good)
+                if inserted < good_rows:
+                    raise _RowSkipped
+        except (_RowSkipped, DataError):  # DataError: a start SQL let through but could not read
+            errors, good_rows, inserted = _move_chunk_exactly(lane, first, end, latest)
+        _count(lane, end - first, inserted, good_rows - inserted, errors)
 
 
-def _check_batch(batch, positions, customers, latest, errors, good):
-    """Python's checks for one batch of rows SQL did not vouch for: appends to ``errors``
-    and ``good``."""
-    checked = []
-    for line, fields in batch:
+def _move_chunk_exactly(lane, first, end, latest):
+    """The chunk checked by Python alone, each record id's first good line looked for in the
+    file (earlier chunks included): a later line naming it is an error, the first one is
+    inserted or, its record id imported before, a duplicate. Returns ``(errors, good rows,
+    inserted)``."""
+    errors, good = _check_rows(usage_copy.lines(first, end, lane.width), lane.positions, lane.customers, latest)
+    record_ids = {record[0] for _, record in good}
+    earlier = usage_copy.lines_naming(record_ids, first, lane.positions[0], lane.width) if record_ids else []
+    _, earlier_good = _check_rows(earlier, lane.positions, lane.customers, latest)
+    first_line = {}
+    for line, record in earlier_good:
+        first_line.setdefault(record[0], line)
+    kept = []
+    for line, record in good:
+        if record[0] in first_line:
+            errors.append((line, str(DUPLICATE_OF_LINE % {"line": first_line[record[0]], "record_id": record[0]})))
+        else:
+            first_line[record[0]] = line
+            kept.append((line, record))
+    return sorted(errors), len(kept), usage_copy.insert(kept, lane.usage_import.pk, lane.received)
+
+
+def _check_rows(rows, positions, customers, latest):
+    """Python's checks for staged rows ``(line, [field, …])``: ``(errors, good)`` with errors
+    as ``(line, reason)`` and good rows as ``(line, record)``, ``record`` as ``GOOD_COLUMNS``."""
+    errors, checked, good = [], [], []
+    for line, fields in rows:
         record, reason = check_row(tuple(fields[p] for p in positions), latest)
         if reason is None:
             checked.append((line, record))
         else:
             errors.append((line, str(reason)))
-    tenants = tenant_customers(customers, {record[1] for _, record in checked})
+    tenants = tenant_customers(customers, {record[1] for _, record in checked}) if checked else {}
     for line, record in checked:
         customer_id = tenants.get(record[1])
         if customer_id is None:
             errors.append((line, str(UNKNOWN_TENANT % {"value": record[1][:60]})))
         else:
             good.append((line, (record[0], customer_id, *record[2:])))
+    errors.sort()
+    return errors, good
 
 
-def _move_good_rows(usage_import, rows, stored_errors, progress):
-    """Move the good rows ``BATCH_SIZE`` lines per transaction, each with the import's counters
-    (the errors are stored with the first), so a killed import keeps what it counted."""
-    good_per_chunk = usage_copy.good_per_chunk(BATCH_SIZE)
-    received = timezone.now()
-    processed = 0
-    for chunk, first in enumerate(range(2, rows + 2, BATCH_SIZE)):
-        end = min(first + BATCH_SIZE, rows + 2)
-        with transaction.atomic():
-            inserted = usage_copy.move(first, end, usage_import.pk, received)
-            values = {
-                "processed_rows": F("processed_rows") + (end - first),
-                "imported_rows": F("imported_rows") + inserted,
-                "duplicate_rows": F("duplicate_rows") + good_per_chunk.get(chunk, 0) - inserted,
-            }
-            if chunk == 0:
-                values["errors"] = stored_errors
-            UsageImport.objects.filter(pk=usage_import.pk).update(**values)
-        processed += end - first
-        if progress is not None:
-            progress(processed)
-    if rows == 0:
-        UsageImport.objects.filter(pk=usage_import.pk).update(errors=stored_errors)
+def _count(lane, rows, inserted, duplicates, errors):
+    """The chunk's counters, and its errors while fewer than ``MAX_STORED_ERRORS`` are stored."""
+    values = {
+        "processed_rows": F("processed_rows") + rows,
+        "imported_rows": F("imported_rows") + inserted,
+        "duplicate_rows": F("duplicate_rows") + duplicates,
+    }
+    room = MAX_STORED_ERRORS - len(lane.errors)
+    if errors and room > 0:
+        lane.errors.extend({"line": line, "reason": reason} for line, reason in errors[:room])
+        values["errors"] = lane.errors
+    UsageImport.objects.filter(pk=lane.usage_import.pk).update(**values)
