@@ -72,7 +72,7 @@ ALLOWED = {
     ("billing/selectors.py", "blocked_calls_in_months"):
         "calls of the customers of Customer.objects.transacted_by(partner)",
     ("billing/services/usage_import.py", "_import_rows"): "the import task counts the records of its own import",
-    ("billing/services/usage_import_copy.py", "_move_good_rows"): "the COPY lane updates its own import row by pk",
+    ("billing/services/usage_import_copy.py", "_count"): "the COPY lane updates its own import row by pk",
     ("billing/services/usage_engine.py", "customers_for"): "the operator's import (partner None) may name any customer",
     ("billing/selectors.py", "customer_credits"): "the customer is one the page already read through its partner's scope",
     ("subscriptions/services/changes.py", "_decide"): "staff decide a removal request by pk, for any partner (admin)",
