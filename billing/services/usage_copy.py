@@ -1,5 +1,5 @@
 """PostgreSQL's lane of the usage import (``billing.services.usage_parse`` decides the rules, this
-module only moves rows): the file goes into a session-temporary table with one ``COPY``, then
+module only moves rows): the file goes into an ``UNLOGGED`` table of the import with one ``COPY``, then
 each chunk of lines goes into ``billing_usagerecord`` in one statement, ``INSERT … SELECT …
 ON CONFLICT DO NOTHING``, whose ``SELECT`` keeps the rows SQL can vouch for and hands the
 others back to Python.
@@ -25,9 +25,7 @@ from django.db import connection, transaction
 from billing.models import UsageRecord
 from billing.services.pg_copy import copy_rows
 
-STAGE = "usage_copy_stage"
-CUSTOMERS = "usage_copy_customers"
-EXTRA = "usage_copy_extra"
+EXTRA = "usage_copy_extra"  # per connection: Python's checked rows of a chunk
 READ_SIZE = 1024 * 1024
 
 # Python's str.isspace() characters and the C0/C1 controls: a field holding one goes to Python.
@@ -63,6 +61,16 @@ def _quote(name):
     return connection.ops.quote_name(name)
 
 
+def _stage(key):
+    """The staged file of import ``key``: ``UNLOGGED`` (no WAL, like a temporary table) but
+    seen by every connection, so chunks can be moved on two."""
+    return f"usage_copy_stage_{int(key)}"
+
+
+def _customers(key):
+    return f"usage_copy_customers_{int(key)}"
+
+
 def spool(fileobj_chunks):
     """Keep the received file (on disk past 16 MB) so it can be read twice."""
     kept = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
@@ -72,7 +80,7 @@ def spool(fileobj_chunks):
     return kept
 
 
-def stage(kept, header_width, header_end):
+def stage(kept, header_width, header_end, key):
     """COPY the data lines of the spooled file (after ``header_end`` bytes) into the staging
     table with ``header_width`` text columns ``c0 …``. Raises ``StageRefused`` when COPY
     refuses the file or when its rows are not its lines."""
@@ -80,43 +88,46 @@ def stage(kept, header_width, header_end):
     kept.seek(header_end)
     newlines, last = 0, b"\n"
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        cursor.execute(f"DROP TABLE IF EXISTS {_stage(key)}")
         cursor.execute(
-            f"CREATE TEMP TABLE {STAGE} (line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
+            f"CREATE UNLOGGED TABLE {_stage(key)} (line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
             + ", ".join(f"c{i} text" for i in range(header_width)) + ")"
         )
         try:
-            with transaction.atomic(), cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+            with transaction.atomic(), cursor.cursor.copy(f"COPY {_stage(key)} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
                 while block := kept.read(READ_SIZE):
                     newlines += block.count(b"\n")
                     last = block[-1:]
                     copy.write(block)
         except connection.Database.Error as exc:
             raise StageRefused(str(exc)) from None
-        cursor.execute(f"SELECT count(*) FROM {STAGE}")
+        cursor.execute(f"SELECT count(*) FROM {_stage(key)}")
         rows = cursor.fetchone()[0]
-        cursor.execute(f"CREATE INDEX ON {STAGE} (line)")
+        cursor.execute(f"CREATE INDEX ON {_stage(key)} (line)")
     lines = newlines + (last != b"\n")
     if rows != lines:  # a quoted field spanning lines, or a lone-CR file: line numbers would lie
         raise StageRefused(f"{rows} rows in {lines} lines")
     return Staged(rows=rows, spool=kept)
 
 
-def prepare(customers):
-    """The tables ``move`` reads besides the staged file: the tenants a row may name
-    (``customers``: the partner's customers' queryset) and Python's checked rows."""
+def prepare(customers, key):
+    """The table ``move`` joins besides the staged file: the tenants a row may name
+    (``customers``: the partner's customers' queryset)."""
     customer_sql, customer_params = customers.values("tenant_id", "pk").query.sql_with_params()
     # Tenants as str(uuid) writes them: a row spelling its tenant so joins them as written.
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {CUSTOMERS}, {EXTRA}")
-        cursor.execute(f"CREATE TEMP TABLE {CUSTOMERS} (tenant_id text PRIMARY KEY, customer_id bigint)")
-        cursor.execute(f"INSERT INTO {CUSTOMERS} SELECT q.tenant::text, q.customer FROM ({customer_sql}) q (tenant, customer)", customer_params)
-        cursor.execute(f"ANALYZE {CUSTOMERS}")
-        cursor.execute(
-            f"CREATE TEMP TABLE {EXTRA} (line bigint, record_id text, customer_id bigint, \"user\" text, "
-            "started_at timestamptz, duration_seconds integer, call_type text, destination_country text, "
-            "number_type text)"
-        )
+        cursor.execute(f"DROP TABLE IF EXISTS {_customers(key)}")
+        cursor.execute(f"CREATE UNLOGGED TABLE {_customers(key)} (tenant_id text PRIMARY KEY, customer_id bigint)")
+        cursor.execute(f"INSERT INTO {_customers(key)} SELECT q.tenant::text, q.customer FROM ({customer_sql}) q (tenant, customer)", customer_params)
+        cursor.execute(f"ANALYZE {_customers(key)}")
+
+
+def _extra_table(cursor):
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {EXTRA} (line bigint, record_id text, customer_id bigint, \"user\" text, "
+        "started_at timestamptz, duration_seconds integer, call_type text, destination_country text, "
+        "number_type text)"
+    )
 
 
 def _checks(positions):
@@ -184,12 +195,12 @@ def move(first_line, end_line, positions, width, params, usage_import_id, receiv
     sql = f"""
         WITH checked AS MATERIALIZED (
             SELECT s.line, {typed} FROM (
-                SELECT s.*, ({plain}) AS ok FROM {STAGE} s WHERE s.line >= %(first)s AND s.line < %(end)s OFFSET 0) s
+                SELECT s.*, ({plain}) AS ok FROM {_stage(usage_import_id)} s WHERE s.line >= %(first)s AND s.line < %(end)s OFFSET 0) s
         ), chunk AS MATERIALIZED (
             SELECT v.line, c.customer_id, v.record_id, v."user", v.started_at, v.duration_seconds, v.call_type,
                    v.destination_country, v.number_type,
                    c.customer_id IS NOT NULL AND v.started_at >= %(earliest)s AND v.started_at <= %(latest)s AS good
-            FROM checked v LEFT JOIN {CUSTOMERS} c ON c.tenant_id = v.tenant
+            FROM checked v LEFT JOIN {_customers(usage_import_id)} c ON c.tenant_id = v.tenant
         ), inserted AS (
             INSERT INTO {table} ({columns}, usage_import_id, received_at)
             SELECT {columns}, %(usage_import)s, %(received)s FROM chunk WHERE good ORDER BY line
@@ -197,7 +208,7 @@ def move(first_line, end_line, positions, width, params, usage_import_id, receiv
         )
         SELECT NULL::bigint, ARRAY[(SELECT count(*) FROM chunk WHERE good), (SELECT count(*) FROM inserted)]::text[]
         UNION ALL
-        SELECT st.line, ARRAY[{fields}] FROM chunk JOIN {STAGE} st ON st.line = chunk.line WHERE NOT chunk.good"""
+        SELECT st.line, ARRAY[{fields}] FROM chunk JOIN {_stage(usage_import_id)} st ON st.line = chunk.line WHERE NOT chunk.good"""
     values = {**params, "first": first_line, "end": end_line, "usage_import": usage_import_id, "received": received_at}
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
@@ -218,6 +229,7 @@ def insert(rows, usage_import_id, received_at):
     table = _quote(UsageRecord._meta.db_table)
     columns = ", ".join(_quote(c) for c in GOOD_COLUMNS)
     with connection.cursor() as cursor:
+        _extra_table(cursor)
         cursor.execute(f"TRUNCATE {EXTRA}")
         copy_rows(cursor, EXTRA, ["line", *(_quote(c) for c in GOOD_COLUMNS)],
                   ((line, *record) for line, record in rows))
@@ -229,30 +241,43 @@ def insert(rows, usage_import_id, received_at):
         return cursor.rowcount
 
 
-def lines(first_line, end_line, width):
+def lines(first_line, end_line, width, key):
     """Every staged row of lines ``[first_line, end_line)``: ``(line, [field, …])``."""
     fields = ", ".join(f"c{i}" for i in range(width))
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT line, {fields} FROM {STAGE} WHERE line >= %s AND line < %s ORDER BY line",
+        cursor.execute(f"SELECT line, {fields} FROM {_stage(key)} WHERE line >= %s AND line < %s ORDER BY line",
                        [first_line, end_line])
         return [(row[0], ["" if v is None else v for v in row[1:]]) for row in cursor.fetchall()]
 
 
-def lines_naming(record_ids, before_line, position, width):
+def lines_naming(record_ids, before_line, position, width, key):
     """The staged rows before ``before_line`` whose record id (column ``position``), stripped
     as Python strips it, is one of ``record_ids``: ``(line, [field, …])`` in line order. The
     index this needs is built the first time."""
     fields = ", ".join(f"c{i}" for i in range(width))
     stripped = f"btrim(c{int(position)}, {_STRIPPED_LITERAL})"
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE INDEX IF NOT EXISTS usage_copy_stage_record ON {STAGE} (({stripped}))")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {_stage(key)}_record ON {_stage(key)} (({stripped}))")
         cursor.execute(
-            f"SELECT line, {fields} FROM {STAGE} WHERE {stripped} = ANY(%s) AND line < %s ORDER BY line",
+            f"SELECT line, {fields} FROM {_stage(key)} WHERE {stripped} = ANY(%s) AND line < %s ORDER BY line",
             [list(record_ids), before_line],
         )
         return [(row[0], ["" if v is None else v for v in row[1:]]) for row in cursor.fetchall()]
 
 
-def drop():
+def repeats_a_record_id(key, position):
+    """Whether two staged rows name the same record id (stripped as Python strips it; a blank
+    one is an error, never a repeat): only a file that does not can have its chunks moved in
+    any order."""
+    stripped = f"btrim(c{int(position)}, {_STRIPPED_LITERAL})"
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {CUSTOMERS}, {EXTRA}")
+        cursor.execute(
+            f"SELECT EXISTS (SELECT FROM {_stage(key)} WHERE {stripped} <> '' GROUP BY {stripped} HAVING count(*) > 1)"
+        )
+        return cursor.fetchone()[0]
+
+
+def drop(key):
+    """Drop import ``key``'s tables (also those of an import whose process died)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_stage(key)}, {_customers(key)}, {EXTRA}")

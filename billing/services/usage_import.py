@@ -115,6 +115,8 @@ def reap_dead_imports(imports=None):
             status=UsageImportStatus.FAILED, errors=errors, finished_at=timezone.now(),
             total_rows=usage_import.processed_rows,
         )
+        if connection.vendor == "postgresql":
+            usage_copy.drop(usage_import.pk)  # the staged file a dead COPY lane left
     return reaped
 
 
@@ -138,7 +140,7 @@ def _import_file(usage_import, fileobj_chunks, partner, progress):
             )
             raise
         finally:
-            usage_copy.drop()
+            usage_copy.drop(usage_import.pk)
         kept.seek(0)
         return _import_rows(usage_import, file_chunks(kept), partner, progress)
 

@@ -5,15 +5,17 @@ one transaction per chunk. A repeated record id is looked for only when a chunk'
 skipped a row."""
 
 import csv
+import threading
 from dataclasses import dataclass, field
 
-from django.db import DataError, transaction
+from django.db import DataError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.models import UsageImport, UsageImportStatus
 from billing.services import usage_copy
 from billing.services.usage_engine import customers_for, tenant_customers, transition
+from billing.services.usage_write import background_writers
 from billing.services.usage_parse import (
     BATCH_SIZE,
     CALL_TYPES,
@@ -34,14 +36,19 @@ from billing.services.usage_parse import (
 
 @dataclass
 class _Lane:
-    """One file's pass through the lane: where its columns are, what it may name, what it stored."""
+    """One file's pass through the lane: where its columns are, what it may name, what it
+    stored. ``in_order``: the chunks are moved one after the other (a file repeating a record
+    id needs it); otherwise on two connections, ``lock`` guarding what they share."""
 
     usage_import: UsageImport
     positions: list
     width: int
     customers: object
+    in_order: bool = True
     received: object = field(default_factory=timezone.now)
-    errors: list = field(default_factory=list)  # stored errors, at most MAX_STORED_ERRORS
+    errors: list = field(default_factory=list)  # the first MAX_STORED_ERRORS (line, reason)
+    processed: int = 0
+    lock: object = field(default_factory=threading.Lock)
 
 
 class _RowSkipped(Exception):
@@ -76,20 +83,57 @@ def import_by_copy(usage_import, kept, partner, progress):
         return False
     positions, width, header_end = header
     try:
-        staged = usage_copy.stage(kept, width, header_end)
+        staged = usage_copy.stage(kept, width, header_end, usage_import.pk)
     except usage_copy.StageRefused:
         return False
     lane = _Lane(usage_import=usage_import, positions=positions, width=width, customers=customers_for(partner))
-    usage_copy.prepare(lane.customers)
-    for first in range(2, staged.rows + 2, BATCH_SIZE):
-        end = min(first + BATCH_SIZE, staged.rows + 2)
-        _move_chunk(lane, first, end)
-        if progress is not None:
-            progress(end - 2)
+    usage_copy.prepare(lane.customers, usage_import.pk)
+    chunks = [(first, min(first + BATCH_SIZE, staged.rows + 2)) for first in range(2, staged.rows + 2, BATCH_SIZE)]
+    lane.in_order = (len(chunks) < 2 or not background_writers()
+                     or usage_copy.repeats_a_record_id(usage_import.pk, positions[0]))
+    if lane.in_order:
+        for first, end in chunks:
+            _move_chunk(lane, first, end)
+            if progress is not None:
+                progress(lane.processed)
+    else:
+        _move_on_two_connections(lane, chunks, progress)
     usage_import.refresh_from_db()
-    transition(usage_import, UsageImportStatus.DONE, total_rows=staged.rows, errors=lane.errors,
+    transition(usage_import, UsageImportStatus.DONE, total_rows=staged.rows, errors=_stored(lane.errors),
                finished_at=timezone.now())
     return True
+
+
+def _move_on_two_connections(lane, chunks, progress):
+    """Move the chunks from this thread and one more, each with its own connection, taking
+    the next chunk as each finishes one (a file without repeated record ids: order is free)."""
+    pending, failures = iter(chunks), []
+
+    def take():
+        with lane.lock:
+            return None if failures else next(pending, None)
+
+    def work():
+        try:
+            while (chunk := take()) is not None:
+                _move_chunk(lane, *chunk)
+        except Exception as exc:  # re-raised in the caller's thread below
+            failures.append(exc)
+        finally:
+            connections.close_all()  # this thread's connection only
+
+    helper = threading.Thread(target=work, daemon=True)
+    helper.start()
+    try:
+        while (chunk := take()) is not None:
+            _move_chunk(lane, *chunk)
+            if progress is not None:
+                progress(lane.processed)
+    except Exception as exc:
+        failures.append(exc)
+    helper.join()
+    if failures:
+        raise failures[0]
 
 
 def _move_chunk(lane, first, end):
@@ -120,9 +164,10 @@ def _move_chunk_exactly(lane, first, end, latest):
     file (earlier chunks included): a later line naming it is an error, the first one is
     inserted or, its record id imported before, a duplicate. Returns ``(errors, good rows,
     inserted)``."""
-    errors, good = _check_rows(usage_copy.lines(first, end, lane.width), lane.positions, lane.customers, latest)
-    record_ids = {record[0] for _, record in good}
-    earlier = usage_copy.lines_naming(record_ids, first, lane.positions[0], lane.width) if record_ids else []
+    key = lane.usage_import.pk
+    errors, good = _check_rows(usage_copy.lines(first, end, lane.width, key), lane.positions, lane.customers, latest)
+    record_ids = {record[0] for _, record in good} if lane.in_order else set()  # else no id repeats
+    earlier = usage_copy.lines_naming(record_ids, first, lane.positions[0], lane.width, key) if record_ids else []
     _, earlier_good = _check_rows(earlier, lane.positions, lane.customers, latest)
     first_line = {}
     for line, record in earlier_good:
@@ -159,14 +204,21 @@ def _check_rows(rows, positions, customers, latest):
 
 
 def _count(lane, rows, inserted, duplicates, errors):
-    """The chunk's counters, and its errors while fewer than ``MAX_STORED_ERRORS`` are stored."""
+    """The chunk's counters, and the first ``MAX_STORED_ERRORS`` errors of the file so far."""
     values = {
         "processed_rows": F("processed_rows") + rows,
         "imported_rows": F("imported_rows") + inserted,
         "duplicate_rows": F("duplicate_rows") + duplicates,
     }
-    room = MAX_STORED_ERRORS - len(lane.errors)
-    if errors and room > 0:
-        lane.errors.extend({"line": line, "reason": reason} for line, reason in errors[:room])
-        values["errors"] = lane.errors
-    UsageImport.objects.filter(pk=lane.usage_import.pk).update(**values)
+    with lane.lock:
+        lane.processed += rows
+        if errors and (len(lane.errors) < MAX_STORED_ERRORS or errors[0] < lane.errors[-1]):
+            lane.errors = sorted(lane.errors + errors)[:MAX_STORED_ERRORS]
+            values["errors"] = _stored(lane.errors)
+        # Under the lock: the other connection's update of the same row waits for this
+        # chunk's commit, so the errors stored last are the most complete.
+        UsageImport.objects.filter(pk=lane.usage_import.pk).update(**values)
+
+
+def _stored(errors):
+    return [{"line": line, "reason": reason} for line, reason in errors]

@@ -39,16 +39,18 @@ CALL_TYPES = ["domestic", "international", "Domestic", "fax", ""]
 NUMBER_TYPES = ["landline", "mobile", "tollfree", "satellite"]
 
 
-def random_file(rng, tenants, existing_ids):
-    lines, ids = [], []
+def random_file(rng, tenants, existing_ids, repeats=True):
+    lines, ids, existing_ids = [], [], list(existing_ids)
     for i in range(rng.randint(20, 60)):
         pick = rng.random()
-        if ids and pick < 0.12:
+        if ids and pick < 0.12 and repeats:
             record_id = rng.choice(ids)  # a repeat of an earlier line (good or not)
         elif pick < 0.2 and existing_ids:
             record_id = rng.choice(existing_ids)  # imported before: a duplicate
+            if not repeats:
+                existing_ids.remove(record_id)
         elif pick < 0.25:
-            record_id = rng.choice(["", " r-pad ", "r" * 101])
+            record_id = rng.choice(["", " r-pad ", "r" * 101] if repeats else ["", f" r-pad{i} ", "r" * (101 + i)])
         else:
             record_id = f"r{i}"
         ids.append(record_id)
@@ -166,3 +168,23 @@ def test_a_start_sql_cannot_read_sends_its_chunk_to_python(start, monkeypatch):
 
     assert lane_calls == [True] and exact == [(2, 5)]
     assert copied == portable and copied[3] == 2 and copied[5][0]["line"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("seed", range(6))
+def test_a_file_without_repeats_moves_its_chunks_on_two_connections(seed, monkeypatch):
+    monkeypatch.setattr(usage_import_copy, "BATCH_SIZE", 5)
+    rng = random.Random(seed)
+    partner = PartnerFactory()
+    mine = [CustomerFactory(partner=partner) for _ in range(2)]
+    existing = [UsageRecordFactory(customer=mine[0], record_id=f"old{i}").record_id for i in range(3)]
+    data = random_file(rng, [c.tenant_id for c in mine] + [CustomerFactory().tenant_id], existing, repeats=False)
+    two = []
+    real = usage_import_copy._move_on_two_connections
+    monkeypatch.setattr(usage_import_copy, "_move_on_two_connections", lambda *a: two.append(1) or real(*a))
+
+    lane_calls, copied, portable = import_both_ways(data, partner, monkeypatch)
+
+    assert lane_calls == [True] and two == [1]
+    assert copied == portable, differences(copied, portable)
+    assert copied[3] > 0 and copied[5], "the file should have good and bad rows"
