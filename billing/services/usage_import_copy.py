@@ -37,8 +37,8 @@ from billing.services.usage_parse import (
 @dataclass
 class _Lane:
     """One file's pass through the lane: where its columns are, what it may name, what it
-    stored. ``in_order``: the chunks are moved one after the other (a file repeating a record
-    id needs it); otherwise on two connections, ``lock`` guarding what they share."""
+    stored. ``in_order``: until the file is known to repeat no record id, its chunks are moved
+    one after the other; then on two connections too, ``lock`` guarding what they share."""
 
     usage_import: UsageImport
     positions: list
@@ -89,24 +89,17 @@ def import_by_copy(usage_import, kept, partner, progress):
     lane = _Lane(usage_import=usage_import, positions=positions, width=width, customers=customers_for(partner))
     usage_copy.prepare(lane.customers, usage_import.pk)
     chunks = [(first, min(first + BATCH_SIZE, staged.rows + 2)) for first in range(2, staged.rows + 2, BATCH_SIZE)]
-    lane.in_order = (len(chunks) < 2 or not background_writers()
-                     or usage_copy.repeats_a_record_id(usage_import.pk, positions[0]))
-    if lane.in_order:
-        for first, end in chunks:
-            _move_chunk(lane, first, end)
-            if progress is not None:
-                progress(lane.processed)
-    else:
-        _move_on_two_connections(lane, chunks, progress)
+    _move_chunks(lane, chunks, progress)
     usage_import.refresh_from_db()
     transition(usage_import, UsageImportStatus.DONE, total_rows=staged.rows, errors=_stored(lane.errors),
                finished_at=timezone.now())
     return True
 
 
-def _move_on_two_connections(lane, chunks, progress):
-    """Move the chunks from this thread and one more, each with its own connection, taking
-    the next chunk as each finishes one (a file without repeated record ids: order is free)."""
+def _move_chunks(lane, chunks, progress):
+    """Move the chunks in line order from this thread while a second one, with its own
+    connection, asks whether the file repeats a record id; if it does not, order is free and
+    that thread takes chunks too, each thread the next one left as it finishes one."""
     pending, failures = iter(chunks), []
 
     def take():
@@ -115,6 +108,9 @@ def _move_on_two_connections(lane, chunks, progress):
 
     def work():
         try:
+            if usage_copy.repeats_a_record_id(lane.usage_import.pk, lane.positions[0]):
+                return
+            lane.in_order = False
             while (chunk := take()) is not None:
                 _move_chunk(lane, *chunk)
         except Exception as exc:  # re-raised in the caller's thread below
@@ -122,8 +118,9 @@ def _move_on_two_connections(lane, chunks, progress):
         finally:
             connections.close_all()  # this thread's connection only
 
-    helper = threading.Thread(target=work, daemon=True)
-    helper.start()
+    helper = threading.Thread(target=work, daemon=True) if len(chunks) > 1 and background_writers() else None
+    if helper is not None:
+        helper.start()
     try:
         while (chunk := take()) is not None:
             _move_chunk(lane, *chunk)
@@ -131,7 +128,8 @@ def _move_on_two_connections(lane, chunks, progress):
                 progress(lane.processed)
     except Exception as exc:
         failures.append(exc)
-    helper.join()
+    if helper is not None:
+        helper.join()
     if failures:
         raise failures[0]
 

@@ -13,7 +13,7 @@ from django.db import connection
 
 from billing.models import UsageImport, UsageRecord
 from billing.services import usage_import as usage_service
-from billing.services import usage_import_copy
+from billing.services import usage_copy, usage_import_copy
 from tests.billing.test_usage_import import HEADER, chunked, csv_bytes, row
 from tests.factories import CustomerFactory, PartnerFactory, UsageRecordFactory
 
@@ -173,18 +173,19 @@ def test_a_start_sql_cannot_read_sends_its_chunk_to_python(start, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("seed", range(6))
 def test_a_file_without_repeats_moves_its_chunks_on_two_connections(seed, monkeypatch):
+    # Which connection moves which chunk depends on timing; the outcome may not.
     monkeypatch.setattr(usage_import_copy, "BATCH_SIZE", 5)
     rng = random.Random(seed)
     partner = PartnerFactory()
     mine = [CustomerFactory(partner=partner) for _ in range(2)]
     existing = [UsageRecordFactory(customer=mine[0], record_id=f"old{i}").record_id for i in range(3)]
     data = random_file(rng, [c.tenant_id for c in mine] + [CustomerFactory().tenant_id], existing, repeats=False)
-    two = []
-    real = usage_import_copy._move_on_two_connections
-    monkeypatch.setattr(usage_import_copy, "_move_on_two_connections", lambda *a: two.append(1) or real(*a))
+    asked = []
+    real = usage_copy.repeats_a_record_id
+    monkeypatch.setattr(usage_copy, "repeats_a_record_id", lambda *a: asked.append(real(*a)) or asked[-1])
 
     lane_calls, copied, portable = import_both_ways(data, partner, monkeypatch)
 
-    assert lane_calls == [True] and two == [1]
+    assert lane_calls == [True] and asked == [False]  # the second connection took chunks once it knew
     assert copied == portable, differences(copied, portable)
     assert copied[3] > 0 and copied[5], "the file should have good and bad rows"
