@@ -55,12 +55,12 @@ ALLOWED = {
     ("billing/services/reconciliation.py", "_partners_with_activity"): "finalization: which partners had activity",
     ("billing/services/reconciliation.py", "reconciliation_snapshot"): "finalization: every partner's lines of a month",
     ("billing/services/usage_write.py", "_write_portable"): "the import writer: records of one import, any partner",
-    ("billing/services/usage_write.py", "_BackgroundWriter._work"): "the import writer updates its own import row by pk",
-    ("billing/services/usage_engine.py", "_Importer.__init__"):
+    ("billing/services/usage_write.py", "BackgroundWriter._work"): "the import writer updates its own import row by pk",
+    ("billing/services/usage_engine.py", "Importer.__init__"):
         "a partner's import names only Customer.objects.transacted_by(partner); the staff's, any customer",
-    ("billing/services/usage_engine.py", "_Importer.flush"): "the import writer: records of one import, any partner",
-    ("billing/services/usage_engine.py", "_Importer._save_counts"): "the import writer updates its own import row by pk",
-    ("billing/services/usage_engine.py", "_transition"): "the import task moves its own import row by pk",
+    ("billing/services/usage_engine.py", "Importer.flush"): "the import writer: records of one import, any partner",
+    ("billing/services/usage_engine.py", "Importer._save_counts"): "the import writer updates its own import row by pk",
+    ("billing/services/usage_engine.py", "transition"): "the import task moves its own import row by pk",
     ("billing/services/usage_import.py", "reap_dead_imports"): "housekeeping task over every import",
     ("subscriptions/selectors_attention.py", "addons_outliving_base"):
         "Subscription.objects.transacted_by(partner) narrowed to the branch the partner's kind can have rows in "
@@ -72,8 +72,8 @@ ALLOWED = {
     ("billing/selectors.py", "blocked_calls_in_months"):
         "calls of the customers of Customer.objects.transacted_by(partner)",
     ("billing/services/usage_import.py", "_import_rows"): "the import task counts the records of its own import",
-    ("billing/services/usage_import_copy.py", "_move_good_rows"): "the COPY lane updates its own import row by pk",
-    ("billing/services/usage_engine.py", "_customers_for"): "the operator's import (partner None) may name any customer",
+    ("billing/services/usage_import_copy.py", "_count"): "the COPY lane updates its own import row by pk",
+    ("billing/services/usage_engine.py", "customers_for"): "the operator's import (partner None) may name any customer",
     ("billing/selectors.py", "customer_credits"): "the customer is one the page already read through its partner's scope",
     ("subscriptions/services/changes.py", "_decide"): "staff decide a removal request by pk, for any partner (admin)",
     ("billing/usage_selectors.py", "usage_imports_for"):

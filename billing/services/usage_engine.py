@@ -15,10 +15,10 @@ from billing.services.usage_parse import (
     MAX_STORED_ERRORS,
     UNKNOWN_TENANT,
     UsageImportError,
-    _check,
+    check_row,
     latest_call_start,
 )
-from billing.services.usage_write import _BackgroundWriter, _background_writers, _write
+from billing.services.usage_write import BackgroundWriter, background_writers, write_rows
 from portal.models import Customer
 
 ALLOWED_TRANSITIONS = {
@@ -29,13 +29,13 @@ ALLOWED_TRANSITIONS = {
 }
 
 
-class _Importer:
+class Importer:
     """Validates rows as they come, resolves tenants and writes once per batch. With
     ``usage_import=None`` it only checks (the upload preview), counting the records already
     imported as duplicates without writing anything."""
 
     def __init__(self, *, partner, usage_import=None, api=False, progress=None):
-        self.customers = _customers_for(partner)
+        self.customers = customers_for(partner)
         self.usage_import = usage_import
         self.api = api
         self.progress = progress
@@ -52,10 +52,10 @@ class _Importer:
         self.errors = []  # stored errors, at most MAX_STORED_ERRORS
         self.api_errors = []  # (index, reason, record_id) of every bad API item
         self.writer = None
-        if usage_import is not None and (workers := _background_writers()):
+        if usage_import is not None and (workers := background_writers()):
             usage_import.processed_rows = usage_import.imported_rows = usage_import.duplicate_rows = 0
             UsageImport.objects.filter(pk=usage_import.pk).update(processed_rows=0, imported_rows=0, duplicate_rows=0)
-            self.writer = _BackgroundWriter(usage_import.pk, workers)
+            self.writer = BackgroundWriter(usage_import.pk, workers)
 
     def add(self, position, values, record_id=""):
         self.total += 1
@@ -63,7 +63,7 @@ class _Importer:
         if isinstance(values, str):  # the reader's reason for a line it could not parse
             self._error(position, values, record_id)
         else:
-            record, reason = _check(values, self.latest)
+            record, reason = check_row(values, self.latest)
             if reason is None:
                 self.pending.append((position, record))
             else:
@@ -76,7 +76,7 @@ class _Importer:
 
     def _resolve_tenants(self):
         unresolved = {record[1] for _, record in self.pending if record[1] not in self.tenants}
-        self.tenants.update(_tenant_customers(self.customers, unresolved))
+        self.tenants.update(tenant_customers(self.customers, unresolved))
 
     def flush(self):
         self.latest = latest_call_start()
@@ -115,7 +115,7 @@ class _Importer:
             self.writer.submit(rows, self.rows_in_batch)
         else:
             with transaction.atomic():
-                inserted = _write(rows, self.usage_import.pk)
+                inserted = write_rows(rows, self.usage_import.pk)
                 self.imported += inserted
                 self.duplicates += len(rows) - inserted
                 self._save_counts(stored_new_errors=bool(new_errors))
@@ -152,12 +152,12 @@ class _Importer:
             setattr(self.usage_import, name, value)
 
 
-def _customers_for(partner):
+def customers_for(partner):
     """The customers a partner's file may name (``None``: the operator, any customer)."""
     return Customer.objects.transacted_by(partner) if partner is not None else Customer.objects.all()
 
 
-def _tenant_customers(customers, tenants):
+def tenant_customers(customers, tenants):
     """``{tenant as written: customer pk or None}`` for ``tenants`` among ``customers``."""
     resolved, parsed = {}, {}
     for raw in tenants:
@@ -171,7 +171,7 @@ def _tenant_customers(customers, tenants):
     return resolved
 
 
-def _transition(usage_import, status, **values):
+def transition(usage_import, status, **values):
     """Move the import to ``status`` through ``ALLOWED_TRANSITIONS`` (saved at once)."""
     current = UsageImportStatus(usage_import.status)
     if status not in ALLOWED_TRANSITIONS[current]:

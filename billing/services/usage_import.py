@@ -31,8 +31,8 @@ from django.utils import timezone, translation
 
 from billing.models import API_BATCH_NAME, UsageImport, UsageImportStatus, UsageRecord
 from billing.services import run_locks, usage_copy
-from billing.services.usage_engine import _Importer, _transition
-from billing.services.usage_import_copy import _import_by_copy
+from billing.services.usage_engine import Importer, transition
+from billing.services.usage_import_copy import import_by_copy
 from billing.services.usage_parse import (
     API_FIELDS,
     INTERNAL_FAILURE,
@@ -41,7 +41,7 @@ from billing.services.usage_parse import (
     PROCESS_DIED,
     UsageFileError,
     UsageImportError,
-    _csv_rows,
+    csv_rows,
     file_chunks,
 )
 from portal.text import in_english
@@ -115,21 +115,23 @@ def reap_dead_imports(imports=None):
             status=UsageImportStatus.FAILED, errors=errors, finished_at=timezone.now(),
             total_rows=usage_import.processed_rows,
         )
+        if connection.vendor == "postgresql":
+            usage_copy.drop(usage_import.pk)  # the staged file a dead COPY lane left
     return reaped
 
 
 def _import_file(usage_import, fileobj_chunks, partner, progress):
-    _transition(usage_import, UsageImportStatus.RUNNING)
+    transition(usage_import, UsageImportStatus.RUNNING)
     if connection.vendor != "postgresql":
         return _import_rows(usage_import, fileobj_chunks, partner, progress)
     with usage_copy.spool(fileobj_chunks) as kept:
         try:
-            if _import_by_copy(usage_import, kept, partner, progress):
+            if import_by_copy(usage_import, kept, partner, progress):
                 return usage_import
         except Exception:
             logger.exception("Usage import %s stopped", usage_import.pk)
             usage_import.refresh_from_db()
-            _transition(
+            transition(
                 usage_import,
                 UsageImportStatus.FAILED,
                 total_rows=usage_import.processed_rows,
@@ -138,17 +140,17 @@ def _import_file(usage_import, fileobj_chunks, partner, progress):
             )
             raise
         finally:
-            usage_copy.drop()
+            usage_copy.drop(usage_import.pk)
         kept.seek(0)
         return _import_rows(usage_import, file_chunks(kept), partner, progress)
 
 
 def _import_rows(usage_import, fileobj_chunks, partner, progress):
     """The portable import: rows parsed, checked and written in batches by Python."""
-    importer = _Importer(partner=partner, usage_import=usage_import, progress=progress)
+    importer = Importer(partner=partner, usage_import=usage_import, progress=progress)
     try:
         try:
-            for line, values in _csv_rows(fileobj_chunks):
+            for line, values in csv_rows(fileobj_chunks):
                 importer.add(line, values)
             importer.finish()
         finally:
@@ -156,7 +158,7 @@ def _import_rows(usage_import, fileobj_chunks, partner, progress):
     except UsageFileError as exc:
         # Nothing half-imported: a file refused mid-way gives back what it had written.
         UsageRecord.objects.filter(usage_import=usage_import).delete()
-        _transition(
+        transition(
             usage_import,
             UsageImportStatus.FAILED,
             total_rows=0,
@@ -169,7 +171,7 @@ def _import_rows(usage_import, fileobj_chunks, partner, progress):
         return usage_import
     except Exception:
         logger.exception("Usage import %s stopped", usage_import.pk)
-        _transition(
+        transition(
             usage_import,
             UsageImportStatus.FAILED,
             total_rows=importer.total,
@@ -177,7 +179,7 @@ def _import_rows(usage_import, fileobj_chunks, partner, progress):
             finished_at=timezone.now(),
         )
         raise
-    _transition(
+    transition(
         usage_import,
         UsageImportStatus.DONE,
         total_rows=importer.total,
@@ -211,8 +213,8 @@ def usage_import_records(*, records, partner, acting_user):
 
 
 def _import_records(usage_import, records, partner):
-    _transition(usage_import, UsageImportStatus.RUNNING)
-    importer = _Importer(partner=partner, usage_import=usage_import, api=True)
+    transition(usage_import, UsageImportStatus.RUNNING)
+    importer = Importer(partner=partner, usage_import=usage_import, api=True)
     try:
         for index, item in enumerate(records):
             if not isinstance(item, dict):
@@ -223,7 +225,7 @@ def _import_records(usage_import, records, partner):
         importer.finish()
     finally:
         importer.close()
-    _transition(
+    transition(
         usage_import,
         UsageImportStatus.DONE,
         total_rows=importer.total,

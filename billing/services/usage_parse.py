@@ -141,7 +141,7 @@ def file_chunks(fileobj, size=CHUNK_SIZE):
     return iter(lambda: fileobj.read(size), b"")
 
 
-def _csv_rows(fileobj_chunks):
+def csv_rows(fileobj_chunks):
     """Yield ``(line, values)`` for each data row, ``values`` in ``COLUMNS`` order. The header
     (line 1) is matched by name, case-insensitively; a UTF-8 BOM is accepted. Raises
     ``UsageFileError`` for an empty file, missing columns or bytes that are not UTF-8 (an
@@ -205,7 +205,7 @@ def latest_call_start():
     return timezone.now() + FUTURE_TOLERANCE
 
 
-def _check(values, latest=None):
+def check_row(values, latest=None):
     """``(record, None)`` for a good row, ``(None, reason)`` otherwise. ``record`` is
     ``(record_id, tenant, user, started_at, duration, call_type, country, number_type)`` with
     the tenant still as written: it is resolved per batch. ``latest``: ``latest_call_start()``,
@@ -234,7 +234,7 @@ def _check(values, latest=None):
 
 
 def _check_slowly(values, latest):
-    """A row the short path of ``_check`` did not take, stripped: its record, or every problem
+    """A row the short path of ``check_row`` did not take, stripped: its record, or every problem
     of the row in one line."""
     values = [v.strip() for v in values]
     controls = [name for name, value in zip(COLUMNS, values) if _CONTROL.search(value)]

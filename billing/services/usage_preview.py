@@ -3,8 +3,8 @@
 
 from dataclasses import dataclass, field
 
-from billing.services.usage_engine import _Importer
-from billing.services.usage_parse import COLUMNS, UsageFileError, _csv_rows
+from billing.services.usage_engine import Importer
+from billing.services.usage_parse import COLUMNS, UsageFileError, csv_rows
 
 
 @dataclass
@@ -26,10 +26,10 @@ def usage_preview(*, fileobj_chunks, partner=None, show_rows=20, scan_rows=1000)
     tenant scoping and duplicate rules as the import. ``show_rows`` rows come back with
     their outcome for the preview table."""
     preview = UsagePreview()
-    importer = _Importer(partner=partner)
+    importer = Importer(partner=partner)
     shown = []
     try:
-        rows = _csv_rows(fileobj_chunks)
+        rows = csv_rows(fileobj_chunks)
         for line, values in rows:
             if preview.scanned >= scan_rows:
                 break

@@ -31,7 +31,7 @@ _TARGET_COLUMNS = (
 )
 
 
-def _write_postgresql(rows, usage_import_id):
+def write_postgresql(rows, usage_import_id):
     """The batch is COPied straight into the table. A record id that exists already (a
     re-sent record, or one a concurrent import slipped in) makes the unique constraint
     refuse the whole COPY, rolled back to its savepoint; the batch then goes through the
@@ -107,15 +107,15 @@ def _write_portable(rows, usage_import_id):
     )
 
 
-def _write(rows, usage_import_id):
+def write_rows(rows, usage_import_id):
     if not rows:
         return 0
     if connection.vendor == "postgresql":
-        return _write_postgresql(rows, usage_import_id)
+        return write_postgresql(rows, usage_import_id)
     return _write_portable(rows, usage_import_id)
 
 
-class _BackgroundWriter:
+class BackgroundWriter:
     """Writes batches on PostgreSQL from ``workers`` threads, each with its own connection,
     while the caller goes on reading and validating: the database's work (indexes, foreign
     keys, commits) overlaps the Python work instead of waiting for it. Each batch is still
@@ -145,7 +145,7 @@ class _BackgroundWriter:
                 rows, row_count = item
                 try:
                     with transaction.atomic():
-                        inserted = _write(rows, self.usage_import_id)
+                        inserted = write_rows(rows, self.usage_import_id)
                         UsageImport.objects.filter(pk=self.usage_import_id).update(
                             processed_rows=F("processed_rows") + row_count,
                             imported_rows=F("imported_rows") + inserted,
@@ -170,7 +170,7 @@ class _BackgroundWriter:
             raise self.failure
 
 
-def _background_writers():
+def background_writers():
     # Threads see only committed data, so inside a transaction (tests, a caller's atomic
     # block) the batches are written in line by the caller's own connection.
     if connection.vendor != "postgresql" or connection.in_atomic_block:

@@ -222,3 +222,6 @@ def test_a_usage_import_killed_half_way_shows_as_failed_with_what_it_had_committ
     assert usage_import.status == UsageImportStatus.FAILED
     assert usage_import.imported_rows == UsageRecord.objects.filter(usage_import=usage_import).count() > 0
     assert "its process ended" in usage_import.errors[-1]["reason"]
+    with connection.cursor() as cursor:  # the reaper dropped the staged file the COPY lane left
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'usage_copy%%'")
+        assert cursor.fetchone()[0] == 0

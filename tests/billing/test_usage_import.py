@@ -356,7 +356,7 @@ def test_an_import_that_stops_on_an_error_is_failed_never_left_running(customer,
     def broken(*args):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr(usage_engine, "_write", broken)  # the portable writer
+    monkeypatch.setattr(usage_engine, "write_rows", broken)  # the portable writer
     monkeypatch.setattr(usage_copy, "move", broken)  # PostgreSQL's COPY lane
     with pytest.raises(DatabaseError):
         run(csv_bytes(row("a", customer.tenant_id)))
