@@ -29,18 +29,20 @@ ATTENTION_LIMIT = 20
 RENEWAL_HORIZON_DAYS = 30
 WINDOW_HORIZON = datetime.timedelta(hours=24)
 # What a to-do item reads of a subscription (its words, its links, whether the member may act
-# on it): the rows are read with these columns only. Every column of the subscription, its
-# SKU (with description and search text) and its customer made the rows a fifth of the
-# dashboard's Django time; a column left out is still read, by one query more.
+# on it): the rows are read with these columns only, not every column of the subscription, its
+# SKU (with description and search text) and its customer (making the wide rows' model
+# instances was about a fifth of the dashboard's Django time in a profile). A column left out
+# is still read if asked for, by one query more.
 ITEM_FIELDS = ("partner_id", "customer_id", "sku_id", "friendly_name", "quantity", "commitment_end_date",
                "customer__name", "customer__tenant_id", "sku__title")
 
 
 def _item_rows(queryset, partner, prefix="", own=()):
-    """``queryset`` with what an item shows of its subscription (``prefix``: the path to it;
-    ``own``: the queryset's own columns then) joined in and nothing more. The subscription's partner only for a partner that is not a
-    transacting one: a transacting partner is never a reseller of record (SPEC §2), so every
-    row is its own and its name is never shown; an indirect reseller's rows name the provider."""
+    """``queryset`` with what an item shows of its subscription joined in and nothing more
+    (``prefix``: the path to the subscription; ``own``: the queryset's own columns then).
+    The subscription's partner only for a partner that does not transact: a transacting
+    partner is never a reseller of record (SPEC §2), so its rows are its own and no partner's
+    name is shown; an indirect reseller's rows name their provider."""
     related, fields = ["customer", "sku"], list(ITEM_FIELDS)
     if not partner.transacts:
         related.append("partner")
