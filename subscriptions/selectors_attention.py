@@ -11,7 +11,7 @@ reseller of record, a billing admin or a helpdesk agent only looks).
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, Min, OuterRef, Prefetch
+from django.db.models import Case, Exists, Min, OuterRef, Prefetch, When
 from django.utils import timezone
 
 from catalog.models import Sku
@@ -124,15 +124,20 @@ def addons_outliving_base(*, partner, today=None, limit=ATTENTION_LIMIT):
         branch = Subscription.objects.transacted_by(partner).filter(reseller=partner)
     # The SKU test as a probe per row: as a join or an ``IN`` list the planner drives from the
     # add-on SKUs and reads every add-on subscription.
-    addons = branch.filter(Exists(Sku.objects.filter(pk=OuterRef("sku_id"), is_addon=True)),
-                           status=SubscriptionStatus.ACTIVE)
+    def is_addon():
+        return Exists(Sku.objects.filter(pk=OuterRef("sku_id"), is_addon=True))
+
+    addons = branch.filter(is_addon(), status=SubscriptionStatus.ACTIVE)
     # By end date alone, the index's order: a tie-break by id made the database read and test
     # every add-on of the first end dates to sort them (a few hundred a day on the bench: 10 ms
     # instead of 1). Ties come in index order; the rows read are sorted by id below.
     # The base's end annotated alone (not the list's flags: the list's ``outlives_base`` is this
     # filter again, and the base lookup a third time in the SQL).
+    # The base lookup guarded by the SKU test in the same condition: PostgreSQL tests the SKU
+    # (the semi-join above) only after the lookup, and most rows read in end-date order are
+    # bases (on the bench 1,102 read for 6 found: 4 ms of execution instead of 1.3).
     rows = _item_rows(addons, partner).annotate(base_end_date=base_end_date()).filter(
-        commitment_end_date__gt=F("base_end_date")
+        commitment_end_date__gt=Case(When(is_addon(), then=base_end_date()))
     ).order_by("commitment_end_date")[:limit]
     return sorted(rows, key=lambda row: (row.commitment_end_date, row.pk))
 
