@@ -216,18 +216,22 @@ def overage_history(*, customer, partner):
     )
 
 
-def overage_not_owned_by(partner):
+def overage_not_owned_by(partner, *, or_matching=None):
     """The customers' settings another partner owns (the partner neither owns nor is the
-    reseller of record of them): filter with ``customer=OuterRef(...)``."""
-    return OverageSetting.objects.filter(service=OverageService.PHONE_SERVICES).exclude(owner=partner).exclude(
-        reseller=partner
+    reseller of record of them) and, with ``or_matching`` (a ``Q``), those that match it:
+    filter with ``customer=OuterRef(...)``."""
+    not_owned = ~Q(owner=partner) & ~Q(reseller=partner)
+    return OverageSetting.objects.filter(service=OverageService.PHONE_SERVICES).filter(
+        not_owned | or_matching if or_matching else not_owned
     )
 
 
-def customers_overage_managed_by(partner):
+def customers_overage_managed_by(partner, *, unless=None):
     """The partner's customers whose overage it manages: a live overage-capable subscription
     of the partner (as transacting partner or reseller of record) and no setting another
-    partner owns (SPEC §7). A queryset, for the dashboard's overage items."""
+    partner owns (SPEC §7). A queryset, for the dashboard's overage items. ``unless`` (a
+    ``Q`` on the setting) leaves out the customers whose setting matches it too, in the same
+    probe (a customer has one setting per service)."""
     # Driven from the overage-capable subscriptions (the few of the overage SKUs, by the SKU
     # index), not from every customer of the partner with a probe each.
     capable = (
@@ -238,7 +242,7 @@ def customers_overage_managed_by(partner):
     return (
         Customer.objects.transacted_by(partner)
         .filter(pk__in=capable)
-        .exclude(Exists(overage_not_owned_by(partner).filter(customer=OuterRef("pk"))))
+        .exclude(Exists(overage_not_owned_by(partner, or_matching=unless).filter(customer=OuterRef("pk"))))
     )
 
 
@@ -253,5 +257,4 @@ def customers_with_overage_off(*, partner, limit=20):
     overage is off: no setting yet, or the partner's own setting switched to *None*
     (SPEC §7). A setting another partner owns is that partner's business: not listed.
     By name; one query."""
-    enabled = OverageSetting.objects.filter(customer=OuterRef("pk"), service=OverageService.PHONE_SERVICES, enabled=True)
-    return list(customers_overage_managed_by(partner).exclude(Exists(enabled)).order_by(*BY_NAME)[:limit])
+    return list(customers_overage_managed_by(partner, unless=Q(enabled=True)).order_by(*BY_NAME)[:limit])

@@ -84,14 +84,7 @@ def annotate_list_flags(queryset):
     the customer would keep paying for an add-on whose base is gone (SPEC §5). When the
     partner sold no such base, nothing is flagged: the base may come from another channel.
     """
-    base_end = (
-        _live_bases(customer=OuterRef("customer"), partner=OuterRef("partner"), sku=OuterRef("sku"))
-        .order_by()
-        .values("customer")
-        .annotate(latest=Max(_scheduled_end()))
-        .values("latest")[:1]
-    )
-    return queryset.annotate(base_end_date=Subquery(base_end)).annotate(
+    return queryset.annotate(base_end_date=base_end_date()).annotate(
         outlives_base=Case(
             When(
                 Q(sku__is_addon=True, status=SubscriptionStatus.ACTIVE, base_end_date__isnull=False)
@@ -101,6 +94,17 @@ def annotate_list_flags(queryset):
             default=Value(False),
             output_field=BooleanField(),
         )
+    )
+
+
+def base_end_date():
+    """The ``base_end_date`` of ``annotate_list_flags``, as an expression on subscription rows."""
+    return Subquery(
+        _live_bases(customer=OuterRef("customer"), partner=OuterRef("partner"), sku=OuterRef("sku"))
+        .order_by()
+        .values("customer")
+        .annotate(latest=Max(_scheduled_end()))
+        .values("latest")[:1]
     )
 
 

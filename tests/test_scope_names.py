@@ -67,8 +67,6 @@ ALLOWED = {
         "(owned_by, or reseller of record), so the read walks its (partner|reseller, status, end date) index in order",
     ("overage/selectors.py", "overage_not_owned_by"):
         "reads the settings other partners own so that they are left out, correlated to a scoped customer",
-    ("overage/selectors.py", "customers_with_overage_off"):
-        "settings subqueries correlated to Customer.objects.transacted_by(partner)",
     ("billing/selectors.py", "blocked_calls_in_months"):
         "calls of the customers of Customer.objects.transacted_by(partner)",
     ("billing/services/usage_import.py", "_import_rows"): "the import task counts the records of its own import",

@@ -222,6 +222,15 @@ def test_blocked_calls_per_customer_and_month(partner_a, partner_b):
     ]
 
 
+def test_blocked_calls_of_a_reseller_customer_are_listed_for_provider_and_reseller(provider, reseller, partner_b):
+    month = timezone.localdate().replace(day=1)
+    scenario.blocked_calls(CustomerFactory(partner=provider, reseller=reseller, name="Resold"), month=month)
+    for partner in (provider, reseller):
+        rows = billing_selectors.blocked_calls_in_months(partner=partner, months=[month])
+        assert [(r["customer_name"], r["calls"]) for r in rows] == [("Resold", 2)], partner
+    assert billing_selectors.blocked_calls_in_months(partner=partner_b, months=[month]) == []
+
+
 def test_blocked_calls_of_an_unpublished_run_are_not_counted(partner_a):
     month = timezone.localdate().replace(day=1)
     customer = CustomerFactory(partner=partner_a)
