@@ -191,7 +191,9 @@ def move(first_line, end_line, positions, width, params, usage_import_id, receiv
     fields = ", ".join(f"st.c{i}" for i in range(width))
     # Each check once per row (a materialized step: the planner would repeat the expression in
     # the join), no JIT (compiling the checks costs more than a chunk saves), the commit not
-    # waited for on disk (a killed import still keeps exactly its committed chunks).
+    # waited for on disk: a killed import process still keeps exactly its committed chunks; a
+    # crash of the database server itself can lose the last chunks' commits, each chunk's rows
+    # together with its counters, so the import then shows fewer lines done, never half a chunk.
     sql = f"""
         WITH checked AS MATERIALIZED (
             SELECT s.line, {typed} FROM (
