@@ -15,7 +15,8 @@ BASE_URL="http://127.0.0.1:${PORT}"
 LOG="var/prod-envelope.log"
 mkdir -p var
 
-psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS ${DB}" -c "CREATE DATABASE ${DB}"
+# WITH (FORCE): a connection left by an earlier run that died must not keep the database.
+psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS ${DB} WITH (FORCE)" -c "CREATE DATABASE ${DB}"
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB}"
 export SECRET_KEY="ci-prod-envelope-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -29,13 +30,30 @@ make install >/dev/null
 .venv/bin/python manage.py migrate --noinput -v 0
 .venv/bin/python manage.py seed_demo
 
-# setsid: make, honcho, gunicorn and the worker share one process group, stopped together.
+# setsid: make and honcho in one process group of their own, stopped together.
 setsid make prod PORT="${PORT}" >"${LOG}" 2>&1 &
 PROD_PID=$!
+# honcho starts gunicorn and the worker in sessions of their own, outside make's process group:
+# they are found as descendants first and stopped one by one, so that none outlives the run.
+descendants() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "${child}"; descendants "${child}"; done
+}
+running() {  # any of these pids alive (a zombie left to an init that does not reap counts as gone)
+  local pid
+  for pid in "$@"; do
+    case "$(ps -o stat= -p "${pid}" 2>/dev/null)" in ""|Z*) ;; *) return 0 ;; esac
+  done
+  return 1
+}
 stop() {
+  local pids pid
+  pids="$(descendants "${PROD_PID}")"
   kill -TERM -- "-${PROD_PID}" 2>/dev/null || true
-  for _ in $(seq 1 20); do kill -0 "${PROD_PID}" 2>/dev/null || break; sleep 0.5; done
+  for pid in ${pids}; do kill -TERM "${pid}" 2>/dev/null || true; done
+  for _ in $(seq 1 20); do running "${PROD_PID}" ${pids} || break; sleep 0.5; done
   kill -KILL -- "-${PROD_PID}" 2>/dev/null || true
+  for pid in ${pids}; do kill -KILL "${pid}" 2>/dev/null || true; done
 }
 trap stop EXIT
 
