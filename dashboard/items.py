@@ -242,13 +242,13 @@ def _list_url(route, **filters):
 
 
 def _more_links(shared, today):
-    """For each kind, the pages that list all its items: ``[(words, url)]`` (the kind's label
-    when there is one page, the months' names for blocked calls); none for closing windows
-    (their seats are counted by replaying each subscription's seat history) and for a list the
-    member may not see. Filters of the pages' own lists, so each keeps its scoping."""
+    """For each kind, the pages that list all its items: their URLs, or ``[(month's name,
+    url)]`` for blocked calls (one billing page a month); none for a list the member may not
+    see. Filters of the pages' own lists, so each keeps its scoping."""
     this_month = today.replace(day=1)
     subscriptions = "subscriptions:subscription_list"
     links = {
+        WINDOW_CLOSING: [_list_url(subscriptions, window_closing="true")],
         REMOVAL_REQUEST: [_list_url(subscriptions, removal_requested="true")],
         ENDING_NO_RENEW: [_list_url(subscriptions, expiring="true")],
         OVERAGE_OFF: [_list_url("overage:customers_overage_off")],

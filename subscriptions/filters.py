@@ -20,7 +20,7 @@ from catalog.models import ConsumptionType, Product, Sku
 from portal.forms import LocalDateInput
 from portal.models import Customer
 from subscriptions.models import RemovalRequestStatus, Subscription, SubscriptionStatus
-from subscriptions.selectors_attention import RENEWAL_HORIZON_DAYS
+from subscriptions.selectors_attention import RENEWAL_HORIZON_DAYS, seat_windows_closing
 from subscriptions.selectors_list import base_end_date
 
 AUTO_RENEW_CHOICES = [("", _("Any")), ("true", _("On")), ("false", _("Off"))]
@@ -173,6 +173,9 @@ class SubscriptionFilter(django_filters.FilterSet):
     )
     # The dashboard's "more" links (SPEC §11), each the rows of one kind of its to-do items: the
     # page shows these only when they are set.
+    window_closing = django_filters.BooleanFilter(
+        method="filter_window_closing", label=_("168-hour window"), widget=forms.CheckboxInput
+    )
     expiring = django_filters.BooleanFilter(method="filter_expiring", label=_("Expiring"), widget=forms.CheckboxInput)
     outlives_base = django_filters.BooleanFilter(
         method="filter_outlives_base", label=_("Add-on outlives base"), widget=forms.CheckboxInput
@@ -248,6 +251,15 @@ class SubscriptionFilter(django_filters.FilterSet):
 
     def filter_overage(self, queryset, name, value):
         return queryset.filter(consumption_type=ConsumptionType.OVERAGE) if value else queryset
+
+    def filter_window_closing(self, queryset, name, value):
+        """Subscriptions with seats whose 168-hour window closes within a day: those of
+        ``selectors_attention.seat_windows_closing`` (two queries), which replays each one's
+        seat history as the seat flyout does; a rule no filter of the rows could say."""
+        if not value:
+            return queryset
+        closing = seat_windows_closing(partner=self.request.partner, limit=None)
+        return queryset.filter(pk__in=[row.subscription.pk for row in closing])
 
     def filter_expiring(self, queryset, name, value):
         """Active licences ending within ``RENEWAL_HORIZON_DAYS`` with auto-renew off: the rule

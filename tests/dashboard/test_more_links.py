@@ -7,19 +7,21 @@ import html
 import re
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing import selectors as billing_selectors
+from catalog.models import AZURE_PLAN_PRODUCT_ID
 from dashboard.items import PER_KIND
 from overage import selectors as overage_selectors
 from portal.models import Role
 from subscriptions import selectors_attention
+from subscriptions.models import SeatChangeKind
 from subscriptions.periods import add_months
 from tests.dashboard import scenario
 from tests.factories.catalog import ProductFactory, SkuFactory
-from tests.factories.subscriptions import SubscriptionFactory
+from tests.factories.subscriptions import SeatChangeFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,15 +58,20 @@ def blocked_names(client, url):
 @pytest.fixture
 def busy(partner_a, partner_b):
     """More than ``PER_KIND`` rows of every kind for partner A (and blocked calls last month
-    too), rows of every kind for partner B, and an Azure plan of A ending soon with
-    auto-renew off (no licence: not expiring)."""
+    too), rows of every kind for partner B, and rows of A that a list filtering less well would
+    show: seats of a closing window already removed, an Azure plan ending soon with auto-renew
+    off (no licence: not expiring)."""
     scenario.build(partner_a, PER_KIND + 1)
     scenario.build(partner_b, 2)
     today = timezone.localdate()
     last_month = add_months(today.replace(day=1), -1)
     for customer in [scenario.capable_customer(partner_a) for _ in range(2)]:
         scenario.blocked_calls(customer, month=last_month)
-    plan = SkuFactory(product=ProductFactory(id="DZH318Z0BPS6"))
+    # Seats whose window closes soon, all removed already: no closing window.
+    emptied = scenario.closing_window(partner_a, now=timezone.now(), quantity=3)
+    SeatChangeFactory(subscription=emptied, kind=SeatChangeKind.REDUCE, delta=-3, quantity_after=0,
+                      occurred_at=timezone.now() - dt.timedelta(hours=1), refundable_until=None)
+    plan = SkuFactory(product=ProductFactory(id=AZURE_PLAN_PRODUCT_ID))
     SubscriptionFactory(partner=partner_a, sku=plan, auto_renew_enabled=False,
                         commitment_end_date=today + dt.timedelta(days=5))
     return partner_a
@@ -74,14 +81,16 @@ def test_each_kind_with_more_links_to_a_page_with_all_its_rows(make_member, busy
     partner = busy
     client = make_member(partner, Role.GLOBAL_ADMIN)
     links = more_links(client.get("/"))
-    # Every kind but the closing windows (counted by replaying each seat history) is linked;
-    # blocked calls once per month of the dashboard.
-    assert sorted({kind for kind, _url in links}) == sorted(
-        ["blocked_calls", "removal_request", "ending_no_renew", "overage_off", "auto_recharge", "addon_outlives_base"])
+    # Every kind is linked; blocked calls once per month of the dashboard.
+    assert sorted({kind for kind, _url in links}) == sorted(["window_closing", "blocked_calls", "removal_request",
+                                                            "ending_no_renew", "overage_off", "auto_recharge",
+                                                            "addon_outlives_base"])
     urls = dict(links)
     today = timezone.localdate()
 
     expected = {
+        "window_closing": {str(row.subscription.pk)
+                           for row in selectors_attention.seat_windows_closing(partner=partner, limit=ALL)},
         "removal_request": {str(request.subscription_id)
                             for request in selectors_attention.open_removal_requests(partner=partner, limit=ALL)},
         "ending_no_renew": {str(subscription.pk) for subscription in
@@ -112,7 +121,7 @@ def test_each_kind_with_more_links_to_a_page_with_all_its_rows(make_member, busy
 def test_the_links_keep_the_lists_scoping(make_member, busy, partner_b):
     links = dict(more_links(make_member(busy, Role.GLOBAL_ADMIN).get("/")))
     other = make_member(partner_b, Role.GLOBAL_ADMIN)
-    for kind in ["removal_request", "ending_no_renew", "addon_outlives_base"]:
+    for kind in ["window_closing", "removal_request", "ending_no_renew", "addon_outlives_base"]:
         assert len(subscription_ids(other, links[kind])) == 2, kind
     for kind in ["overage_off", "auto_recharge"]:
         assert len(customer_tenant_ids(other, links[kind])) == 2, kind
@@ -144,7 +153,7 @@ def test_the_filtered_customer_lists_read_as_few_queries_as_the_whole_list(make_
 def test_the_subscription_filters_show_when_set(make_member, busy):
     client = make_member(busy, Role.GLOBAL_ADMIN)
     plain = client.get("/subscriptions/").content.decode()
-    assert 'name="expiring"' not in plain and 'name="outlives_base"' not in plain
-    for name in ["expiring", "outlives_base", "removal_requested"]:
+    assert not re.search(r'name="(window_closing|expiring|outlives_base|removal_requested)"', plain)
+    for name in ["window_closing", "expiring", "outlives_base", "removal_requested"]:
         page = client.get(f"/subscriptions/?{name}=true").content.decode()
         assert re.search(rf'<input type="checkbox" name="{name}"[^>]* checked', page), name
