@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from billing import selectors as billing_selectors

@@ -6,8 +6,6 @@ form is invalid and the view shows no rows. The customer picker of a large partn
 its options from ``portal:customer_options``, which scopes them the same way.
 """
 
-import datetime
-
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
@@ -20,7 +18,7 @@ from catalog.models import ConsumptionType, Product, Sku
 from portal.forms import LocalDateInput
 from portal.models import Customer
 from subscriptions.models import RemovalRequestStatus, Subscription, SubscriptionStatus
-from subscriptions.selectors_attention import RENEWAL_HORIZON_DAYS, seat_windows_closing
+from subscriptions.selectors_attention import expiring, seat_windows_closing
 from subscriptions.selectors_list import base_end_date
 
 AUTO_RENEW_CHOICES = [("", _("Any")), ("true", _("On")), ("false", _("Off"))]
@@ -262,18 +260,10 @@ class SubscriptionFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=[row.subscription.pk for row in closing])
 
     def filter_expiring(self, queryset, name, value):
-        """Active licences ending within ``RENEWAL_HORIZON_DAYS`` with auto-renew off: the rule
-        of ``selectors_attention.ending_without_auto_renew`` (the Azure plan, which never
-        renews, is no licence)."""
-        if not value:
-            return queryset
-        today = timezone.localdate()
-        return queryset.licenses().filter(
-            status=SubscriptionStatus.ACTIVE,
-            auto_renew_enabled=False,
-            commitment_end_date__gte=today,
-            commitment_end_date__lte=today + datetime.timedelta(days=RENEWAL_HORIZON_DAYS),
-        )
+        """Active licences ending within 30 days with auto-renew off: the rows of
+        ``selectors_attention.ending_without_auto_renew`` (the Azure plan, which never renews,
+        is no licence)."""
+        return expiring(queryset, today=timezone.localdate()) if value else queryset
 
     def filter_outlives_base(self, queryset, name, value):
         """Active add-ons ending after every live base of the same customer the same partner
