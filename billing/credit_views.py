@@ -9,11 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.charts import line_chart
 from billing.models import BillingMonthStatus, CreditLedgerEntry
+from billing.selectors import auto_recharge_customers
 from overage.rules import AUTO_RECHARGE_WARNING
 from portal import permissions
 from portal.formatting import format_money
 from portal.models import Customer
-from portal.views import htmx_template, partner_required, require_permission
+from portal.views import CustomerListView, htmx_template, partner_required, require_permission
 
 
 def _balance_points(account):
@@ -59,3 +60,18 @@ def customer_credits(request, tenant_id):
             }
         )
     return render(request, htmx_template(request, "billing/credits.html", "ledger"), context)
+
+
+class AutoRechargeCustomerListView(CustomerListView):
+    """The customers list, of those whose credits auto-recharge where the partner manages
+    overage (``selectors.auto_recharge_blocking_postpaid``, all of them): where the dashboard's
+    "Auto-recharge" items that did not fit lead. Billing roles only, as the credits pages."""
+
+    list_filter = _("Auto-recharge")
+
+    def get(self, request, *args, **kwargs):
+        require_permission(request, permissions.BILLING)
+        return super().get(request, *args, **kwargs)
+
+    def only(self, customers):
+        return customers.filter(pk__in=auto_recharge_customers(self.request.partner).values("pk"))

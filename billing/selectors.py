@@ -278,6 +278,11 @@ def blocked_calls_in_months(*, partner, months, limit=20):
     ]
 
 
+def auto_recharge_customers(partner):
+    """The customers of ``auto_recharge_blocking_postpaid``, a queryset (unordered)."""
+    return customers_overage_managed_by(partner).filter(credit_account__auto_recharge=True)
+
+
 def auto_recharge_blocking_postpaid(*, partner, limit=20):
     """Credit accounts with auto-recharge on, of the partner's customers whose overage the
     partner manages (a live overage-capable subscription, the setting not another partner's):
@@ -285,8 +290,7 @@ def auto_recharge_blocking_postpaid(*, partner, limit=20):
     # Read from the customers (each has one account), driven like the overage-off list: from
     # the accounts, the scope listed every customer of the partner first.
     customers = (
-        customers_overage_managed_by(partner)
-        .filter(credit_account__auto_recharge=True)
+        auto_recharge_customers(partner)
         .select_related("credit_account")
         .order_by(*BY_NAME)[:limit]
     )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from billing import selectors as billing_selectors
@@ -20,6 +22,7 @@ from billing.reconciliation_format import month_last_day
 from dashboard import wording
 from overage import selectors as overage_selectors
 from portal import permissions
+from portal.formatting import format_month
 from subscriptions import selectors_attention as subscription_selectors
 from subscriptions.periods import add_months
 from subscriptions.selectors_list import NOT_TRANSACTING_PARTNER
@@ -234,13 +237,56 @@ def _addons_outliving_base(shared, partner, today):
     ]
 
 
+def _list_url(route, **filters):
+    return f"{reverse(route)}?{urlencode(filters)}" if filters else reverse(route)
+
+
+def _more_links(shared, today):
+    """For each kind, the pages that list all its items: their URLs, or ``[(month's name,
+    url)]`` for blocked calls (one billing page a month); none for a list the member may not
+    see. Filters of the pages' own lists, so each keeps its scoping."""
+    this_month = today.replace(day=1)
+    subscriptions = "subscriptions:subscription_list"
+    links = {
+        WINDOW_CLOSING: [_list_url(subscriptions, window_closing="true")],
+        REMOVAL_REQUEST: [_list_url(subscriptions, removal_requested="true")],
+        ENDING_NO_RENEW: [_list_url(subscriptions, expiring="true")],
+        OVERAGE_OFF: [_list_url("overage:customers_overage_off")],
+        ADDON_OUTLIVES_BASE: [_list_url(subscriptions, outlives_base="true")],
+    }
+    if shared.can_see_billing:
+        links[AUTO_RECHARGE] = [_list_url("billing:credits_auto_recharge")]
+        links[BLOCKED_CALLS] = [
+            (format_month(month), _list_url("billing:home", month=f"{month:%Y-%m}"))
+            for month in (this_month, add_months(this_month, -1))
+        ]
+    return links
+
+
+def _more_html(kinds, links):
+    """The kinds that have more items, each linked to the pages that list them all."""
+    def words(kind):
+        label, pages = wording.KIND_LABELS[kind], links.get(kind, [])
+        if not pages:
+            return format_html("{}", label)
+        if isinstance(pages[0], str):
+            return format_html('<a href="{}" data-kind="{}">{}</a>', pages[0], kind, label)
+        months = format_html_join(", ", '<a href="{}" data-kind="{}">{}</a>',
+                                  ((url, kind, month) for month, url in pages))
+        return format_html("{} ({})", label, months)
+
+    return format_html_join(", ", "{}", ((words(kind),) for kind in kinds))
+
+
 @dataclass
 class TodoList:
     """The to-do list: ``items`` most urgent first; ``cut_kinds``, the labels of the kinds
-    that have more items than the ``PER_KIND`` shown."""
+    that have more items than the ``PER_KIND`` shown; ``more``, the same as HTML, each kind
+    linked to the pages that list all its items."""
 
     items: list
     cut_kinds: list
+    more: str = ""
 
 
 def todo_items(*, membership, now=None):
@@ -259,7 +305,9 @@ def todo_items(*, membership, now=None):
         *_addons_outliving_base(shared, partner, today),
     ]
     items.sort(key=lambda item: item.sort_key)
-    return TodoList(items, [str(wording.KIND_LABELS[kind]) for kind in KIND_ORDER if kind in shared.cut_kinds])
+    cut = [kind for kind in KIND_ORDER if kind in shared.cut_kinds]
+    more = _more_html(cut, _more_links(shared, today)) if cut else ""
+    return TodoList(items, [str(wording.KIND_LABELS[kind]) for kind in cut], more)
 
 
 def month_charges(*, membership, today=None):

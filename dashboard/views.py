@@ -17,6 +17,7 @@ def dashboard(request):
     context = {
         "items": items,
         "cut_kinds": todo.cut_kinds,
+        "more_kinds": todo.more,
         "per_kind": PER_KIND,
         "urgent_count": sum(1 for item in items if item.severity == "danger"),
         "charges": month_charges(membership=request.membership, today=timezone.localdate(now)),

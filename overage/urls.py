@@ -5,6 +5,7 @@ from overage import views
 app_name = "overage"
 
 urlpatterns = [
+    path("customers/overage-off/", views.OverageOffCustomerListView.as_view(), name="customers_overage_off"),
     path("customers/<uuid:tenant_id>/manage/", views.manage, name="manage"),
     path("customers/<uuid:tenant_id>/badge/", views.badge, name="badge"),
     path("customers/<uuid:tenant_id>/azure-plan/", views.azure_plan, name="azure_plan"),

@@ -8,6 +8,7 @@ with the status of ``portal.htmx``'s convention (422; 409 when another partner o
 """
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -23,7 +24,7 @@ from portal import permissions
 from portal.errors import ErrorCode
 from portal.models import Customer
 from portal.htmx import REFUSED, is_fragment_request, refusal_status, render_flyout, see_other
-from portal.views import partner_required, require_permission
+from portal.views import CustomerListView, partner_required, require_permission
 
 MANAGE_TEMPLATE = "overage/manage.html"
 
@@ -277,3 +278,14 @@ def transfer(request, tenant_id):
         )
     messages.success(request, message)
     return see_other("overage:transfer", tenant_id=customer.tenant_id)
+
+
+class OverageOffCustomerListView(CustomerListView):
+    """The customers list, of those with overage off (``selectors.customers_with_overage_off``,
+    all of them): where the dashboard's "Overage off" items that did not fit lead."""
+
+    list_filter = _("Overage off")
+
+    def only(self, customers):
+        off = selectors.customers_overage_managed_by(self.request.partner, unless=Q(enabled=True))
+        return customers.filter(pk__in=off.values("pk"))

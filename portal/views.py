@@ -78,8 +78,11 @@ def no_membership(request):
 
 
 class CustomerListView(PartnerRequiredMixin, ListView):
-    """The partner's customers, searchable by name, domain or tenant id."""
+    """The partner's customers, searchable by name, domain or tenant id. An app above the
+    portal lists some of them with the same page: a subclass with ``list_filter`` (the words
+    the page shows) and ``only`` (the customers, a queryset of the app's selector)."""
 
+    list_filter = ""
     template_name = "portal/customer_list.html"
     paginate_by = 25
     context_object_name = "customers"
@@ -95,7 +98,11 @@ class CustomerListView(PartnerRequiredMixin, ListView):
             qs = qs.filter(
                 Q(name__icontains=self.query) | Q(domain__icontains=self.query) | Q(tenant_id__icontains=self.query)
             )
-        return qs.order_by("name", "pk")
+        return self.only(qs).order_by("name", "pk")
+
+    def only(self, customers):
+        """The customers of the page's list: all of them here."""
+        return customers
 
     def get_template_names(self):
         return [htmx_template(self.request, self.template_name, "results")]
@@ -103,6 +110,7 @@ class CustomerListView(PartnerRequiredMixin, ListView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["query"] = self.query
+        context["list_filter"] = self.list_filter
         return context
 
 

@@ -10,13 +10,16 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.filters import QuickModelSelect, html_attrs
 from catalog.models import ConsumptionType, Product, Sku
 from portal.forms import LocalDateInput
 from portal.models import Customer
-from subscriptions.models import Subscription, SubscriptionStatus
+from subscriptions.models import RemovalRequestStatus, Subscription, SubscriptionStatus
+from subscriptions.selectors_attention import expiring, seat_windows_closing
+from subscriptions.selectors_list import base_end_date
 
 AUTO_RENEW_CHOICES = [("", _("Any")), ("true", _("On")), ("false", _("Off"))]
 
@@ -166,6 +169,18 @@ class SubscriptionFilter(django_filters.FilterSet):
     overage = django_filters.BooleanFilter(
         method="filter_overage", label=_("Overage-capable"), widget=forms.CheckboxInput
     )
+    # The dashboard's "more" links (SPEC §11), each the rows of one kind of its to-do items: the
+    # page shows these only when they are set.
+    window_closing = django_filters.BooleanFilter(
+        method="filter_window_closing", label=_("168-hour window"), widget=forms.CheckboxInput
+    )
+    expiring = django_filters.BooleanFilter(method="filter_expiring", label=_("Expiring"), widget=forms.CheckboxInput)
+    outlives_base = django_filters.BooleanFilter(
+        method="filter_outlives_base", label=_("Add-on outlives base"), widget=forms.CheckboxInput
+    )
+    removal_requested = django_filters.BooleanFilter(
+        method="filter_removal_requested", label=_("Removal request"), widget=forms.CheckboxInput
+    )
     o = StableOrderingFilter(fields=ORDERING_FIELDS, label=_("Sort"))
 
     class Meta:
@@ -234,3 +249,33 @@ class SubscriptionFilter(django_filters.FilterSet):
 
     def filter_overage(self, queryset, name, value):
         return queryset.filter(consumption_type=ConsumptionType.OVERAGE) if value else queryset
+
+    def filter_window_closing(self, queryset, name, value):
+        """Subscriptions with seats whose 168-hour window closes within a day: those of
+        ``selectors_attention.seat_windows_closing`` (two queries), which replays each one's
+        seat history as the seat flyout does; a rule no filter of the rows could say."""
+        if not value:
+            return queryset
+        closing = seat_windows_closing(partner=self.request.partner, limit=None)
+        return queryset.filter(pk__in=[row.subscription.pk for row in closing])
+
+    def filter_expiring(self, queryset, name, value):
+        """Active licences ending within 30 days with auto-renew off: the rows of
+        ``selectors_attention.ending_without_auto_renew`` (the Azure plan, which never renews,
+        is no licence)."""
+        return expiring(queryset, today=timezone.localdate()) if value else queryset
+
+    def filter_outlives_base(self, queryset, name, value):
+        """Active add-ons ending after every live base of the same customer the same partner
+        sold: the rule of ``annotate_list_flags`` and of the dashboard's item."""
+        if not value:
+            return queryset
+        return queryset.filter(sku__is_addon=True, status=SubscriptionStatus.ACTIVE).filter(
+            commitment_end_date__gt=base_end_date()
+        )
+
+    def filter_removal_requested(self, queryset, name, value):
+        """Add-ons with an open request to remove them (SPEC §5)."""
+        if not value:
+            return queryset
+        return queryset.filter(removal_request__status=RemovalRequestStatus.OPEN)  # one request a subscription

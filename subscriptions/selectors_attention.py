@@ -159,15 +159,17 @@ def ending_without_auto_renew(*, partner, today=None, days=RENEWAL_HORIZON_DAYS,
     Read in end date order alone, the index's (as ``addons_outliving_base``): which of the
     subscriptions ending on one day make the limit is the index's choice."""
     today = today or timezone.localdate()
-    ending = (
-        _item_rows(Subscription.objects.transacted_by(partner), partner)
-        .licenses()
-        .filter(
-            status=SubscriptionStatus.ACTIVE,
-            auto_renew_enabled=False,
-            commitment_end_date__gte=today,
-            commitment_end_date__lte=today + datetime.timedelta(days=days),
-        )
-        .order_by("commitment_end_date")[:limit]
+    ending = expiring(_item_rows(Subscription.objects.transacted_by(partner), partner), today=today, days=days)
+    return sorted(ending.order_by("commitment_end_date")[:limit],
+                  key=lambda subscription: (subscription.commitment_end_date, subscription.pk))
+
+
+def expiring(subscriptions, *, today, days=RENEWAL_HORIZON_DAYS):
+    """Of ``subscriptions``, those ``ending_without_auto_renew`` lists (the Subscriptions
+    list's filter of the same name too)."""
+    return subscriptions.licenses().filter(
+        status=SubscriptionStatus.ACTIVE,
+        auto_renew_enabled=False,
+        commitment_end_date__gte=today,
+        commitment_end_date__lte=today + datetime.timedelta(days=days),
     )
-    return sorted(ending, key=lambda subscription: (subscription.commitment_end_date, subscription.pk))
