@@ -52,3 +52,17 @@ def test_fabrikam_dashboard_warns_about_fourth_coffees_auto_recharge(demo_data, 
 
     page.wait_for_load_state("networkidle")
     assert page.url.endswith("/billing/credits/55555555-5555-4555-8555-555555555555/")
+
+
+def test_todo_badges_are_not_clipped_in_italian(demo_data, page, login):
+    """The walk-through found "Eccedenza disattivata" cut at its last letter on a desktop: the
+    badge shrank in its flex row to its minimum width, narrower than its Italian label."""
+    page.set_extra_http_headers({"Accept-Language": "it-IT,it;q=0.9"})
+    login("alan@contoso.example")
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/")
+        badges = page.locator(".todo-badge")
+        expect(badges.first).to_be_visible()
+        clipped = badges.evaluate_all("all => all.filter(b => b.scrollWidth > b.clientWidth).map(b => b.textContent)")
+        assert not clipped, (width, clipped)
