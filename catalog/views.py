@@ -25,7 +25,7 @@ from django_filters.views import FilterView
 
 from catalog.filters import SkuFilter
 from catalog.forms import PriceListConfirmForm, PriceListUploadForm
-from catalog.models import Availability, Sku
+from catalog.models import Availability, BillingCycle, Sku
 from catalog.pricelist import export_lines, pricelist_apply, parse_price_list
 from catalog.selectors import ADDON_NOT_PURCHASABLE, addon_prerequisite_rows, addons_missing_prerequisite
 from portal import permissions
@@ -97,6 +97,7 @@ class ProductListView(PartnerRequiredMixin, FilterView):
                 "skus": rows,
                 "customer": customer,
                 "price": price,
+                "price_plan_label": dict(BillingCycle.choices).get(price["billing_plan"], price["billing_plan"]),
                 "can_buy": can_buy,
                 "buy_denied": permissions.denial_reason(self.request.membership, permissions.BUY),
                 "filter_errors": filterset.errors if filterset.is_bound else {},

@@ -11,7 +11,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import AZURE_PLAN_PRODUCT_ID, Availability, BillingCycle, Sku, TenantLicense, TermDuration
+from catalog.models import (
+    AZURE_PLAN_PRODUCT_ID,
+    Availability,
+    BillingCycle,
+    ConsumptionType,
+    Sku,
+    TenantLicense,
+    TermDuration,
+)
 from portal.models import Customer, Partner
 from subscriptions.models.carts import Order
 from subscriptions.models.scopes import transacting_or_reseller
@@ -180,6 +188,12 @@ class Subscription(models.Model):
     def is_azure_plan(self):
         """The no-cost Azure plan is listed among subscriptions but has no seats or term."""
         return self.sku.product_id == AZURE_PLAN_PRODUCT_ID
+
+    @property
+    def consumption_type_label(self):
+        """The consumption type as a person reads it ("Overage", translated), not the value
+        Partner Center sends ("overage")."""
+        return ConsumptionType(self.consumption_type).label if self.consumption_type else ""
 
     @property
     def offer_id(self):

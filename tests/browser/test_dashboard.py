@@ -52,3 +52,30 @@ def test_fabrikam_dashboard_warns_about_fourth_coffees_auto_recharge(demo_data, 
 
     page.wait_for_load_state("networkidle")
     assert page.url.endswith("/billing/credits/55555555-5555-4555-8555-555555555555/")
+
+
+def test_todo_badges_are_not_clipped_in_italian(demo_data, page, login):
+    """The walk-through found "Eccedenza disattivata" cut at its last letter on a desktop: the
+    badge shrank in its flex row to its minimum width, narrower than its Italian label."""
+    page.set_extra_http_headers({"Accept-Language": "it-IT,it;q=0.9"})
+    login("alan@contoso.example")
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/")
+        badges = page.locator(".todo-badge")
+        expect(badges.first).to_be_visible()
+        clipped = badges.evaluate_all("all => all.filter(b => b.scrollWidth > b.clientWidth).map(b => b.textContent)")
+        assert not clipped, (width, clipped)
+
+
+def test_the_italian_menu_does_not_push_a_desktop_page_sideways(demo_data, page, login):
+    """Fabrikam's admin agent sees every menu entry; in Italian, at 1366 px, the user menu's
+    button ended 2 px past the window's edge."""
+    page.set_extra_http_headers({"Accept-Language": "it-IT,it;q=0.9"})
+    page.set_viewport_size({"width": 1366, "height": 900})
+    login("admin@fabrikam.example")
+    page.goto("/")
+    expect(page.get_by_test_id("current-user")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    right = page.get_by_test_id("current-user").evaluate("b => b.getBoundingClientRect().right")
+    assert right <= 1366

@@ -63,6 +63,15 @@ def test_catalog_lists_one_row_per_sku_with_its_price(client_a, base_and_addon):
     assert "Microsoft 365 E3" in html and "M365 E3" in html
 
 
+def test_price_column_names_the_billing_plan_in_the_page_language(client_a, base_and_addon):
+    """The header reads "Price (P1Y · Monthly · US)", and in Italian "Mensile", not the
+    filter's raw value "monthly" (walk-through defect)."""
+    assert "Price (P1Y · Monthly · US)" in client_a.get(CATALOG).content.decode()
+    italian = client_a.get(CATALOG, HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert "P1Y · Mensile · US" in italian
+    assert "monthly" not in italian.lower().replace('value="monthly"', "")
+
+
 def test_catalog_needs_a_login(client):
     response = client.get(CATALOG)
     assert response.status_code == 302

@@ -9,6 +9,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import ConsumptionType
 from portal.models import Role
 from portal.services import audit_record
 from subscriptions.models import SeatChangeKind
@@ -117,3 +118,15 @@ def test_aligned_addon_has_no_warning(make_member, partner_a, customer_of):
 def test_customer_filter_link_on_the_page(make_member, partner_a, bought):
     body = make_member(partner_a).get(detail(bought)).content.decode()
     assert f"/subscriptions/?customer={bought.customer.tenant_id}" in body
+
+
+def test_consumption_type_is_shown_in_words_of_the_page_language(make_member, partner_a, customer_of):
+    """Not the raw Partner Center value "overage" on an Italian page (walk-through defect)."""
+    sku = SkuFactory(consumption_type=ConsumptionType.OVERAGE)
+    sub = SubscriptionFactory(partner=partner_a, customer=customer_of(partner_a), sku=sku,
+                              consumption_type=ConsumptionType.OVERAGE)
+    client = make_member(partner_a)
+    english = client.get(detail(sub)).content.decode()
+    italian = client.get(detail(sub), HTTP_ACCEPT_LANGUAGE="it").content.decode()
+    assert '<dd data-testid="consumption-type">Overage</dd>' in english
+    assert '<dd data-testid="consumption-type">Eccedenza</dd>' in italian
