@@ -239,6 +239,9 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    # The switcher's language cookie too (no script reads it).
+    LANGUAGE_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    LANGUAGE_COOKIE_HTTPONLY = True
 # "Header-Name: value" your TLS proxy sets on https requests; empty: trust no header.
 _proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "" if DEBUG else "X-Forwarded-Proto: https")
 if _proxy_ssl_header.strip():
