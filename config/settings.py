@@ -235,6 +235,10 @@ LOGGING = {
     },
 }
 
+# A request body Django reads into memory: the usage API's largest batch (10 000 records, about
+# 3 MB of JSON) must fit; a larger body is a 413 (config.api). Files upload apart from it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
 # --- HTTPS, cookies, sessions ----------------------------------------------------------------
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
