@@ -6,6 +6,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
 
 from billing.charts import line_chart
 from billing.models import BillingMonthStatus, CreditLedgerEntry
@@ -27,6 +28,7 @@ def _balance_points(account):
     return points
 
 
+@require_GET
 @partner_required
 def customer_credits(request, tenant_id):
     customer = get_object_or_404(Customer.objects.transacted_by(request.partner), tenant_id=tenant_id)

@@ -10,7 +10,8 @@ To add an app's router, add it at the bottom (explicit, so "find usages" finds e
 import json
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
@@ -25,6 +26,7 @@ from portal.api import (
     INVALID_INPUT_MESSAGE,
     INVALID_JSON_MESSAGE,
     NOT_FOUND_MESSAGE,
+    REQUEST_TOO_LARGE_MESSAGE,
     UNAUTHORIZED_MESSAGE,
     UNPARSABLE_BODY_MESSAGE,
     ApiError,
@@ -100,6 +102,13 @@ def _http_error(request, exc):
         description = str(exc)
     code = ErrorCode.INVALID_INPUT if exc.status_code == 400 else exc.status_code
     return _api_error(request, ApiError(code, description, exc.status_code))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _request_too_large(request, exc):
+    # Django will not read a body over DATA_UPLOAD_MAX_MEMORY_SIZE: the caller's fault, not a 500.
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _api_error(request, ApiError(ErrorCode.INVALID_INPUT, REQUEST_TOO_LARGE_MESSAGE % {"max": limit}, 413))
 
 
 @api.exception_handler(Http404)

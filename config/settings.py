@@ -235,10 +235,17 @@ LOGGING = {
     },
 }
 
+# A request body Django reads into memory: the usage API's largest batch (10 000 records, about
+# 3 MB of JSON) must fit; a larger body is a 413 (config.api). Files upload apart from it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
 # --- HTTPS, cookies, sessions ----------------------------------------------------------------
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    # The switcher's language cookie too (no script reads it).
+    LANGUAGE_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    LANGUAGE_COOKIE_HTTPONLY = True
 # "Header-Name: value" your TLS proxy sets on https requests; empty: trust no header.
 _proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "" if DEBUG else "X-Forwarded-Proto: https")
 if _proxy_ssl_header.strip():

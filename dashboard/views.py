@@ -2,11 +2,13 @@
 
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from dashboard.items import PER_KIND, month_charges, todo_items
 from portal.views import partner_required
 
 
+@require_GET
 @partner_required
 def dashboard(request):
     """What needs the partner's attention now, most urgent first, each item linking to where

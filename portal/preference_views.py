@@ -7,7 +7,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
@@ -93,8 +95,11 @@ def language_set(request):
     goes back to the page it was chosen on (``next``, when it is this site's)."""
     preference = preferences.user_preference_save(user=request.user, language=request.POST.get("language", ""))
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        next_url = "dashboard:home"
-    response = redirect(next_url)
+    # An address on this site, never a view name: redirect() would reverse "evil" (a 500).
+    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("dashboard:home")
+    response = HttpResponseRedirect(next_url)
     _set_language_cookie(response, preference.language)
     return response

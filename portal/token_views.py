@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_http_methods
 
 from portal.htmx import REFUSED
@@ -31,11 +32,13 @@ def _render(request, form, secret=None, new_token=None, status=200):
     return render(request, "portal/token_list.html", context, status=status)
 
 
+@never_cache
 @partner_required
 @require_http_methods(["GET", "POST"])
 def token_list(request):
     """GET lists the user's tokens; POST creates one and shows its secret this once (the
-    answer is rendered, not redirected, so the secret is never stored to be shown later)."""
+    answer is rendered, not redirected, so the secret is never stored to be shown later; and
+    ``no-store``, so no browser or proxy cache keeps it either)."""
     if request.method == "GET":
         return _render(request, ApiTokenForm())
     form = ApiTokenForm(request.POST)

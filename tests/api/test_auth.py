@@ -1,5 +1,7 @@
 """Bearer-token auth, Partner Center's error body and the OpenAPI schema of ``/v1/``."""
 
+import json
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -141,3 +143,12 @@ def test_malformed_json_body_is_400_with_a_clear_description(rf):
 
 def test_docs_page_is_served():
     assert Client().get("/v1/docs").status_code == 200
+
+
+def test_a_body_over_the_upload_limit_is_a_413_in_pc_shape_not_a_500(api_client, partner_a, settings):
+    # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; that was an unhandled 500.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    client = api_client(partner_a)
+    response = client.post("/v1/usage/records", json.dumps({"items": [], "pad": "x" * 2000}), content_type="application/json")
+    body = assert_pc_error(response, 413, ErrorCode.INVALID_INPUT)
+    assert "1000" in body["description"]

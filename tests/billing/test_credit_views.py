@@ -45,6 +45,10 @@ def test_helpdesk_may_not_see_billing(make_member, partner_a, account):
     assert make_member(partner_a, "helpdesk_agent").get(url(account)).status_code == 403
 
 
+def test_the_page_only_reads_a_post_is_405(make_member, partner_a, account):
+    assert make_member(partner_a, "billing_admin").post(url(account)).status_code == 405
+
+
 def test_another_partners_customer_is_not_found(make_member, partner_b, account):
     assert make_member(partner_b, "billing_admin").get(url(account)).status_code == 404
 

@@ -109,6 +109,21 @@ def test_more_than_the_maximum_is_a_400(api_client, partner_a, customer):
     assert not UsageRecord.objects.exists()
 
 
+def test_a_full_batch_of_realistic_records_fits_in_one_request(api_client, partner_a, customer):
+    # 10 000 records with a real-looking user and record id are about 3 MB of JSON, over
+    # Django's default 2.5 MB body limit (a 413): the limit must leave room for the maximum.
+    items = [
+        item(f"rec-2025-03-{i:09d}", customer.tenant_id, user="firstname.lastname@contoso.example",
+             callType="international")
+        for i in range(MAX_API_RECORDS)
+    ]
+    body = json.dumps({"items": items})
+    assert len(body) > 2_621_440
+    response = api_client(partner_a, Role.BILLING_ADMIN).post(URL, body, content_type="application/json")
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["totalCount"] == MAX_API_RECORDS
+
+
 def test_bad_json_and_missing_items_are_400(api_client, partner_a):
     client = api_client(partner_a, Role.BILLING_ADMIN)
     assert client.post(URL, "{not json", content_type="application/json").status_code == 400

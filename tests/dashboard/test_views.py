@@ -47,6 +47,10 @@ def test_dashboard_is_the_root_address():
     assert reverse("dashboard:home") == "/"
 
 
+def test_dashboard_only_reads_a_post_is_405(make_member, partner_a):
+    assert make_member(partner_a).post(reverse("dashboard:home")).status_code == 405
+
+
 def test_empty_dashboard_says_nothing_needs_attention(make_member, partner_a):
     response = make_member(partner_a).get("/")
     assert response.status_code == 200

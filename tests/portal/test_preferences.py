@@ -66,6 +66,15 @@ def test_the_switcher_refuses_an_outside_next_and_an_unknown_language(make_membe
     assert UserPreference.objects.get(user=client.user).language == "en"
 
 
+@pytest.mark.parametrize("next_url", ["evil", "customers", "dashboard:home", "//evil.example/", "/\\evil.example", "javascript:alert(1)"])
+def test_the_switcher_goes_home_for_a_next_that_is_no_address_of_this_site(make_member, partner_a, next_url):
+    # A bare word once reached redirect(), which took it for a view name: a 500.
+    client = make_member(partner_a)
+    # English: a request that activates Italian leaves it active for the tests that follow.
+    response = client.post(reverse("portal:language_set"), {"language": "en", "next": next_url})
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard:home")
+
+
 def test_the_switcher_takes_only_post_and_signed_in_users(make_member, partner_a, client):
     assert make_member(partner_a).get(reverse("portal:language_set")).status_code == 405
     response = client.post(reverse("portal:language_set"), {"language": "it"})

@@ -92,6 +92,26 @@ def test_https_and_session_settings_come_from_the_environment():
     ]
 
 
+def test_every_cookie_is_secure_and_the_session_and_language_ones_http_only_in_production():
+    result = run_django(
+        readme_production_env(),
+        "import json; from django.conf import settings as s\n"
+        "print(json.dumps({k: getattr(s, k) for k in ['SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE',"
+        " 'LANGUAGE_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'LANGUAGE_COOKIE_HTTPONLY', 'SESSION_COOKIE_SAMESITE',"
+        " 'CSRF_COOKIE_SAMESITE']}))",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "LANGUAGE_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "LANGUAGE_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_SAMESITE": "Lax",
+    }
+
+
 def _make_run_env():
     """``make run``'s demo environment, as the Makefile spells it (DEMO_ENV)."""
     makefile = (ROOT / "Makefile").read_text()

@@ -73,6 +73,7 @@ def test_page_creates_a_token_and_shows_the_secret_once(make_member, partner_a):
     secret = response.context["secret"]
     assert secret.startswith(TOKEN_PREFIX)
     assert secret in response.content.decode()
+    assert "no-store" in response["Cache-Control"]  # no browser or proxy cache keeps the secret
     token = ApiToken.objects.get(user=client.user)
     assert token.name == "billing export"
     # The secret works on the API, and the page never shows it again.
