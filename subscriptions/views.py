@@ -112,7 +112,8 @@ def cart_new(request):
     else:
         return HttpResponseNotAllowed(["GET", "POST"])
     context["form"] = form
-    return render(request, "subscriptions/cart_new.html", context)
+    # A POST that reaches here was refused: the form comes back with its errors.
+    return render(request, "subscriptions/cart_new.html", context, status=REFUSED if form.is_bound else 200)
 
 
 @partner_required

@@ -185,7 +185,7 @@ def test_new_cart_refuses_another_partners_customer(make_member, partner_a, part
         "customer": str(theirs.tenant_id), "catalog_item": catalog.base_av.catalog_item_id,
         "quantity": "1", "term": "P1Y:monthly",
     })
-    assert response.status_code == 200 and "customer" in response.context["form"].errors
+    assert response.status_code == 422 and "customer" in response.context["form"].errors
     assert not Cart.objects.exists()
 
 
